@@ -1,0 +1,1 @@
+"""The append-only change log written by the service layer."""

@@ -1,0 +1,32 @@
+"""Settings read from the environment (prefix ``BRIDGEHEAD_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, CI and a team's server."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIDGEHEAD_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./bridgehead.db"
+    # A random key per process is safe but logs everybody out on restart; set it in production.
+    secret_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    organisation_name: str = "Bridgehead"
+    session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
+    # Secure cookies need HTTPS; the embedded default serves plain HTTP on 127.0.0.1.
+    cookie_secure: bool = False
+    default_page_size: int = Field(default=50, ge=1, le=500)
+    max_page_size: int = Field(default=500, ge=1, le=5000)
+    sql_echo: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Org units, accounts, contacts, opportunities with their stage history, activities."""

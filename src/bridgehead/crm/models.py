@@ -1,0 +1,239 @@
+"""CRM tables: the records that connectors write and every other domain reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bridgehead.auth.models import User
+from bridgehead.common.types import MoneyAmount, PrimaryKey, UTCDateTime, utcnow
+from bridgehead.db import Base
+
+
+def _string_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class OrgUnitKind(enum.StrEnum):
+    """Level of an org unit in the company → region → team tree."""
+
+    COMPANY = "company"
+    REGION = "region"
+    TEAM = "team"
+
+
+class ActivityKind(enum.StrEnum):
+    """What kind of touch an activity records."""
+
+    CALL = "call"
+    EMAIL = "email"
+    MEETING = "meeting"
+    TASK = "task"
+
+
+class ActivityDirection(enum.StrEnum):
+    """Who reached out: the buyer (inbound) or the seller (outbound)."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class ForecastCategory(enum.StrEnum):
+    """Salesforce's forecast categories."""
+
+    PIPELINE = "pipeline"
+    BEST_CASE = "best_case"
+    COMMIT = "commit"
+    CLOSED = "closed"
+    OMITTED = "omitted"
+
+
+class OrgUnit(Base):
+    """A node of the organisation: the company, a region or a team."""
+
+    __tablename__ = "org_unit"
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OrgUnitKind] = mapped_column(_string_enum(OrgUnitKind, "org_unit_kind"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
+
+
+class Account(Base):
+    """A company we sell to."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint("employees IS NULL OR employees >= 0", name="employees_not_negative"),
+        CheckConstraint(
+            "annual_revenue_amount IS NULL OR annual_revenue_amount >= 0", name="annual_revenue_not_negative"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    industry: Mapped[str | None] = mapped_column(String(100), index=True)
+    employees: Mapped[int | None] = mapped_column(Integer)
+    annual_revenue_amount: Mapped[Decimal | None] = mapped_column(MoneyAmount)
+    currency_code: Mapped[str] = mapped_column(String(3), default="USD")
+    country: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    parent_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    parent_account: Mapped[Account | None] = relationship(remote_side=[id])
+
+
+class Contact(Base):
+    """A person at an account."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    title: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(100))
+    reports_to_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, or the last name alone."""
+        return f"{self.first_name} {self.last_name}" if self.first_name else self.last_name
+
+
+class Opportunity(Base):
+    """A deal: what we hope to sell to an account, for how much, by when."""
+
+    __tablename__ = "opportunity"
+    __table_args__ = (
+        CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
+        CheckConstraint("probability IS NULL OR (probability BETWEEN 0 AND 100)", name="probability_range"),
+        CheckConstraint("NOT is_won OR is_closed", name="won_implies_closed"),
+        Index("ix_opportunity_owner_id_close_date", "owner_id", "close_date"),
+        Index("ix_opportunity_is_closed_close_date", "is_closed", "close_date"),
+    )
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[Decimal | None] = mapped_column(MoneyAmount)
+    currency_code: Mapped[str] = mapped_column(String(3), default="USD")
+    stage: Mapped[str] = mapped_column(String(80), index=True)
+    probability: Mapped[int | None] = mapped_column(Integer)
+    close_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_won: Mapped[bool] = mapped_column(Boolean, default=False)
+    forecast_category: Mapped[ForecastCategory | None] = mapped_column(
+        _string_enum(ForecastCategory, "forecast_category")
+    )
+    type: Mapped[str | None] = mapped_column(String(80))
+    lead_source: Mapped[str | None] = mapped_column(String(80))
+    loss_reason: Mapped[str | None] = mapped_column(String(120))
+    primary_competitor: Mapped[str | None] = mapped_column(String(120))
+    product: Mapped[str | None] = mapped_column(String(120))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account | None] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+
+
+class OpportunityHistory(Base):
+    """One row per change of stage, amount, close date or probability of an opportunity."""
+
+    __tablename__ = "opportunity_history"
+    __table_args__ = (
+        Index("ix_opportunity_history_opportunity_id_changed_at", "opportunity_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    stage: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal | None] = mapped_column(MoneyAmount)
+    close_date: Mapped[dt.date | None] = mapped_column(Date)
+    probability: Mapped[int | None] = mapped_column(Integer)
+    forecast_category: Mapped[ForecastCategory | None] = mapped_column(
+        _string_enum(ForecastCategory, "forecast_category")
+    )
+
+
+class ContactRole(Base):
+    """A contact's role in an opportunity's buying committee, as the CRM records it."""
+
+    __tablename__ = "opportunity_contact_role"
+    __table_args__ = (UniqueConstraint("opportunity_id", "contact_id", "role"),)
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(80))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Activity(Base):
+    """A call, email, meeting or task, linked to whatever it touched."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        Index("ix_activity_opportunity_id_occurred_at", "opportunity_id", "occurred_at"),
+        Index("ix_activity_owner_id_occurred_at", "owner_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    kind: Mapped[ActivityKind] = mapped_column(_string_enum(ActivityKind, "activity_kind"))
+    direction: Mapped[ActivityDirection] = mapped_column(_string_enum(ActivityDirection, "activity_direction"))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
