@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+import bridgehead.models  # noqa: F401  (every table mapped before the first session)
 from bridgehead.config import Settings
 from bridgehead.db import make_engine
 from bridgehead.migrate import upgrade_database
@@ -26,7 +27,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("BRIDGEHEAD_REQUIRE_POSTGRES") == "1"
 # The real public datasets live in shared/, beside the clone.
-DATA_DIR = Path(os.environ.get("BRIDGEHEAD_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA_DIR = Path(
+    os.environ.get("BRIDGEHEAD_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def _postgres_unreachable_reason() -> str | None:

@@ -62,6 +62,9 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (pages render after the commit)."""
+    # Relationships and foreign keys name tables of other domains; all must be mapped first.
+    import bridgehead.models  # noqa: F401
+
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 

@@ -8,13 +8,19 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, literal, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from bridgehead.audit.service import record_change, snapshot
 from bridgehead.auth.models import ORGANISATION_WIDE_ROLES, ApiToken, LoginSession, Role, User
-from bridgehead.auth.passwords import MIN_PASSWORD_LENGTH, burn_verification_time, hash_password, verify_password
+from bridgehead.auth.passwords import (
+    MIN_PASSWORD_LENGTH,
+    burn_verification_time,
+    hash_password,
+    verify_password,
+)
 from bridgehead.common.types import utcnow
 from bridgehead.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
 
@@ -201,7 +207,9 @@ def create_api_token(
     if not clean_name or len(clean_name) > 100:
         raise ValidationFailed("token name must have 1 to 100 characters", field="name", value=name)
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
-        raise ValidationFailed("expiry must be 1 to 3650 days", field="expires_in_days", value=expires_in_days)
+        raise ValidationFailed(
+            "expiry must be 1 to 3650 days", field="expires_in_days", value=expires_in_days
+        )
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     token = ApiToken(
@@ -289,9 +297,11 @@ class Visibility:
 
     user_id: int
     sees_everything: bool
-    owner_ids: Select[tuple[int]] | None
+    owner_ids: Select[int] | None
 
-    def owned_by_visible(self, owner_column: ColumnElement[int | None]) -> ColumnElement[bool]:
+    def owned_by_visible(
+        self, owner_column: QueryableAttribute[Any] | ColumnElement[Any]
+    ) -> ColumnElement[bool]:
         """A WHERE clause keeping the rows whose owner the user may see."""
         if self.sees_everything:
             return true()
@@ -308,7 +318,7 @@ class Visibility:
         return session.scalar(select(literal(True)).where(literal(owner_id).in_(self.owner_ids))) is True
 
 
-def reporting_line_ids(user_id: int) -> Select[tuple[int]]:
+def reporting_line_ids(user_id: int) -> Select[int]:
     """A recursive query for the user and everyone who reports to them, directly or not."""
     line = select(User.id).where(User.id == user_id).cte("reporting_line", recursive=True)
     report = aliased(User)
@@ -329,7 +339,9 @@ def visibility_for(user: User) -> Visibility:
 def visible_users(session: Session, *, viewer: User) -> Sequence[User]:
     """The users whose books ``viewer`` may see (for owner pickers), by name."""
     visibility = visibility_for(viewer)
-    statement = select(User).where(visibility.owned_by_visible(User.id), User.role.in_([Role.REP, Role.MANAGER]))
+    statement = select(User).where(
+        visibility.owned_by_visible(User.id), User.role.in_([Role.REP, Role.MANAGER])
+    )
     return session.scalars(statement.order_by(User.full_name)).all()
 
 

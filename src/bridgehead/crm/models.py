@@ -17,7 +17,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -228,7 +227,9 @@ class Activity(Base):
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     kind: Mapped[ActivityKind] = mapped_column(_string_enum(ActivityKind, "activity_kind"))
-    direction: Mapped[ActivityDirection] = mapped_column(_string_enum(ActivityDirection, "activity_direction"))
+    direction: Mapped[ActivityDirection] = mapped_column(
+        _string_enum(ActivityDirection, "activity_direction")
+    )
     subject: Mapped[str | None] = mapped_column(String(255))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     duration_minutes: Mapped[int | None] = mapped_column(Integer)

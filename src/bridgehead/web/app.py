@@ -1,0 +1,161 @@
+"""``create_app``: builds the FastAPI application for given settings; nothing is built at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from bridgehead import __version__
+from bridgehead.config import Settings
+from bridgehead.db import make_engine, make_session_factory
+from bridgehead.errors import AuthenticationFailed, BridgeheadError, http_status_for
+from bridgehead.web.deps import CSRF_COOKIE, CsrfFailed, LoginRequired
+from bridgehead.web.templating import make_templates, render
+
+logger = logging.getLogger("bridgehead.web")
+STATIC_DIR = Path(__file__).parent / "static"
+API_PREFIX = "/api/v1"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/openapi.json"}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BridgeheadError)
+    async def domain_error(request: Request, exc: BridgeheadError) -> Response:
+        status = http_status_for(exc)
+        if _wants_json(request):
+            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
+            return JSONResponse({"detail": exc.to_detail()}, status_code=status, headers=headers)
+        return render(request, "error.html", {"status": status, "message": exc.message}, status_code=status)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", status_code=303)
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        message = "the form expired or came from another site; reload the page and try again"
+        if _wants_json(request):
+            return JSONResponse({"detail": {"message": "CSRF token missing or wrong"}}, status_code=403)
+        return render(request, "error.html", {"status": 403, "message": message}, status_code=403)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "loc": list(error.get("loc", ())),
+                "msg": error.get("msg", ""),
+                "type": error.get("type", ""),
+                "input": _json_safe_input(error.get("input")),
+            }
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        message = "this page does not exist" if exc.status_code == 404 else str(exc.detail)
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": message},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": {"message": "internal error; it has been logged"}}, status_code=500
+            )
+        return render(
+            request,
+            "error.html",
+            {"status": 500, "message": "something went wrong on our side"},
+            status_code=500,
+        )
+
+
+def _json_safe_input(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)[:200]
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        new_token = getattr(request.state, "new_csrf_token", None)
+        if new_token and not request.cookies.get(CSRF_COOKIE):
+            response.set_cookie(
+                CSRF_COOKIE, new_token, httponly=True, samesite="lax", secure=settings.cookie_secure, path="/"
+            )
+        return response
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The whole application (pages, API, static files) for ``settings``."""
+    from bridgehead.auth import api as auth_api
+    from bridgehead.auth import web as auth_web
+    from bridgehead.crm import api as crm_api
+    from bridgehead.crm import web as crm_web
+
+    app = FastAPI(
+        title="Bridgehead",
+        version=__version__,
+        description="Strategy-to-execution platform for B2B revenue teams.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    engine = make_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.templates = make_templates()
+
+    _install_error_handlers(app)
+    _install_middleware(app, settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability."""
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(auth_api.router, prefix=API_PREFIX)
+    app.include_router(crm_api.router, prefix=API_PREFIX)
+    app.include_router(auth_web.router)
+    app.include_router(crm_web.router)
+    return app
