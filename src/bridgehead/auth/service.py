@@ -24,7 +24,7 @@ from bridgehead.auth.passwords import (
 from bridgehead.common.types import utcnow
 from bridgehead.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
 
-API_TOKEN_PREFIX = "bh_"
+API_TOKEN_PREFIX = "bh_"  # noqa: S105  (a public prefix, not a secret)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USER_AUDIT_FIELDS = ["email", "full_name", "role", "org_unit_id", "manager_id", "is_active"]
 

@@ -67,7 +67,7 @@ def quarter_choices(today: dt.date | None = None, back: int = 8, ahead: int = 3)
 
 def _query_with(request: Request, **changes: Any) -> str:
     """The current query string with some parameters replaced (None removes one)."""
-    params = {key: value for key, value in request.query_params.items()}
+    params = dict(request.query_params.items())
     for key, value in changes.items():
         if value is None:
             params.pop(key, None)
