@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -21,6 +23,8 @@ import bridgehead.models  # noqa: F401  (every table mapped before the first ses
 from bridgehead.config import Settings
 from bridgehead.db import make_engine
 from bridgehead.migrate import upgrade_database
+from bridgehead.web.app import create_app
+from bridgehead.web.deps import get_session
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "BRIDGEHEAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -116,3 +120,29 @@ def db_session(engine: Engine) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def app(db_session: Session, test_settings: Settings, database_url: str) -> Iterator[FastAPI]:
+    """The real application, its requests running inside the test's rolled-back transaction."""
+    app = create_app(test_settings.model_copy(update={"database_url": database_url}))
+
+    def session_in_test_transaction() -> Iterator[Session]:
+        try:
+            yield db_session
+            db_session.commit()
+        except BaseException:
+            db_session.expunge_all()
+            db_session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = session_in_test_transaction
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """An HTTP client for ``app`` (no network; cookies kept between calls)."""
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

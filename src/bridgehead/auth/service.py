@@ -274,7 +274,7 @@ def user_for_api_token(session: Session, secret: str) -> User:
     ).first()
     if row is None:
         raise AuthenticationFailed("invalid API token")
-    token, user = row.tuple()
+    token, user = row
     if (token.expires_at is not None and token.expires_at <= now) or not user.is_active:
         raise AuthenticationFailed("API token expired or user inactive")
     # Writing on every request would serialise readers on SQLite; a minute's precision is enough.

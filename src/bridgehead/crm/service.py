@@ -305,7 +305,7 @@ def list_opportunities(
         .offset(page.offset)
         .limit(page.page_size)
     )
-    items = [_opportunity_from_row(*row.tuple()) for row in session.execute(statement)]
+    items = [_opportunity_from_row(*row) for row in session.execute(statement)]
     return Page(items=items, total=total, page=page.page, page_size=page.page_size)
 
 
@@ -343,7 +343,7 @@ def opportunity_detail(session: Session, *, viewer: User, opportunity_id: int) -
     """An opportunity with its stage history, contact roles and latest activities."""
     opportunity = get_opportunity(session, viewer=viewer, opportunity_id=opportunity_id)
     row = session.execute(_opportunity_select().where(Opportunity.id == opportunity.id)).one()
-    base = _opportunity_from_row(*row.tuple())
+    base = _opportunity_from_row(*row)
     roles = session.execute(
         select(ContactRole, Contact)
         .join(Contact, Contact.id == ContactRole.contact_id)
