@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from bridgehead.auth import service
 from bridgehead.auth.schemas import ApiTokenCreate, ApiTokenIssued, ApiTokenRead, UserRead
+from bridgehead.common.types import MAX_ID
 from bridgehead.web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["auth"])
@@ -33,6 +36,6 @@ def create_token(body: ApiTokenCreate, user: ApiUser, session: SessionDep) -> Ap
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, user: ApiUser, session: SessionDep) -> None:
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: ApiUser, session: SessionDep) -> None:
     """Revoke one of the caller's tokens."""
     service.revoke_api_token(session, user=user, token_id=token_id)

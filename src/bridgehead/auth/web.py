@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from bridgehead.auth import service
 from bridgehead.auth.models import Role
+from bridgehead.common.types import MAX_ID
 from bridgehead.errors import AuthenticationFailed, ValidationFailed
 from bridgehead.web.deps import (
     SESSION_COOKIE,
@@ -112,7 +113,9 @@ def create_token(
 
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=[CsrfProtected])
-def revoke_token(token_id: int, user: PageUser, session: SessionDep) -> Response:
+def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: PageUser, session: SessionDep
+) -> Response:
     """Revoke a token and go back to the list."""
     service.revoke_api_token(session, user=user, token_id=token_id)
     return RedirectResponse("/settings/tokens", status_code=303)

@@ -15,6 +15,9 @@ from sqlalchemy.types import TypeDecorator
 # BIGINT primary keys on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
 
+# Ids are 64-bit signed integers on both databases; a larger number is bad input, not a lookup.
+MAX_ID = 2**63 - 1
+
 CENT = Decimal("0.01")
 # Largest amount we accept: a 64-bit count of cents leaves room for sums over millions of deals.
 MAX_AMOUNT = Decimal("1000000000000")  # one trillion in any currency

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from bridgehead.common.pagination import Page
+from bridgehead.common.types import MAX_ID
 from bridgehead.crm import service
 from bridgehead.crm.schemas import (
     AccountDetail,
@@ -20,7 +21,7 @@ from bridgehead.crm.schemas import (
 from bridgehead.web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["crm"])
-ObjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/accounts")

@@ -10,7 +10,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridgehead.common.pagination import PageRequest
-from bridgehead.common.types import MAX_AMOUNT, Period
+from bridgehead.common.types import MAX_AMOUNT, MAX_ID, Period
 
 
 class OpportunityStatus(StrEnum):
@@ -58,8 +58,8 @@ class OpportunityFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    owner_id: int | None = Field(default=None, ge=1)
-    account_id: int | None = Field(default=None, ge=1)
+    owner_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    account_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     stage: str | None = Field(default=None, max_length=80)
     status: OpportunityStatus | None = None
     close_quarter: str | None = Field(default=None, description="A calendar quarter such as 2026-Q1")
@@ -97,7 +97,7 @@ class AccountFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    owner_id: int | None = Field(default=None, ge=1)
+    owner_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     industry: str | None = Field(default=None, max_length=100)
     country: str | None = Field(default=None, max_length=100)
     q: str | None = Field(default=None, max_length=100, description="Words in the account name")

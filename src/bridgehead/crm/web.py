@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from bridgehead.auth.service import visible_users
 from bridgehead.common.pagination import PageRequest
-from bridgehead.common.types import Period
+from bridgehead.common.types import MAX_ID, Period
 from bridgehead.crm import service
 from bridgehead.crm.schemas import (
     AccountQuery,
@@ -23,7 +23,7 @@ from bridgehead.web.deps import PageUser, SessionDep
 from bridgehead.web.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
-ObjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/")
