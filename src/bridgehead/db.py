@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -35,6 +35,8 @@ def is_sqlite_url(url: str) -> bool:
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy, not the sqlite3 driver, decides when transactions begin (see _emit_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -42,6 +44,13 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> 
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _emit_begin(connection: Connection) -> None:
+    """SQLAlchemy's documented pysqlite recipe: the driver would otherwise start a transaction only
+    at the first write, so reads would see no consistent snapshot and SAVEPOINTs (used to roll
+    back one import batch, or one test) would not nest inside a real transaction."""
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
@@ -56,6 +65,7 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
             connect_args={"check_same_thread": False},
         )
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "begin", _emit_begin)
         return engine
     return create_engine(database_url, echo=settings.sql_echo, pool_pre_ping=True)
 

@@ -25,7 +25,7 @@ from bridgehead.common.types import utcnow
 from bridgehead.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
 
 API_TOKEN_PREFIX = "bh_"  # noqa: S105  (a public prefix, not a secret)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 _USER_AUDIT_FIELDS = ["email", "full_name", "role", "org_unit_id", "manager_id", "is_active"]
 
 
@@ -138,7 +138,9 @@ def set_password(session: Session, *, user: User, password: str, actor_id: int |
 
 def authenticate(session: Session, *, email: str, password: str) -> User:
     """The active user with these credentials, or ``AuthenticationFailed`` (same error either way)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    normalised = email.strip().lower()
+    # PostgreSQL refuses NUL characters in a query; no stored e-mail contains one anyway.
+    user = None if "\x00" in normalised else session.scalar(select(User).where(User.email == normalised))
     if user is None:
         burn_verification_time()
         raise AuthenticationFailed("wrong e-mail or password")
@@ -206,6 +208,8 @@ def create_api_token(
     clean_name = name.strip()
     if not clean_name or len(clean_name) > 100:
         raise ValidationFailed("token name must have 1 to 100 characters", field="name", value=name)
+    if "\x00" in clean_name:
+        raise ValidationFailed("token name must not contain NUL characters", field="name", value=name)
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise ValidationFailed(
             "expiry must be 1 to 3650 days", field="expires_in_days", value=expires_in_days

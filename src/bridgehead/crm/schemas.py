@@ -53,6 +53,15 @@ class AccountSort(StrEnum):
     COUNTRY_DESC = "-country"
 
 
+def _clean_text(value: str | None) -> str | None:
+    """A trimmed text filter, None when blank; NUL characters are refused (PostgreSQL cannot hold them)."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value.strip() or None
+
+
 class OpportunityFilters(BaseModel):
     """Filters of the opportunity list, shared by the API and the page."""
 
@@ -78,7 +87,7 @@ class OpportunityFilters(BaseModel):
     @field_validator("stage", "q")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+        return _clean_text(value)
 
     @model_validator(mode="after")
     def _check_amount_range(self) -> Self:
@@ -106,7 +115,7 @@ class AccountFilters(BaseModel):
     @field_validator("industry", "country", "q")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+        return _clean_text(value)
 
 
 class OpportunityQuery(OpportunityFilters, PageRequest):

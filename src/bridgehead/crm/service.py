@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, type_coerce
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, aliased
 
@@ -15,7 +15,7 @@ from bridgehead.audit.service import record_change, snapshot
 from bridgehead.auth.models import User
 from bridgehead.auth.service import Visibility, visibility_for
 from bridgehead.common.pagination import Page, PageRequest
-from bridgehead.common.types import MAX_AMOUNT, Period, utcnow
+from bridgehead.common.types import CENT, MAX_AMOUNT, MoneyAmount, Period, utcnow
 from bridgehead.crm.models import (
     Account,
     Activity,
@@ -195,21 +195,22 @@ def _pipeline_summary(session: Session, condition: ColumnElement[bool]) -> Pipel
     is_open = Opportunity.is_closed.is_(False)
     is_won = Opportunity.is_won.is_(True)
     is_lost = and_(Opportunity.is_closed.is_(True), Opportunity.is_won.is_(False))
+    # The database sums integer cents; typed as MoneyAmount, the sum is read back as a Decimal
+    # in currency units with two places (the type's result processor divides by 100 once).
     row = session.execute(
         select(
             func.count().filter(is_open),
-            func.coalesce(func.sum(case((is_open, Opportunity.amount))), 0),
+            type_coerce(func.coalesce(func.sum(case((is_open, Opportunity.amount))), 0), MoneyAmount()),
             func.count().filter(is_won),
-            func.coalesce(func.sum(case((is_won, Opportunity.amount))), 0),
+            type_coerce(func.coalesce(func.sum(case((is_won, Opportunity.amount))), 0), MoneyAmount()),
             func.count().filter(is_lost),
         ).where(condition)
     ).one()
-    # Sums come back as raw cents through coalesce; MoneyAmount columns hold hundredths.
     return PipelineSummary(
         open_count=row[0],
-        open_amount=Decimal(int(row[1])) / 100,
+        open_amount=row[1],
         won_count=row[2],
-        won_amount=Decimal(int(row[3])) / 100,
+        won_amount=row[3],
         lost_count=row[4],
     )
 
@@ -440,8 +441,11 @@ def update_opportunity(
     audit log. The viewer must be able to see the deal.
     """
     opportunity = get_opportunity(session, viewer=viewer, opportunity_id=opportunity_id)
-    if amount is not None and not Decimal(0) <= amount <= MAX_AMOUNT:
-        raise ValidationFailed(f"amount must be between 0 and {MAX_AMOUNT}", field="amount", value=amount)
+    if amount is not None:
+        if not amount.is_finite() or not Decimal(0) <= amount <= MAX_AMOUNT:
+            raise ValidationFailed(f"amount must be between 0 and {MAX_AMOUNT}", field="amount", value=amount)
+        # Round to cents as the column stores it, so the audit log records what is stored.
+        amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     if probability is not None and not 0 <= probability <= 100:
         raise ValidationFailed(
             "probability must be between 0 and 100", field="probability", value=probability
