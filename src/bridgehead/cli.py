@@ -171,9 +171,9 @@ def _print_logins(session: Session) -> None:
     if not logins:
         return
     table = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
-    table.add_column("role")
-    table.add_column("e-mail")
-    table.add_column("who")
+    table.add_column("role", no_wrap=True)
+    table.add_column("e-mail", no_wrap=True)
+    table.add_column("who", overflow="fold")
     for login in logins:
         table.add_row(login.role, login.email, f"{login.full_name} — {login.note}")
     console.print(table)

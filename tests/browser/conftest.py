@@ -57,7 +57,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     engine = make_engine(settings)
     upgrade_database(engine)
     with unit_of_work(make_session_factory(engine)) as session:
-        load_demo(session, scale=0.1, seed=11)
+        load_demo(session, scale=0.3, seed=11)
     with unit_of_work(make_session_factory(engine)) as session:
         logins = {login.note: login for login in demo_logins(session)}
     engine.dispose()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 ItemT = TypeVar("ItemT")
 
 
-class PageRequest(BaseModel):
+class QueryModel(BaseModel):
+    """Base of query-string models: an empty parameter (``owner_id=``, as forms send) means unset."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_empty_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
+
+
+class PageRequest(QueryModel):
     """Which page of a list to return; pages count from 1."""
 
     page: int = Field(default=1, ge=1, le=1_000_000)

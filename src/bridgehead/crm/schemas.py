@@ -9,7 +9,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bridgehead.common.pagination import PageRequest
+from bridgehead.common.pagination import PageRequest, QueryModel
 from bridgehead.common.types import MAX_AMOUNT, MAX_ID, Period
 
 
@@ -62,7 +62,7 @@ def _clean_text(value: str | None) -> str | None:
     return value.strip() or None
 
 
-class OpportunityFilters(BaseModel):
+class OpportunityFilters(QueryModel):
     """Filters of the opportunity list, shared by the API and the page."""
 
     model_config = ConfigDict(extra="forbid")
@@ -101,7 +101,7 @@ class OpportunityFilters(BaseModel):
         return Period.parse_quarter(self.close_quarter) if self.close_quarter else None
 
 
-class AccountFilters(BaseModel):
+class AccountFilters(QueryModel):
     """Filters of the account list, shared by the API and the page."""
 
     model_config = ConfigDict(extra="forbid")

@@ -507,6 +507,13 @@ def distinct_values(session: Session, *, viewer: User, column: str) -> list[str]
     return [value for value in session.scalars(statement) if value]
 
 
+def organisation_name(session: Session) -> str | None:
+    """The name of the company at the root of the org-unit tree, if one is recorded."""
+    return session.scalar(
+        select(OrgUnit.name).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id).limit(1)
+    )
+
+
 def org_unit_path(session: Session, org_unit_id: int | None) -> list[OrgUnit]:
     """The chain of org units from the company down to ``org_unit_id``."""
     path: list[OrgUnit] = []

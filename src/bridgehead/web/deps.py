@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridgehead.auth.models import Role, User
 from bridgehead.auth.service import user_for_api_token, user_for_session_token
 from bridgehead.config import Settings
+from bridgehead.crm.service import organisation_name
 from bridgehead.errors import AuthenticationFailed, PermissionDenied
 
 SESSION_COOKIE = "bh_session"
@@ -76,6 +77,7 @@ def require_page_user(request: Request, session: SessionDep) -> User:
         next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(next_path)
     request.state.user = user
+    request.state.organisation_name = organisation_name(session)
     return user
 
 

@@ -105,7 +105,8 @@ def render(
         "current_user": viewer,
         "navigation": navigation_for(viewer.role) if viewer else [],
         "csrf_token": csrf_token_for(request),
-        "organisation_name": request.app.state.settings.organisation_name,
+        "organisation_name": getattr(request.state, "organisation_name", None)
+        or request.app.state.settings.organisation_name,
         "current_path": request.url.path,
         "current_quarter": Period.containing(dt.date.today()).label,
     }
