@@ -155,10 +155,9 @@ def _expected_order(opportunities: list[Opportunity], sort: OpportunitySort) -> 
     descending = sort.value.startswith("-")
     present = [opp for opp in opportunities if getattr(opp, field) is not None]
     missing = [opp for opp in opportunities if getattr(opp, field) is None]
-    # Tie-break: newest id first, whatever the direction.
-    present.sort(key=lambda opp: opp.id, reverse=True)
-    present.sort(key=lambda opp: getattr(opp, field), reverse=descending)
-    missing.sort(key=lambda opp: opp.id, reverse=True)
+    # Tie-break by id in the sort's direction (so one index walk serves both).
+    present.sort(key=lambda opp: (getattr(opp, field), opp.id), reverse=descending)
+    missing.sort(key=lambda opp: opp.id, reverse=descending)
     return [opp.id for opp in present + missing]
 
 
@@ -267,9 +266,16 @@ def test_every_account_sort_has_nulls_last(db_session: Session, sort: AccountSor
         ),
     ]
     field = {"annual_revenue": "annual_revenue_amount"}.get(sort.value.lstrip("-"), sort.value.lstrip("-"))
-    present = sorted((a for a in accounts if getattr(a, field) is not None), key=lambda a: a.id)
-    present.sort(key=lambda a: getattr(a, field), reverse=sort.value.startswith("-"))
-    missing = sorted((a for a in accounts if getattr(a, field) is None), key=lambda a: a.id)
+    descending = sort.value.startswith("-")
+    # Ties break by id in the sort's direction.
+    present = sorted(
+        (a for a in accounts if getattr(a, field) is not None),
+        key=lambda a: (getattr(a, field), a.id),
+        reverse=descending,
+    )
+    missing = sorted(
+        (a for a in accounts if getattr(a, field) is None), key=lambda a: a.id, reverse=descending
+    )
     page = service.list_accounts(db_session, viewer=admin, filters=AccountFilters(sort=sort), page=ALL)
     assert [item.id for item in page.items] == [a.id for a in present + missing]
 

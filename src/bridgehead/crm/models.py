@@ -149,6 +149,9 @@ class Opportunity(Base):
         CheckConstraint("NOT is_won OR is_closed", name="won_implies_closed"),
         Index("ix_opportunity_owner_id_close_date", "owner_id", "close_date"),
         Index("ix_opportunity_is_closed_close_date", "is_closed", "close_date"),
+        # The list pages sort by these; without an index every page would sort the whole table.
+        Index("ix_opportunity_amount", "amount"),
+        Index("ix_opportunity_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)

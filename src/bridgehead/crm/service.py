@@ -75,8 +75,10 @@ _ACCOUNT_SORT_COLUMNS: dict[str, Any] = {
 def _order_by(sort: str, columns: dict[str, Any], tie_breaker: Any) -> list[Any]:
     descending = sort.startswith("-")
     column = columns[sort.lstrip("-")]
-    # NULLs last in both directions, the same on SQLite and PostgreSQL.
-    return [column.is_(None), column.desc() if descending else column.asc(), tie_breaker]
+    # NULLS LAST in both directions; written natively (not as "column IS NULL") so both SQLite
+    # and PostgreSQL walk the column's index instead of sorting every row.
+    ordered = column.desc() if descending else column.asc()
+    return [ordered.nulls_last(), tie_breaker.desc() if descending else tie_breaker.asc()]
 
 
 def _user_ref(user_id: int | None, full_name: str | None) -> UserRef | None:
@@ -302,7 +304,7 @@ def list_opportunities(
     statement = (
         _opportunity_select()
         .where(*conditions)
-        .order_by(*_order_by(filters.sort.value, _OPPORTUNITY_SORT_COLUMNS, Opportunity.id.desc()))
+        .order_by(*_order_by(filters.sort.value, _OPPORTUNITY_SORT_COLUMNS, Opportunity.id))
         .offset(page.offset)
         .limit(page.page_size)
     )
