@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, literal, select, true
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from bridgehead.audit.service import record_change, snapshot
@@ -24,6 +26,7 @@ from bridgehead.auth.passwords import (
 from bridgehead.common.types import utcnow
 from bridgehead.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
 
+logger = logging.getLogger("bridgehead.auth")
 API_TOKEN_PREFIX = "bh_"  # noqa: S105  (a public prefix, not a secret)
 _EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 _USER_AUDIT_FIELDS = ["email", "full_name", "role", "org_unit_id", "manager_id", "is_active"]
@@ -281,11 +284,24 @@ def user_for_api_token(session: Session, secret: str) -> User:
     token, user = row
     if (token.expires_at is not None and token.expires_at <= now) or not user.is_active:
         raise AuthenticationFailed("API token expired or user inactive")
-    # Writing on every request would serialise readers on SQLite; a minute's precision is enough.
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        token.last_used_at = now
-        session.flush()
+    _record_token_use(session, token, now)
     return user
+
+
+def _record_token_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
+    """Stamp when a token was last used, at most once a minute and never at the cost of the request.
+
+    Writing on every request would serialise readers on SQLite. The stamp runs in a savepoint: if
+    another writer got in first (SQLite answers "database is locked" to a read transaction that
+    tries to write after a newer commit), the stamp is skipped and the request goes on reading.
+    """
+    if token.last_used_at is not None and now - token.last_used_at <= dt.timedelta(minutes=1):
+        return
+    try:
+        with session.begin_nested():
+            token.last_used_at = now
+    except OperationalError:
+        logger.info("token %s: last-use stamp skipped, the database was busy", token.id)
 
 
 # --- visibility --------------------------------------------------------------------------------

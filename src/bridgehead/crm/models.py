@@ -151,6 +151,7 @@ class Opportunity(Base):
         Index("ix_opportunity_is_closed_close_date", "is_closed", "close_date"),
         # The list pages sort by these; without an index every page would sort the whole table.
         Index("ix_opportunity_amount", "amount"),
+        Index("ix_opportunity_name", "name"),
         Index("ix_opportunity_created_at", "created_at"),
     )
 

@@ -301,13 +301,13 @@ def list_opportunities(
     """One page of the opportunities ``viewer`` may see, filtered and sorted."""
     conditions = _opportunity_conditions(visibility_for(viewer), filters)
     total = session.scalar(select(func.count()).select_from(Opportunity).where(*conditions)) or 0
-    statement = (
-        _opportunity_select()
-        .where(*conditions)
-        .order_by(*_order_by(filters.sort.value, _OPPORTUNITY_SORT_COLUMNS, Opportunity.id))
-        .offset(page.offset)
-        .limit(page.page_size)
-    )
+    order = _order_by(filters.sort.value, _OPPORTUNITY_SORT_COLUMNS, Opportunity.id)
+    # Page over ids first: the offset is walked in the sort column's index, and only the rows
+    # of this page are joined and read in full (a deep page otherwise builds every skipped row).
+    page_ids = (
+        select(Opportunity.id).where(*conditions).order_by(*order).offset(page.offset).limit(page.page_size)
+    ).subquery()
+    statement = _opportunity_select().join(page_ids, page_ids.c.id == Opportunity.id).order_by(*order)
     items = [_opportunity_from_row(*row) for row in session.execute(statement)]
     return Page(items=items, total=total, page=page.page, page_size=page.page_size)
 

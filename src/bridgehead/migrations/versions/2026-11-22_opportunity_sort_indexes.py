@@ -1,4 +1,4 @@
-"""Indexes for sorting opportunity lists by amount and by creation time.
+"""Indexes for sorting opportunity lists by amount, name and creation time.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,9 +19,11 @@ def upgrade() -> None:
     with op.batch_alter_table("opportunity", schema=None) as batch_op:
         batch_op.create_index("ix_opportunity_amount", ["amount"], unique=False)
         batch_op.create_index("ix_opportunity_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_opportunity_name", ["name"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("opportunity", schema=None) as batch_op:
+        batch_op.drop_index("ix_opportunity_name")
         batch_op.drop_index("ix_opportunity_created_at")
         batch_op.drop_index("ix_opportunity_amount")
