@@ -140,7 +140,9 @@ def api_latency(
                 start = time.perf_counter()
                 response = client.get(f"/api/v1/opportunities?page={page}&page_size=50{query}")
                 timings.append((time.perf_counter() - start) * 1000)
-                response.raise_for_status()
+                if response.status_code != 200:
+                    log_tail = Path(server_log.name).read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"page {page} answered {response.status_code}; server log:\n{log_tail}")
     finally:
         server.terminate()
         server.wait(timeout=10)
