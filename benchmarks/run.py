@@ -111,11 +111,9 @@ def api_latency(
         text=True,
     ).stdout.strip()
     port = _free_port()
+    server_log = tempfile.NamedTemporaryFile(prefix="bh-bench-server-", suffix=".log", delete=False)  # noqa: SIM115
     server = subprocess.Popen(
-        [BRIDGEHEAD, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [BRIDGEHEAD, "serve", "--port", str(port)], env=env, stdout=server_log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     try:
