@@ -15,6 +15,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bridgehead.config import Settings, get_settings
+from bridgehead.connectors.cli import import_app
+from bridgehead.connectors.export_cli import export_app
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.errors import BridgeheadError, exit_code_for
 
@@ -27,6 +29,8 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage users and their access.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(import_app, name="import", no_args_is_help=True)
+app.add_typer(export_app, name="export", no_args_is_help=True)
 
 console = Console()
 error_console = Console(stderr=True)

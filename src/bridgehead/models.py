@@ -2,6 +2,7 @@
 
 from bridgehead.audit.models import AuditEntry
 from bridgehead.auth.models import ApiToken, LoginSession, User
+from bridgehead.connectors.models import ImportRun, QuarantinedRow
 from bridgehead.crm.models import (
     Account,
     Activity,
@@ -21,9 +22,11 @@ __all__ = [
     "Base",
     "Contact",
     "ContactRole",
+    "ImportRun",
     "LoginSession",
     "Opportunity",
     "OpportunityHistory",
     "OrgUnit",
+    "QuarantinedRow",
     "User",
 ]

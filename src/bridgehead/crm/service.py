@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -83,6 +84,35 @@ def _order_by(sort: str, columns: dict[str, Any], tie_breaker: Any) -> list[Any]
 
 def _user_ref(user_id: int | None, full_name: str | None) -> UserRef | None:
     return UserRef(id=user_id, full_name=full_name or "") if user_id is not None else None
+
+
+@dataclass(frozen=True)
+class ListCriteria:
+    """The WHERE conditions and ORDER BY of a list as its page shows it (for exports and pages alike)."""
+
+    conditions: list[ColumnElement[bool]]
+    order: list[Any]
+
+
+def _visibility_or_everything(viewer: User | None) -> Visibility:
+    # None is the operator at the command line, who sees every record.
+    return visibility_for(viewer) if viewer else Visibility(user_id=0, sees_everything=True, owner_ids=None)
+
+
+def opportunity_list_criteria(viewer: User | None, filters: OpportunityFilters) -> ListCriteria:
+    """Visibility, filters and sort of the opportunity list (``None``: the command-line operator)."""
+    return ListCriteria(
+        conditions=_opportunity_conditions(_visibility_or_everything(viewer), filters),
+        order=_order_by(filters.sort.value, _OPPORTUNITY_SORT_COLUMNS, Opportunity.id),
+    )
+
+
+def account_list_criteria(viewer: User | None, filters: AccountFilters) -> ListCriteria:
+    """Visibility, filters and sort of the account list (``None``: the command-line operator)."""
+    return ListCriteria(
+        conditions=_account_conditions(_visibility_or_everything(viewer), filters),
+        order=_order_by(filters.sort.value, _ACCOUNT_SORT_COLUMNS, Account.id),
+    )
 
 
 # --- accounts ----------------------------------------------------------------------------------

@@ -126,6 +126,8 @@ def create_app(settings: Settings) -> FastAPI:
     """The whole application (pages, API, static files) for ``settings``."""
     from bridgehead.auth import api as auth_api
     from bridgehead.auth import web as auth_web
+    from bridgehead.connectors import api as connectors_api
+    from bridgehead.connectors import web as connectors_web
     from bridgehead.crm import api as crm_api
     from bridgehead.crm import web as crm_web
 
@@ -155,7 +157,10 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(auth_api.router, prefix=API_PREFIX)
+    # Connectors before CRM: /opportunities/export… must match before /opportunities/{id}.
+    app.include_router(connectors_api.router, prefix=API_PREFIX)
     app.include_router(crm_api.router, prefix=API_PREFIX)
     app.include_router(auth_web.router)
+    app.include_router(connectors_web.router)
     app.include_router(crm_web.router)
     return app

@@ -25,6 +25,8 @@ AREAS = ("Strategy", "Plan", "Deals", "Governance", "Insights", "Data", "Admin")
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Deals", "Opportunities", "/opportunities"),
     NavItem("Deals", "Accounts", "/accounts"),
+    NavItem("Data", "Import", "/data/imports", frozenset({Role.PLANNER, Role.ADMIN})),
+    NavItem("Data", "Export", "/data/exports", frozenset({Role.PLANNER, Role.ADMIN})),
     NavItem("Admin", "Users", "/admin/users", frozenset({Role.ADMIN})),
 )
 

@@ -1,0 +1,1 @@
+"""Importers and exporters: Salesforce, HubSpot, any CSV or XLSX through a mapping."""

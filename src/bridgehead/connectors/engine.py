@@ -1,0 +1,746 @@
+"""The import engine: parse and validate rows, stage them, resolve references and upsert, set-wise.
+
+Every source (Salesforce, HubSpot, a CSV mapping) hands the engine batches of rows already named
+in Bridgehead's field names (``entities.py``). For each batch the engine:
+
+1. parses every cell (a row with any bad cell is rejected, naming file, line, field, value, reason);
+2. streams the good rows into a temporary staging table (COPY on PostgreSQL);
+3. rejects duplicate ids and references to records that do not exist, in SQL;
+4. updates the records whose values changed and inserts the new ones, in two statements;
+5. resolves references of an entity to itself (parent account, manager) once all rows are in.
+
+The caller owns the transaction: it commits, or rolls back for ``--dry-run`` and for an
+all-or-nothing import that rejected anything (``ImportFailed``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from bridgehead.audit.service import record_change
+from bridgehead.common.types import UTCDateTime, to_cents, utcnow
+from bridgehead.connectors.entities import EntitySpec, FieldSpec, Kind
+from bridgehead.connectors.files import RowProblem
+from bridgehead.connectors.models import ImportRun, QuarantinedRow
+from bridgehead.connectors.values import (
+    parse_bool,
+    parse_date,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
+    parse_text,
+)
+from bridgehead.errors import ValidationFailed
+
+Policy = Literal["all_or_nothing", "quarantine"]
+ProgressCallback = Callable[[str, int, int | None], None]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SLUG = re.compile(r"[^a-z0-9]+")
+SQLITE_IMPORT_CACHE_KIB = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to treat bad rows, whether to write, and how the source writes dates and numbers."""
+
+    policy: Policy = "all_or_nothing"
+    dry_run: bool = False
+    date_formats: tuple[str, ...] = ()
+    datetime_formats: tuple[str, ...] = ()
+    decimal_comma: bool = False
+    batch_size: int = 20_000
+    max_kept_problems: int = 5_000
+
+
+@dataclass
+class SourceRow:
+    """One row of a source file, already named in Bridgehead's fields (values still raw text)."""
+
+    line: int
+    external_id: str
+    values: dict[str, str]
+    custom: dict[str, str] | None = None
+    cells: dict[str, str] | None = None
+
+
+@dataclass
+class EntityBatch:
+    """All rows of one file for one entity; ``fields`` names the fields the file carries."""
+
+    entity: EntitySpec
+    file: str
+    fields: tuple[str, ...]
+    rows: Iterable[SourceRow]
+    has_custom_fields: bool = False
+    # Problems found before the engine saw the rows (wrong row width, unreadable cells).
+    early_problems: Callable[[], list[RowProblem]] | None = None
+
+
+@dataclass
+class EntityCounts:
+    """What happened to one entity's rows."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    @property
+    def total(self) -> int:
+        """Rows seen."""
+        return self.created + self.updated + self.unchanged + self.rejected
+
+
+@dataclass
+class ImportReport:
+    """The outcome of an import: counts per entity and every rejected row (up to a limit)."""
+
+    source: str
+    location: str
+    policy: Policy
+    dry_run: bool
+    counts: dict[str, EntityCounts] = field(default_factory=dict)
+    problems: list[RowProblem] = field(default_factory=list)
+    problem_count: int = 0
+    rejected_rows: int = 0
+    run_id: int | None = None
+    status: str = "pending"
+
+    @property
+    def ok(self) -> bool:
+        """No row was rejected."""
+        return self.problem_count == 0
+
+    def add_problem(self, problem: RowProblem, limit: int) -> None:
+        """Keep the problem (up to ``limit`` in memory) and count it."""
+        self.problem_count += 1
+        if len(self.problems) < limit:
+            self.problems.append(problem)
+
+
+class ImportFailed(ValidationFailed):
+    """An all-or-nothing import found bad rows; nothing was written. Carries the full report."""
+
+    def __init__(self, report: ImportReport) -> None:
+        first = report.problems[0].describe() if report.problems else "see the report"
+        # A link that cannot be resolved (parent account, manager) is a problem without a rejected row.
+        found = (
+            f"{report.rejected_rows} row(s) rejected"
+            if report.rejected_rows
+            else f"{report.problem_count} problem(s) found"
+        )
+        super().__init__(f"import refused: {found}, nothing was written; first: {first}")
+        self.report = report
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _parse_choice(text: str, spec: FieldSpec, allowed: frozenset[str]) -> str | None:
+    value = text.strip()
+    if not value:
+        return None
+    normalised = value.lower().replace(" ", "_").replace("-", "_")
+    if normalised not in allowed:
+        raise ValueError(f"not one of {', '.join(sorted(allowed))}")
+    return normalised
+
+
+def _parser(spec: FieldSpec, options: ImportOptions) -> Callable[[str], Any]:
+    kind = spec.kind
+    if kind == Kind.TEXT or kind == Kind.REF:
+        return lambda text: parse_text(text, max_length=spec.max_length if kind == Kind.TEXT else 255)
+    if kind == Kind.EMAIL:
+
+        def email(text: str) -> str | None:
+            value = parse_text(text, max_length=spec.max_length)
+            if value is not None and not _EMAIL.match(value):
+                raise ValueError("not an e-mail address")
+            return value.lower() if value else None
+
+        return email
+    if kind == Kind.INT:
+        return parse_int
+    if kind == Kind.MONEY:
+
+        def money(text: str) -> int | None:
+            amount = parse_decimal(text, decimal_comma=options.decimal_comma)
+            return None if amount is None else to_cents(amount)
+
+        return money
+    if kind == Kind.PERCENT:
+
+        def percent(text: str) -> int | None:
+            number = parse_decimal(
+                text.replace("%", ""), maximum=Decimal(100), decimal_comma=options.decimal_comma
+            )
+            return None if number is None else int(number.to_integral_value())
+
+        return percent
+    if kind == Kind.BOOL:
+        return parse_bool
+    if kind == Kind.DATE:
+        return lambda text: parse_date(text, formats=options.date_formats)
+    if kind == Kind.DATETIME:
+        return lambda text: parse_datetime(text, formats=options.datetime_formats or options.date_formats)
+    if kind == Kind.CHOICE:
+        assert spec.choices is not None
+        allowed = frozenset(member.value for member in spec.choices)
+        return lambda text: _parse_choice(text, spec, allowed)
+    raise AssertionError(kind)
+
+
+def _stage_name(spec: FieldSpec) -> str:
+    return f"{spec.name}_ext" if spec.kind == Kind.REF else spec.name
+
+
+def _stage_type(spec: FieldSpec) -> Any:
+    return {
+        Kind.INT: BigInteger(),
+        Kind.MONEY: BigInteger(),
+        Kind.PERCENT: Integer(),
+        Kind.BOOL: Boolean(create_constraint=False),
+        Kind.DATE: Date(),
+        Kind.DATETIME: UTCDateTime(),
+    }.get(spec.kind, Text())
+
+
+def _placeholder_email(external_id: str) -> str:
+    # Imported owners often come without an e-mail (names only); give them a unique,
+    # undeliverable address so they can be linked to a real login later.
+    slug = _SLUG.sub(".", external_id.lower()).strip(".") or "user"
+    return f"{slug[:60]}.{uuid.uuid5(uuid.NAMESPACE_URL, external_id).hex[:8]}@imported.invalid"
+
+
+# --- the engine --------------------------------------------------------------------------------
+
+
+class _Stage:
+    """A temporary table holding one batch's parsed rows."""
+
+    def __init__(self, session: Session, batch: EntityBatch, keep_cells: bool) -> None:
+        self.session = session
+        self.batch = batch
+        self.specs = [batch.entity.field(name) for name in batch.fields]
+        self.refs = [spec for spec in self.specs if spec.kind == Kind.REF]
+        self.has_custom = batch.has_custom_fields and "custom_fields" in batch.entity.table.c
+        columns: list[Column[Any]] = [
+            Column("_line", Integer, nullable=False),
+            Column("_ext", String(255), nullable=False),
+            Column("_rejected", Boolean(create_constraint=False), nullable=False, default=False),
+        ]
+        if keep_cells:
+            columns.append(Column("_cells", Text))
+        if self.has_custom:
+            columns.append(Column("custom_fields", Text))
+        if batch.entity.name == "user" and "email" not in batch.fields:
+            # New users need an e-mail even when the file has none (see _placeholder_email).
+            columns.append(Column("email", Text))
+        for spec in self.specs:
+            columns.append(Column(_stage_name(spec), _stage_type(spec)))
+            if spec.kind == Kind.REF:
+                columns.append(Column(f"{spec.name}_id", BigInteger))
+        name = f"stage_{batch.entity.name}_{uuid.uuid4().hex[:8]}"
+        self.table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
+        connection = session.connection()
+        self.table.create(connection)
+        connection.exec_driver_sql(f"CREATE INDEX ix_{name}_ext ON {name} (_ext)")
+
+    def load(self, rows: Iterator[dict[str, Any]], batch_size: int) -> None:
+        """Insert parsed rows in chunks (COPY on PostgreSQL)."""
+        connection = self.session.connection()
+        names = [column.name for column in self.table.columns]
+        chunk: list[dict[str, Any]] = []
+        postgres = connection.dialect.name == "postgresql"
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= batch_size:
+                self._write(chunk, names, postgres)
+                chunk = []
+        if chunk:
+            self._write(chunk, names, postgres)
+        if postgres:
+            connection.exec_driver_sql(f"ANALYZE {self.table.name}")
+
+    def _write(self, chunk: list[dict[str, Any]], names: list[str], postgres: bool) -> None:
+        connection = self.session.connection()
+        if postgres:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {self.table.name} ({', '.join(names)}) FROM STDIN") as copy,
+            ):
+                for row in chunk:
+                    copy.write_row([row.get(name, False if name == "_rejected" else None) for name in names])
+            return
+        # The driver's executemany with each column's bind processor: SQLAlchemy's per-row
+        # parameter handling would cost more than the parsing itself on large files.
+        processors = [
+            (index, processor)
+            for index, column in enumerate(self.table.columns)
+            if (processor := column.type.bind_processor(connection.dialect)) is not None
+        ]
+        defaults = [(name, False if name == "_rejected" else None) for name in names]
+        rows = []
+        for row in chunk:
+            values = [row.get(name, default) for name, default in defaults]
+            for index, processor in processors:
+                if values[index] is not None:
+                    values[index] = processor(values[index])
+            rows.append(tuple(values))
+        placeholders = ", ".join("?" for _ in names)
+        # Table and column names are the stage's own, never the file's.
+        statement = f"INSERT INTO {self.table.name} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608
+        connection.exec_driver_sql(statement, rows)
+
+    def drop(self) -> None:
+        """Remove the staging table."""
+        self.table.drop(self.session.connection())
+
+
+def run_import(
+    session: Session,
+    *,
+    source: str,
+    location: str,
+    batches: Iterable[EntityBatch],
+    options: ImportOptions,
+    actor_id: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import ``batches`` in order; raise ``ImportFailed`` if the policy is all-or-nothing and any
+    row was rejected (the caller then rolls back). Returns the report otherwise."""
+    report = ImportReport(source=source, location=location, policy=options.policy, dry_run=options.dry_run)
+    run = ImportRun(
+        source=source,
+        location=location[:1000],
+        policy=options.policy,
+        status="running",
+        actor_id=actor_id,
+        started_at=utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    report.run_id = run.id
+    now = utcnow()
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Large imports walk indexes far bigger than SQLite's default 2 MB page cache.
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        for batch in batches:
+            counts = report.counts.setdefault(batch.entity.name, EntityCounts())
+            _import_batch(session, batch, options, report, counts, run.id, now, progress)
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA cache_size=-2000")
+    report.rejected_rows = sum(counts.rejected for counts in report.counts.values())
+    if not report.ok and options.policy == "all_or_nothing":
+        report.status = "failed"
+        raise ImportFailed(report)
+    report.status = "dry_run" if options.dry_run else "committed"
+    run.status = report.status
+    run.finished_at = utcnow()
+    run.counts = {name: vars(counts) for name, counts in report.counts.items()}
+    run.rejected_rows = report.rejected_rows
+    session.flush()
+    record_change(
+        session,
+        actor_id=actor_id,
+        action="import",
+        object_type="import_run",
+        object_id=run.id,
+        before=None,
+        after={
+            "source": source,
+            "location": location,
+            "counts": run.counts,
+            "rejected": report.rejected_rows,
+        },
+        source="import",
+    )
+    return report
+
+
+def _import_batch(
+    session: Session,
+    batch: EntityBatch,
+    options: ImportOptions,
+    report: ImportReport,
+    counts: EntityCounts,
+    run_id: int,
+    now: dt.datetime,
+    progress: ProgressCallback | None,
+) -> None:
+    keep_cells = options.policy == "quarantine"
+    stage = _Stage(session, batch, keep_cells)
+    quarantined: list[QuarantinedRow] = []
+
+    def reject(
+        line: int, field_name: str | None, value: str | None, reason: str, cells: dict[str, str] | None
+    ) -> None:
+        report.add_problem(RowProblem(batch.file, line, field_name, value, reason), options.max_kept_problems)
+        if keep_cells:
+            quarantined.append(
+                QuarantinedRow(
+                    import_run_id=run_id,
+                    file=batch.file,
+                    line=line,
+                    field=field_name,
+                    value=value,
+                    reason=reason,
+                    cells=cells,
+                )
+            )
+
+    parsers = {spec.name: _parser(spec, options) for spec in stage.specs}
+    stage_names = {spec.name: _stage_name(spec) for spec in stage.specs}
+    required = [spec.name for spec in batch.entity.fields if spec.required and spec.name in batch.fields]
+    missing_required = [
+        spec.name for spec in batch.entity.fields if spec.required and spec.name not in batch.fields
+    ]
+    is_user = batch.entity.name == "user"
+    label = f"{batch.entity.label} ({batch.file})"
+
+    def parsed_rows() -> Iterator[dict[str, Any]]:
+        seen = 0
+        for row in batch.rows:
+            seen += 1
+            if progress and seen % 10_000 == 0:
+                progress(label, seen, None)
+            row_ok = True
+            record: dict[str, Any] = {"_line": row.line}
+            external_id = row.external_id.strip()
+            if not external_id:
+                reject(row.line, "id", row.external_id, "the record has no id", row.cells)
+                counts.rejected += 1
+                continue
+            if len(external_id) > 64:
+                reject(row.line, "id", external_id, "id longer than 64 characters", row.cells)
+                counts.rejected += 1
+                continue
+            record["_ext"] = external_id
+            for name, text in row.values.items():
+                try:
+                    value = parsers[name](text)
+                except ValueError as exc:
+                    reject(row.line, name, text, str(exc), row.cells)
+                    row_ok = False
+                    continue
+                record[stage_names[name]] = value
+            for name in required:
+                if record.get(name) is None and row_ok:
+                    reject(row.line, name, "", "required but empty", row.cells)
+                    row_ok = False
+            for name in missing_required:
+                if row_ok:
+                    reject(row.line, name, None, "required but the file has no such column", row.cells)
+                    row_ok = False
+            if not row_ok:
+                counts.rejected += 1
+                continue
+            if is_user and record.get("email") is None:
+                record["email"] = _placeholder_email(external_id)
+            if stage.has_custom:
+                custom = {key: value for key, value in (row.custom or {}).items() if value != ""}
+                record["custom_fields"] = json.dumps(custom, sort_keys=True, ensure_ascii=False)
+            if keep_cells:
+                record["_cells"] = json.dumps(row.cells or {}, ensure_ascii=False)
+            yield record
+        if progress:
+            progress(label, seen, seen)
+
+    stage.load(parsed_rows(), options.batch_size)
+    if batch.early_problems:
+        for problem in batch.early_problems():
+            reject(problem.line, problem.field, problem.value, problem.reason, None)
+            counts.rejected += 1
+    _reject_duplicates(session, stage, counts, reject)
+    if is_user:
+        _link_users_by_email(session, stage)
+        _reject_unique_collisions(session, stage, counts, reject)
+    _resolve_references(session, stage, counts, reject, self_refs=False)
+    _upsert(session, stage, counts, now)
+    _resolve_references(session, stage, counts, reject, self_refs=True)
+    if quarantined and not options.dry_run:
+        session.add_all(quarantined)
+    session.flush()
+    stage.drop()
+
+
+RejectFn = Callable[[int, str | None, str | None, str, dict[str, str] | None], None]
+
+
+def _cells_of(stage: _Stage, value: Any) -> dict[str, str] | None:
+    if "_cells" not in stage.table.c or value is None:
+        return None
+    loaded: dict[str, str] = json.loads(value)
+    return loaded
+
+
+def _mark_rejected(session: Session, stage: _Stage, condition: ColumnElement[bool]) -> None:
+    session.execute(update(stage.table).where(condition).values(_rejected=True))
+
+
+def _reject_duplicates(session: Session, stage: _Stage, counts: EntityCounts, reject: RejectFn) -> None:
+    table = stage.table
+    first = (
+        select(table.c._ext, func.min(table.c._line).label("first_line")).group_by(table.c._ext).subquery()
+    )
+    cells_column = table.c._cells if "_cells" in table.c else literal(None)
+    duplicates = session.execute(
+        select(table.c._line, table.c._ext, first.c.first_line, cells_column)
+        .join(first, first.c._ext == table.c._ext)
+        .where(table.c._line != first.c.first_line)
+    ).all()
+    for line, external_id, first_line, cells in duplicates:
+        reject(
+            line,
+            "id",
+            external_id,
+            f"the same id appears first at line {first_line}",
+            _cells_of(stage, cells),
+        )
+        counts.rejected += 1
+    if duplicates:
+        _mark_rejected(
+            session,
+            stage,
+            table.c._line.not_in(select(func.min(table.c._line)).group_by(table.c._ext).scalar_subquery()),
+        )
+
+
+def _link_users_by_email(session: Session, stage: _Stage) -> None:
+    """A user added by hand and the same person in the CRM export become one record."""
+    if "email" not in stage.table.c:
+        return
+    target = stage.batch.entity.table
+    match = (
+        select(stage.table.c._ext)
+        .where(stage.table.c.email == target.c.email, stage.table.c._rejected.is_(False))
+        .limit(1)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(target)
+        .where(target.c.external_id.is_(None), exists().where(stage.table.c.email == target.c.email))
+        .values(external_id=match)
+    )
+
+
+def _reject_unique_collisions(
+    session: Session, stage: _Stage, counts: EntityCounts, reject: RejectFn
+) -> None:
+    target = stage.batch.entity.table
+    table = stage.table
+    for column in stage.batch.entity.unique_columns:
+        if column not in table.c:
+            continue
+        cells_column = table.c._cells if "_cells" in table.c else literal(None)
+        other_record = exists().where(
+            target.c[column] == table.c[column],
+            or_(target.c.external_id.is_(None), target.c.external_id != table.c._ext),
+        )
+        first_in_file = select(func.min(table.c._line)).group_by(table.c[column]).scalar_subquery()
+        clashes = session.execute(
+            select(table.c._line, table.c[column], cells_column).where(
+                table.c._rejected.is_(False),
+                table.c[column].is_not(None),
+                or_(other_record, table.c._line.not_in(first_in_file)),
+            )
+        ).all()
+        for line, value, cells in clashes:
+            reject(line, column, value, f"another record already has this {column}", _cells_of(stage, cells))
+            counts.rejected += 1
+        if clashes:
+            _mark_rejected(session, stage, table.c._line.in_([line for line, _, _ in clashes]))
+
+
+def _resolve_references(
+    session: Session, stage: _Stage, counts: EntityCounts, reject: RejectFn, *, self_refs: bool
+) -> None:
+    from bridgehead.connectors.entities import ENTITIES
+
+    table = stage.table
+    own = stage.batch.entity.name
+    for spec in stage.refs:
+        if (spec.ref_entity == own) != self_refs:
+            continue
+        assert spec.ref_entity is not None
+        referenced = ENTITIES[spec.ref_entity].table
+        ext_column = table.c[f"{spec.name}_ext"]
+        id_column = table.c[f"{spec.name}_id"]
+        lookup = select(referenced.c.id).where(referenced.c.external_id == ext_column).scalar_subquery()
+        session.execute(update(table).where(ext_column.is_not(None)).values({id_column.name: lookup}))
+        cells_column = table.c._cells if "_cells" in table.c else literal(None)
+        unknown = session.execute(
+            select(table.c._line, ext_column, cells_column).where(
+                table.c._rejected.is_(False), ext_column.is_not(None), id_column.is_(None)
+            )
+        ).all()
+        for line, value, cells in unknown:
+            reason = f"no {ENTITIES[spec.ref_entity].label[:-1] if spec.ref_entity != 'opportunity' else 'opportunity'} with id {value!r}"
+            if self_refs:
+                reason += " (imported without this link)"
+            reject(line, spec.name, value, reason, _cells_of(stage, cells))
+        if not self_refs:
+            if unknown:
+                counts.rejected += len(unknown)
+                _mark_rejected(session, stage, and_(ext_column.is_not(None), id_column.is_(None)))
+            continue
+        target = stage.batch.entity.table
+        session.execute(
+            update(target)
+            .where(
+                target.c.external_id == table.c._ext,
+                table.c._rejected.is_(False),
+                target.c[spec.column].is_distinct_from(id_column),
+            )
+            .values({spec.column: id_column})
+        )
+
+
+def _upsert(session: Session, stage: _Stage, counts: EntityCounts, now: dt.datetime) -> None:
+    entity = stage.batch.entity
+    target = entity.table
+    table = stage.table
+    pairs: list[tuple[str, ColumnElement[Any]]] = []
+    for spec in stage.specs:
+        if spec.kind == Kind.REF:
+            if spec.ref_entity != entity.name:
+                pairs.append((spec.column, table.c[f"{spec.name}_id"]))
+        else:
+            pairs.append((spec.column, table.c[_stage_name(spec)]))
+    if stage.has_custom:
+        pairs.append(("custom_fields", table.c.custom_fields))
+    valid = table.c._rejected.is_(False)
+    dialect = session.get_bind().dialect.name
+
+    updated = 0
+    if not entity.append_only and pairs:
+        # An empty cell for a column that cannot be empty keeps what is stored.
+        kept = [
+            (
+                column,
+                value
+                if target.c[column].nullable or isinstance(target.c[column].type, JSON)
+                else func.coalesce(value, target.c[column]),
+            )
+            for column, value in pairs
+        ]
+        differs = or_(*(_distinct(target.c[column], value) for column, value in kept))
+        values: dict[str, Any] = {
+            column: _as_target(target, column, value, dialect) for column, value in kept
+        }
+        if "updated_at" in target.c:
+            values["updated_at"] = literal(now, UTCDateTime())
+        result = session.execute(
+            update(target)
+            .where(target.c.external_id == table.c._ext, valid, differs)
+            .values(values)
+            .execution_options(preserve_rowcount=True)
+        )
+        updated = _rowcount(result)
+
+    provided = {column for column, _ in pairs}
+    insert_columns = ["external_id", *(column for column, _ in pairs)]
+    select_values: list[Any] = [
+        table.c._ext,
+        *(_as_target(target, column, value, dialect) for column, value in pairs),
+    ]
+    if entity.name == "user" and "email" not in provided:
+        insert_columns.append("email")
+        select_values.append(table.c.email)
+        provided = provided | {"email"}
+    for column, default in _insert_defaults(entity, provided, now, dialect).items():
+        insert_columns.append(column)
+        select_values.append(default)
+    # A column the file carries may still be empty on a row; new records then take the default.
+    defaults = _insert_defaults(entity, set(), now, dialect)
+    for index, column in enumerate(insert_columns):
+        if column in provided and column in defaults and not target.c[column].nullable:
+            select_values[index] = func.coalesce(select_values[index], defaults[column])
+    new_rows = select(*select_values).where(valid, ~exists().where(target.c.external_id == table.c._ext))
+    result = session.execute(
+        insert(target).from_select(insert_columns, new_rows).execution_options(preserve_rowcount=True)
+    )
+    created = _rowcount(result)
+    valid_rows = session.scalar(select(func.count()).select_from(table).where(valid)) or 0
+    counts.created += created
+    counts.updated += updated
+    counts.unchanged += valid_rows - created - updated
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE or INSERT ... SELECT touched (``preserve_rowcount`` keeps it on every driver)."""
+    count: int = result.rowcount
+    return max(count, 0)
+
+
+def _as_target(target: Table, column: str, value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    if isinstance(target.c[column].type, JSON):
+        # SQLite keeps JSON as text (a CAST there would turn it into a number); PostgreSQL needs one.
+        return type_coerce(value, JSON) if dialect == "sqlite" else cast(value, JSON)
+    return value
+
+
+def _distinct(current: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[bool]:
+    if isinstance(current.type, JSON):
+        # PostgreSQL's json type has no equality; compare the canonical text instead.
+        return cast(current, Text).is_distinct_from(new)
+    return current.is_distinct_from(new)
+
+
+def _insert_defaults(
+    entity: EntitySpec, provided: set[str], now: dt.datetime, dialect: str
+) -> dict[str, ColumnElement[Any]]:
+    target = entity.table
+    defaults: dict[str, ColumnElement[Any]] = {}
+    for column in target.c:
+        name = column.name
+        if name in provided or name in {"id", "external_id"}:
+            continue
+        if name in entity.insert_defaults:
+            defaults[name] = literal(entity.insert_defaults[name])
+        elif name in {"created_at", "updated_at"}:
+            defaults[name] = literal(now, UTCDateTime())
+        elif name == "custom_fields":
+            defaults[name] = _as_target(target, name, literal("{}"), dialect)
+    return defaults
+
+
+__all__ = ["EntityBatch", "ImportFailed", "ImportOptions", "ImportReport", "SourceRow", "run_import"]

@@ -1,0 +1,170 @@
+"""``bridgehead import``: dry runs write nothing, refusals are one line with a reason, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from bridgehead.cli import app
+from bridgehead.config import Settings, get_settings
+from bridgehead.connectors.models import ImportRun, QuarantinedRow
+from bridgehead.crm.models import Account, Opportunity
+from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from tests.connectors.support import MAPPINGS, MAVEN_DIR
+
+runner = CliRunner()
+DEALS_MAPPING = """
+[[files]]
+path = "deals.csv"
+entity = "opportunity"
+[files.fields]
+id = "id"
+name = "name"
+stage = "stage"
+amount = "amount"
+"""
+
+
+@pytest.fixture
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, initialised SQLite file named through the environment."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.chdir(tmp_path)  # no stray .env file is read
+    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 0, result.output
+    yield url
+    get_settings.cache_clear()
+
+
+def _run(*args: str | Path) -> Result:
+    return runner.invoke(app, [str(arg) for arg in args])
+
+
+def _count(url: str, model: type) -> int:
+    engine = make_engine(Settings(), url=url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+    finally:
+        engine.dispose()
+
+
+def _assert_one_line_failure(result: Result, code: int, *phrases: str) -> str:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+    return lines[0]
+
+
+def _deals(directory: Path, *rows: list[str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    with (directory / "deals.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["id", "name", "stage", "amount"], *rows])
+    mapping = directory / "deals.toml"
+    mapping.write_text(DEALS_MAPPING, encoding="utf-8")
+    return mapping
+
+
+def test_import_commands_have_help() -> None:
+    for command in (["import"], ["import", "csv"], ["import", "hubspot"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "--help" in result.output
+
+
+def test_maven_dry_run_reports_and_writes_nothing(cli_database: str) -> None:
+    result = _run("import", "csv", MAVEN_DIR, "--mapping", MAPPINGS / "maven-crm.toml", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "dry_run" in result.output
+    assert "would be" in result.output
+    table = {
+        cells[0]: cells[1:]
+        for line in result.output.splitlines()
+        if line.count("│") >= 5
+        for cells in [[cell.strip() for cell in line.strip().strip("│").split("│")]]
+    }
+    assert table["opportunity"] == ["8,800", "0", "0", "0"]
+    assert table["account"] == ["85", "0", "0", "0"]
+    assert table["user"] == ["41", "0", "0", "0"]
+    assert table["org_unit"] == ["9", "0", "0", "0"]
+    assert _count(cli_database, Opportunity) == 0
+    assert _count(cli_database, Account) == 0
+    assert _count(cli_database, ImportRun) == 0
+
+
+def test_a_refused_import_is_one_line_and_writes_nothing(cli_database: str, tmp_path: Path) -> None:
+    mapping = _deals(tmp_path / "in", ["d-1", "Good", "Won", "100"], ["d-2", "Bad", "Won", "lots"])
+    errors = tmp_path / "errors.csv"
+    result = _run("import", "csv", tmp_path / "in", "--mapping", mapping, "--errors", errors)
+    _assert_one_line_failure(
+        result,
+        2,
+        "import refused: 1 row(s) rejected, nothing was written",
+        "deals.csv line 3, amount='lots': not a number",
+    )
+    assert "deals.csv line 3" in result.stdout  # the report lists the rejected rows
+    assert errors.read_text(encoding="utf-8").splitlines() == [
+        "file,line,field,value,reason",
+        "deals.csv,3,amount,lots,not a number",
+    ]
+    assert _count(cli_database, Opportunity) == 0
+    assert _count(cli_database, ImportRun) == 0
+
+
+def test_quarantine_from_the_command_line(cli_database: str, tmp_path: Path) -> None:
+    mapping = _deals(tmp_path / "in", ["d-1", "Good", "Won", "100"], ["d-2", "Bad", "Won", "-1"])
+    result = _run("import", "csv", tmp_path / "in" / "deals.csv", "--mapping", mapping, "--quarantine")
+    assert result.exit_code == 0, result.output
+    assert "deals.csv line 3, amount='-1': must not be negative" in result.output
+    assert _count(cli_database, Opportunity) == 1
+    assert _count(cli_database, QuarantinedRow) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "phrases"),
+    [
+        (lambda d: (d / "deals.csv").write_bytes(b""), ("the file is empty (0 bytes)", "deals.csv")),
+        (lambda d: (d / "deals.csv").write_bytes(b"id,name,stage,amount\n"), ("no data rows",)),
+        (lambda d: (d / "deals.toml").write_text("[[files]\n", encoding="utf-8"), ("not valid TOML",)),
+    ],
+    ids=["empty-file", "header-only", "bad-mapping"],
+)
+def test_unreadable_input_is_one_line(
+    cli_database: str, tmp_path: Path, setup: object, phrases: tuple[str, ...]
+) -> None:
+    directory = tmp_path / "in"
+    mapping = _deals(directory, ["d-1", "Good", "Won", "100"])
+    setup(directory)  # type: ignore[operator]
+    _assert_one_line_failure(_run("import", "csv", directory, "--mapping", mapping), 2, *phrases)
+    assert _count(cli_database, ImportRun) == 0
+
+
+def test_hubspot_from_the_command_line(cli_database: str, tmp_path: Path) -> None:
+    directory = tmp_path / "hubspot"
+    directory.mkdir()
+    (directory / "deals.csv").write_text(
+        "Record ID,Deal Name,Deal Stage,Pipeline,Amount,Close Date,Deal owner\n"
+        "1,First,closedwon,default,100,2026-03-04 10:11,Jane Doe\n",
+        encoding="utf-8",
+    )
+    result = _run("import", "hubspot", directory)
+    assert result.exit_code == 0, result.output
+    assert _count(cli_database, Opportunity) == 1
+    again = _run("import", "hubspot", directory)
+    assert again.exit_code == 0, again.output
+    assert _count(cli_database, Opportunity) == 1
+    _assert_one_line_failure(_run("import", "hubspot", tmp_path / "nowhere"), 2, "not a folder")
