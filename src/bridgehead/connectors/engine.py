@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -50,176 +47,23 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bridgehead.audit.service import record_change
-from bridgehead.common.types import UTCDateTime, to_cents, utcnow
+from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.entities import EntitySpec, FieldSpec, Kind
 from bridgehead.connectors.files import RowProblem
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
-from bridgehead.connectors.values import (
-    parse_bool,
-    parse_date,
-    parse_datetime,
-    parse_decimal,
-    parse_int,
-    parse_text,
+from bridgehead.connectors.parsing import field_parser, placeholder_email
+from bridgehead.connectors.report import (
+    EntityBatch,
+    EntityCounts,
+    ImportFailed,
+    ImportOptions,
+    ImportReport,
+    Policy,
+    ProgressCallback,
+    SourceRow,
 )
-from bridgehead.errors import ValidationFailed
 
-Policy = Literal["all_or_nothing", "quarantine"]
-ProgressCallback = Callable[[str, int, int | None], None]
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SLUG = re.compile(r"[^a-z0-9]+")
 SQLITE_IMPORT_CACHE_KIB = 256 * 1024
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """How to treat bad rows, whether to write, and how the source writes dates and numbers."""
-
-    policy: Policy = "all_or_nothing"
-    dry_run: bool = False
-    date_formats: tuple[str, ...] = ()
-    datetime_formats: tuple[str, ...] = ()
-    decimal_comma: bool = False
-    batch_size: int = 20_000
-    max_kept_problems: int = 5_000
-
-
-@dataclass
-class SourceRow:
-    """One row of a source file, already named in Bridgehead's fields (values still raw text)."""
-
-    line: int
-    external_id: str
-    values: dict[str, str]
-    custom: dict[str, str] | None = None
-    cells: dict[str, str] | None = None
-
-
-@dataclass
-class EntityBatch:
-    """All rows of one file for one entity; ``fields`` names the fields the file carries."""
-
-    entity: EntitySpec
-    file: str
-    fields: tuple[str, ...]
-    rows: Iterable[SourceRow]
-    has_custom_fields: bool = False
-    # Problems found before the engine saw the rows (wrong row width, unreadable cells).
-    early_problems: Callable[[], list[RowProblem]] | None = None
-
-
-@dataclass
-class EntityCounts:
-    """What happened to one entity's rows."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-
-    @property
-    def total(self) -> int:
-        """Rows seen."""
-        return self.created + self.updated + self.unchanged + self.rejected
-
-
-@dataclass
-class ImportReport:
-    """The outcome of an import: counts per entity and every rejected row (up to a limit)."""
-
-    source: str
-    location: str
-    policy: Policy
-    dry_run: bool
-    counts: dict[str, EntityCounts] = field(default_factory=dict)
-    problems: list[RowProblem] = field(default_factory=list)
-    problem_count: int = 0
-    rejected_rows: int = 0
-    run_id: int | None = None
-    status: str = "pending"
-
-    @property
-    def ok(self) -> bool:
-        """No row was rejected."""
-        return self.problem_count == 0
-
-    def add_problem(self, problem: RowProblem, limit: int) -> None:
-        """Keep the problem (up to ``limit`` in memory) and count it."""
-        self.problem_count += 1
-        if len(self.problems) < limit:
-            self.problems.append(problem)
-
-
-class ImportFailed(ValidationFailed):
-    """An all-or-nothing import found bad rows; nothing was written. Carries the full report."""
-
-    def __init__(self, report: ImportReport) -> None:
-        first = report.problems[0].describe() if report.problems else "see the report"
-        # A link that cannot be resolved (parent account, manager) is a problem without a rejected row.
-        found = (
-            f"{report.rejected_rows} row(s) rejected"
-            if report.rejected_rows
-            else f"{report.problem_count} problem(s) found"
-        )
-        super().__init__(f"import refused: {found}, nothing was written; first: {first}")
-        self.report = report
-
-
-# --- parsing -----------------------------------------------------------------------------------
-
-
-def _parse_choice(text: str, spec: FieldSpec, allowed: frozenset[str]) -> str | None:
-    value = text.strip()
-    if not value:
-        return None
-    normalised = value.lower().replace(" ", "_").replace("-", "_")
-    if normalised not in allowed:
-        raise ValueError(f"not one of {', '.join(sorted(allowed))}")
-    return normalised
-
-
-def _parser(spec: FieldSpec, options: ImportOptions) -> Callable[[str], Any]:
-    kind = spec.kind
-    if kind == Kind.TEXT or kind == Kind.REF:
-        return lambda text: parse_text(text, max_length=spec.max_length if kind == Kind.TEXT else 255)
-    if kind == Kind.EMAIL:
-
-        def email(text: str) -> str | None:
-            value = parse_text(text, max_length=spec.max_length)
-            if value is not None and not _EMAIL.match(value):
-                raise ValueError("not an e-mail address")
-            return value.lower() if value else None
-
-        return email
-    if kind == Kind.INT:
-        return parse_int
-    if kind == Kind.MONEY:
-
-        def money(text: str) -> int | None:
-            amount = parse_decimal(text, decimal_comma=options.decimal_comma)
-            return None if amount is None else to_cents(amount)
-
-        return money
-    if kind == Kind.PERCENT:
-
-        def percent(text: str) -> int | None:
-            number = parse_decimal(
-                text.replace("%", ""), maximum=Decimal(100), decimal_comma=options.decimal_comma
-            )
-            return None if number is None else int(number.to_integral_value())
-
-        return percent
-    if kind == Kind.BOOL:
-        return parse_bool
-    if kind == Kind.DATE:
-        return lambda text: parse_date(text, formats=options.date_formats)
-    if kind == Kind.DATETIME:
-        return lambda text: parse_datetime(text, formats=options.datetime_formats or options.date_formats)
-    if kind == Kind.CHOICE:
-        assert spec.choices is not None
-        allowed = frozenset(member.value for member in spec.choices)
-        return lambda text: _parse_choice(text, spec, allowed)
-    raise AssertionError(kind)
 
 
 def _stage_name(spec: FieldSpec) -> str:
@@ -235,13 +79,6 @@ def _stage_type(spec: FieldSpec) -> Any:
         Kind.DATE: Date(),
         Kind.DATETIME: UTCDateTime(),
     }.get(spec.kind, Text())
-
-
-def _placeholder_email(external_id: str) -> str:
-    # Imported owners often come without an e-mail (names only); give them a unique,
-    # undeliverable address so they can be linked to a real login later.
-    slug = _SLUG.sub(".", external_id.lower()).strip(".") or "user"
-    return f"{slug[:60]}.{uuid.uuid5(uuid.NAMESPACE_URL, external_id).hex[:8]}@imported.invalid"
 
 
 # --- the engine --------------------------------------------------------------------------------
@@ -266,7 +103,7 @@ class _Stage:
         if self.has_custom:
             columns.append(Column("custom_fields", Text))
         if batch.entity.name == "user" and "email" not in batch.fields:
-            # New users need an e-mail even when the file has none (see _placeholder_email).
+            # New users need an e-mail even when the file has none (see parsing.placeholder_email).
             columns.append(Column("email", Text))
         for spec in self.specs:
             columns.append(Column(_stage_name(spec), _stage_type(spec)))
@@ -427,7 +264,7 @@ def _import_batch(
                 )
             )
 
-    parsers = {spec.name: _parser(spec, options) for spec in stage.specs}
+    parsers = {spec.name: field_parser(spec, options) for spec in stage.specs}
     stage_names = {spec.name: _stage_name(spec) for spec in stage.specs}
     required = [spec.name for spec in batch.entity.fields if spec.required and spec.name in batch.fields]
     missing_required = [
@@ -474,7 +311,7 @@ def _import_batch(
                 counts.rejected += 1
                 continue
             if is_user and record.get("email") is None:
-                record["email"] = _placeholder_email(external_id)
+                record["email"] = placeholder_email(external_id)
             if stage.has_custom:
                 custom = {key: value for key, value in (row.custom or {}).items() if value != ""}
                 record["custom_fields"] = json.dumps(custom, sort_keys=True, ensure_ascii=False)
@@ -743,4 +580,15 @@ def _insert_defaults(
     return defaults
 
 
-__all__ = ["EntityBatch", "ImportFailed", "ImportOptions", "ImportReport", "SourceRow", "run_import"]
+# The report types live in report.py; importers and callers may keep importing them from here.
+__all__ = [
+    "EntityBatch",
+    "EntityCounts",
+    "ImportFailed",
+    "ImportOptions",
+    "ImportReport",
+    "Policy",
+    "ProgressCallback",
+    "SourceRow",
+    "run_import",
+]
