@@ -74,7 +74,7 @@ class OpportunityFilters(QueryModel):
     close_quarter: str | None = Field(default=None, description="A calendar quarter such as 2026-Q1")
     amount_min: Decimal | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     amount_max: Decimal | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-    q: str | None = Field(default=None, max_length=100, description="Words in the deal or account name")
+    q: str | None = Field(default=None, max_length=100, description="Words in the deal name")
     sort: OpportunitySort = OpportunitySort.CLOSE_DATE_DESC
 
     @field_validator("close_quarter")
