@@ -152,6 +152,7 @@ class Opportunity(Base):
         # The list pages sort by these; without an index every page would sort the whole table.
         Index("ix_opportunity_amount", "amount"),
         Index("ix_opportunity_name", "name"),
+        Index("ix_opportunity_is_closed_amount", "is_closed", "amount"),
         Index("ix_opportunity_created_at", "created_at"),
     )
 

@@ -1,4 +1,4 @@
-"""Indexes for sorting opportunity lists by amount, name and creation time.
+"""Indexes for sorting opportunity lists by amount (all or open deals), name and creation time.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,10 +20,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_opportunity_amount", ["amount"], unique=False)
         batch_op.create_index("ix_opportunity_created_at", ["created_at"], unique=False)
         batch_op.create_index("ix_opportunity_name", ["name"], unique=False)
+        batch_op.create_index("ix_opportunity_is_closed_amount", ["is_closed", "amount"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("opportunity", schema=None) as batch_op:
+        batch_op.drop_index("ix_opportunity_is_closed_amount")
         batch_op.drop_index("ix_opportunity_name")
         batch_op.drop_index("ix_opportunity_created_at")
         batch_op.drop_index("ix_opportunity_amount")
