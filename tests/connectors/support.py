@@ -82,3 +82,31 @@ def fresh_database(backend: str, directory: Path) -> Iterator[Engine]:
         engine.dispose()
         if backend != "sqlite":
             drop_postgres_database(url)
+
+
+# The Salvirt dataset's columns (shared/data/salvirt-b2b), for tests that need them without the file.
+SALVIRT_HEADER = [
+    "Product",
+    "Seller",
+    "Authority",
+    "Comp_size",
+    "Competitors",
+    "Purch_dept",
+    "Partnership",
+    "Budgt_alloc",
+    "Forml_tend",
+    "RFI",
+    "RFP",
+    "Growth",
+    "Posit_statm",
+    "Source",
+    "Client",
+    "Scope",
+    "Strat_deal",
+    "Cross_sale",
+    "Up_sale",
+    "Deal_type",
+    "Needs_def",
+    "Att_t_client",
+    "Status",
+]

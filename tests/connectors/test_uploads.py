@@ -28,33 +28,8 @@ from bridgehead.connectors.uploads import (
     sanitise_filename,
 )
 from bridgehead.errors import NotFound, ValidationFailed
+from tests.connectors.support import SALVIRT_HEADER
 from tests.connectors.web_support import zip_bytes
-
-SALVIRT_HEADER = [
-    "Product",
-    "Seller",
-    "Authority",
-    "Comp_size",
-    "Competitors",
-    "Purch_dept",
-    "Partnership",
-    "Budgt_alloc",
-    "Forml_tend",
-    "RFI",
-    "RFP",
-    "Growth",
-    "Posit_statm",
-    "Source",
-    "Client",
-    "Scope",
-    "Strat_deal",
-    "Cross_sale",
-    "Up_sale",
-    "Deal_type",
-    "Needs_def",
-    "Att_t_client",
-    "Status",
-]
 
 
 def _file(name: str, content: bytes) -> IncomingFile:
