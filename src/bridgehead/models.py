@@ -13,20 +13,42 @@ from bridgehead.crm.models import (
     OrgUnit,
 )
 from bridgehead.db import Base
+from bridgehead.strategy.models import (
+    AccountFit,
+    BackBrief,
+    BackBriefEvent,
+    IcpCriterion,
+    PipelineDefinition,
+    Priority,
+    PriorityVersion,
+    Segment,
+    SegmentMember,
+    SegmentPriority,
+)
 
 __all__ = [
     "Account",
+    "AccountFit",
     "Activity",
     "ApiToken",
     "AuditEntry",
+    "BackBrief",
+    "BackBriefEvent",
     "Base",
     "Contact",
     "ContactRole",
+    "IcpCriterion",
     "ImportRun",
     "LoginSession",
     "Opportunity",
     "OpportunityHistory",
     "OrgUnit",
+    "PipelineDefinition",
+    "Priority",
+    "PriorityVersion",
     "QuarantinedRow",
+    "Segment",
+    "SegmentMember",
+    "SegmentPriority",
     "User",
 ]

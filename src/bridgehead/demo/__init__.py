@@ -32,10 +32,14 @@ from bridgehead.crm.models import (
 from bridgehead.demo.accounts import build_accounts
 from bridgehead.demo.activities import build_activities
 from bridgehead.demo.catalogue import EMAIL_DOMAIN, REGIONS, TEAM_ARCHETYPES
+from bridgehead.demo.deals import build_deal_execution
+from bridgehead.demo.governance import build_initiatives
 from bridgehead.demo.history import build_history
 from bridgehead.demo.organisation import WELL_KNOWN, Organisation, build_organisation, team_external_id
 from bridgehead.demo.pipeline import generate_deals, write_contact_roles, write_opportunities
 from bridgehead.demo.sampling import Timeline
+from bridgehead.demo.segments import build_segments
+from bridgehead.demo.strategy import build_strategy
 from bridgehead.demo.writer import BulkWriter, ProgressCallback
 from bridgehead.errors import Conflict, ValidationFailed
 
@@ -150,6 +154,11 @@ def load_demo(
                 Activity.__tablename__: activities,
             }
         )
+    # The layers above the CRM records, each built from what is now stored, in the order of the chain.
+    priorities = build_strategy(session, as_of=as_of, seed=seed)
+    build_segments(session, priorities=priorities, as_of=as_of)
+    build_deal_execution(session, as_of=as_of, seed=seed)
+    build_initiatives(session, priorities=priorities, as_of=as_of, seed=seed)
     summary = DemoSummary(
         org_units=org.org_unit_count,
         users=org.user_count,
