@@ -36,7 +36,7 @@ from rich.table import Table
 from run import BRIDGEHEAD, drop_postgres_database, env_for, fresh_postgres_database, run_measured
 from salesforce_generator import generate_salesforce_export
 
-console = Console()
+console = Console(width=150)
 GOAL_ROWS_PER_SECOND = 50_000
 GOAL_PEAK_MIB = 1536
 FILES = (

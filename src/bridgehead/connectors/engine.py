@@ -434,15 +434,21 @@ def _resolve_references(
 
     table = stage.table
     own = stage.batch.entity.name
-    for spec in stage.refs:
-        if (spec.ref_entity == own) != self_refs:
-            continue
+    specs = [spec for spec in stage.refs if (spec.ref_entity == own) == self_refs]
+    if specs:
+        # Every reference in one pass: each UPDATE rewrites the whole stage (a new row version per
+        # row on PostgreSQL), so one per reference cost 4x on activities.
+        lookups = {
+            f"{spec.name}_id": select(ENTITIES[str(spec.ref_entity)].table.c.id)
+            .where(ENTITIES[str(spec.ref_entity)].table.c.external_id == table.c[f"{spec.name}_ext"])
+            .scalar_subquery()
+            for spec in specs
+        }
+        session.execute(update(table).values(lookups))
+    for spec in specs:
         assert spec.ref_entity is not None
-        referenced = ENTITIES[spec.ref_entity].table
         ext_column = table.c[f"{spec.name}_ext"]
         id_column = table.c[f"{spec.name}_id"]
-        lookup = select(referenced.c.id).where(referenced.c.external_id == ext_column).scalar_subquery()
-        session.execute(update(table).where(ext_column.is_not(None)).values({id_column.name: lookup}))
         cells_column = table.c._cells if "_cells" in table.c else literal(None)
         unknown = session.execute(
             select(table.c._line, ext_column, cells_column).where(
