@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import Role, User
 from bridgehead.auth.service import require_role
+from bridgehead.connectors.after_import import run_after_import
 from bridgehead.connectors.engine import (
     EntityBatch,
     ImportOptions,
@@ -43,7 +44,7 @@ def import_with_mapping(
     check_may_import(actor)
     single = location if location.is_file() else None
     directory = location.parent if single else location
-    return run_import(
+    report = run_import(
         session,
         source="csv",
         location=str(location),
@@ -52,6 +53,8 @@ def import_with_mapping(
         actor_id=actor.id if actor else None,
         progress=progress,
     )
+    run_after_import(session, report)
+    return report
 
 
 def import_batches(
@@ -66,7 +69,7 @@ def import_batches(
 ) -> ImportReport:
     """Import batches a source adapter produced (Salesforce, HubSpot)."""
     check_may_import(actor)
-    return run_import(
+    report = run_import(
         session,
         source=source,
         location=location,
@@ -75,6 +78,8 @@ def import_batches(
         actor_id=actor.id if actor else None,
         progress=progress,
     )
+    run_after_import(session, report)
+    return report
 
 
 def neutralise_formula(text: str) -> str:
