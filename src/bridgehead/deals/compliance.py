@@ -1,0 +1,168 @@
+"""Stage compliance after an import: deals the CRM moved into a stage without meeting it are flagged.
+
+Set-wise: for every stage of every process and every requirement of that stage, one
+``INSERT … SELECT`` writes a flag for each deal in the stage that misses it. No loop per deal.
+Engagement is judged against the time of the check for open deals; for won deals any recorded
+activity with the person counts (a simplification of the deal room's close-date window).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, literal, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from bridgehead.common.types import UTCDateTime, utcnow
+from bridgehead.connectors.models import ImportRun
+from bridgehead.connectors.report import ImportReport
+from bridgehead.crm.models import Activity, Opportunity
+from bridgehead.deals.models import (
+    ExitCriterionCheck,
+    QualificationEntry,
+    StageComplianceFlag,
+    Stakeholder,
+    StakeholderRole,
+)
+from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext, normalise_stage_name, processes
+from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
+from bridgehead.deals.stakeholders import ENGAGEMENT_WINDOW_DAYS, refresh_from_contact_roles
+
+
+def _process_condition(context: ProcessContext, contexts: list[ProcessContext]) -> ColumnElement[bool]:
+    deal_type = func.lower(func.trim(func.coalesce(Opportunity.type, "")))
+    own = [kind.strip().lower() for kind in context.process.opportunity_types if kind.strip()]
+    if not context.process.is_default:
+        return deal_type.in_(own) if own else literal(False)
+    claimed = [
+        kind.strip().lower()
+        for other in contexts
+        if other is not context
+        for kind in other.process.opportunity_types
+        if kind.strip()
+    ]
+    return or_(deal_type.in_(own), deal_type.not_in(claimed)) if claimed else true()
+
+
+def _engaged(person: Any, cutoff: dt.datetime) -> ColumnElement[bool]:
+    """An (aliased) stakeholder counts as engaged: recent activity on an open deal, any on a closed one."""
+    recent = exists().where(
+        Activity.contact_id == person.contact_id, Activity.occurred_at >= literal(cutoff, UTCDateTime())
+    )
+    ever = exists().where(Activity.contact_id == person.contact_id)
+    return or_(and_(Opportunity.is_closed.is_(False), recent), and_(Opportunity.is_closed.is_(True), ever))
+
+
+def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | None = None) -> int:
+    """Replace the compliance flags of the deals in ``scope`` (all deals if None); return flags written."""
+    contexts = processes(session)
+    scope = scope if scope is not None else true()
+    session.execute(
+        delete(StageComplianceFlag).where(
+            StageComplianceFlag.opportunity_id.in_(select(Opportunity.id).where(scope))
+        )
+    )
+    now = utcnow()
+    cutoff = now - dt.timedelta(days=ENGAGEMENT_WINDOW_DAYS)
+    stage_name = func.lower(func.trim(Opportunity.stage))
+    for context in contexts:
+        dimensions = {d.key: d for d in framework_dimensions(session, context.framework.id)}
+        in_process = _process_condition(context, contexts)
+        for stage in context.stages:
+            if stage.is_closed and not stage.is_won:
+                continue
+            names = {normalise_stage_name(stage.name)} | {
+                normalise_stage_name(name) for name in stage.crm_stage_names
+            }
+            in_stage = and_(scope, in_process, stage_name.in_(sorted(names)))
+            unmet: list[tuple[str, str, str, ColumnElement[bool]]] = []
+            for earlier in context.stages:
+                if earlier.position >= stage.position or earlier.is_closed:
+                    continue
+                for index, criterion in enumerate(earlier.exit_criteria):
+                    ticked = exists().where(
+                        ExitCriterionCheck.opportunity_id == Opportunity.id,
+                        ExitCriterionCheck.stage_id == earlier.id,
+                        ExitCriterionCheck.criterion_index == index,
+                    )
+                    unmet.append(("exit_criterion", f"{earlier.name}#{index}", criterion, ~ticked))
+            for name in stage.required_fields:
+                column = getattr(Opportunity, name, None)
+                if column is not None:
+                    label = REQUIRED_FIELD_LABELS.get(name, name)
+                    unmet.append(("field", name, f"{label} is not filled in", column.is_(None)))
+            good = [
+                status.value
+                for status, rank in STATUS_RANK.items()
+                if rank >= STATUS_RANK[stage.minimum_status]
+            ]
+            for key in stage.required_dimensions:
+                dimension = dimensions.get(key)
+                if dimension is None:
+                    continue
+                met = exists().where(
+                    QualificationEntry.opportunity_id == Opportunity.id,
+                    QualificationEntry.dimension_id == dimension.id,
+                    QualificationEntry.status.in_(good),
+                )
+                message = f"{dimension.name} must be {stage.minimum_status.value}"
+                unmet.append(("qualification", key, message, ~met))
+            if stage.min_engaged_stakeholders:
+                person = aliased(Stakeholder)
+                engaged_count = (
+                    select(func.count())
+                    .select_from(person)
+                    .where(person.opportunity_id == Opportunity.id, _engaged(person, cutoff))
+                    .scalar_subquery()
+                )
+                message = f"{stage.min_engaged_stakeholders} engaged stakeholders needed"
+                unmet.append(
+                    ("stakeholders", "engaged", message, engaged_count < stage.min_engaged_stakeholders)
+                )
+            if stage.requires_economic_buyer:
+                buyer = aliased(Stakeholder)
+                engaged_buyer = exists().where(
+                    buyer.opportunity_id == Opportunity.id,
+                    buyer.role == StakeholderRole.ECONOMIC_BUYER,
+                    _engaged(buyer, cutoff),
+                )
+                unmet.append(
+                    ("stakeholders", "economic_buyer", "the economic buyer is not engaged", ~engaged_buyer)
+                )
+            for kind, key, message, condition in unmet:
+                rows = select(
+                    Opportunity.id,
+                    literal(stage.id),
+                    literal(kind),
+                    literal(key[:80]),
+                    literal(message[:300]),
+                    literal(now, UTCDateTime()),
+                ).where(in_stage, condition)
+                session.execute(
+                    insert(StageComplianceFlag).from_select(
+                        ["opportunity_id", "stage_id", "kind", "key", "message", "detected_at"], rows
+                    )
+                )
+    session.flush()
+    in_scope = StageComplianceFlag.opportunity_id.in_(select(Opportunity.id).where(scope))
+    return session.scalar(select(func.count()).select_from(StageComplianceFlag).where(in_scope)) or 0
+
+
+def import_scope(session: Session, report: ImportReport) -> ColumnElement[bool]:
+    """The deals an import wrote: updated since the run started (all deals when the run is unknown)."""
+    started = (
+        session.scalar(select(ImportRun.started_at).where(ImportRun.id == report.run_id))
+        if report.run_id
+        else None
+    )
+    if started is None:
+        return true()
+    return Opportunity.updated_at >= started
+
+
+def after_import(session: Session, report: ImportReport) -> None:
+    """After-import step: CRM contact roles onto stakeholder maps, then stage compliance flags."""
+    scope = import_scope(session, report)
+    refresh_from_contact_roles(session, opportunity_ids=select(Opportunity.id).where(scope))
+    check_stage_compliance(session, scope=scope)
