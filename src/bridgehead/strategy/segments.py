@@ -1,0 +1,464 @@
+"""Segments: create, change and delete them (planners and admins), evaluate their rules set-wise, preview.
+
+Evaluation never walks accounts in Python: for each segment one ``DELETE`` and one
+``INSERT INTO segment_member SELECT ... FROM account WHERE <rule>`` run inside the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Integer, Table, case, delete, func, insert, literal, select, text, type_coerce
+from sqlalchemy.orm import Session
+
+from bridgehead.audit.service import record_change
+from bridgehead.auth.models import Role, User
+from bridgehead.auth.service import require_role, visibility_for
+from bridgehead.common.pagination import Page, PageRequest
+from bridgehead.common.types import MoneyAmount, utcnow
+from bridgehead.crm.models import Account, Opportunity
+from bridgehead.crm.schemas import AccountFilters, AccountRead, UserRef
+from bridgehead.crm.service import account_list_criteria
+from bridgehead.errors import Conflict, NotFound, ValidationFailed
+from bridgehead.strategy.models import PipelineDefinition, Priority, Segment, SegmentMember, SegmentPriority
+from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule
+from bridgehead.strategy.segment_schemas import (
+    OverlapRead,
+    RulePreview,
+    SampleAccount,
+    SegmentCreate,
+    SegmentRead,
+    SegmentUpdate,
+)
+
+EDITOR_ROLES = (Role.PLANNER, Role.ADMIN)
+SAMPLE_SIZE = 10
+WON_LOOKBACK_DAYS = 365
+_AUDIT_FIELDS = ("name", "description", "stance", "rule", "is_active")
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def require_editor(actor: User) -> None:
+    """Only planners and admins change segments, ICP criteria and pipeline definitions."""
+    require_role(actor, *EDITOR_ROLES)
+
+
+def can_edit(user: User) -> bool:
+    """Whether ``user`` may change segments (pages show edit controls only then)."""
+    return user.role in EDITOR_ROLES
+
+
+def matching_account_ids(rule: dict[str, Any]) -> Any:
+    """``SELECT account.id WHERE <rule>`` (validated), for use as a subquery."""
+    return select(Account.id).where(compile_rule(rule))
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def get_segment(session: Session, *, segment_id: int) -> Segment:
+    """The segment, or ``NotFound``."""
+    segment = session.get(Segment, segment_id)
+    if segment is None:
+        raise NotFound("no such segment", field="segment_id", value=segment_id)
+    return segment
+
+
+def _priority_ids(session: Session, segment_ids: Sequence[int]) -> dict[int, list[int]]:
+    links: dict[int, list[int]] = {segment_id: [] for segment_id in segment_ids}
+    rows = session.execute(
+        select(SegmentPriority.segment_id, SegmentPriority.priority_id)
+        .where(SegmentPriority.segment_id.in_(list(segment_ids)))
+        .order_by(SegmentPriority.priority_id)
+    )
+    for segment_id, priority_id in rows:
+        links[segment_id].append(priority_id)
+    return links
+
+
+def _read(segment: Segment, priority_ids: list[int]) -> SegmentRead:
+    return SegmentRead(
+        id=segment.id,
+        name=segment.name,
+        description=segment.description,
+        stance=segment.stance,
+        rule=segment.rule,
+        rule_text=describe_rule(segment.rule),
+        priority_ids=priority_ids,
+        is_active=segment.is_active,
+        member_count=segment.member_count,
+        evaluated_at=segment.evaluated_at,
+    )
+
+
+def read_segment(session: Session, *, segment_id: int) -> SegmentRead:
+    """One segment with its linked priorities."""
+    segment = get_segment(session, segment_id=segment_id)
+    return _read(segment, _priority_ids(session, [segment.id])[segment.id])
+
+
+def list_segments(session: Session) -> list[SegmentRead]:
+    """Every segment, active first, by name."""
+    segments = session.scalars(select(Segment).order_by(Segment.is_active.desc(), Segment.name)).all()
+    links = _priority_ids(session, [segment.id for segment in segments])
+    return [_read(segment, links[segment.id]) for segment in segments]
+
+
+def overlap_matrix(session: Session) -> dict[tuple[int, int], int]:
+    """Accounts shared by each pair of segments (both orders), from the stored members."""
+    other = SegmentMember.__table__.alias("other_member")
+    member = SegmentMember.__table__
+    rows = session.execute(
+        select(member.c.segment_id, other.c.segment_id, func.count())
+        .join(other, other.c.account_id == member.c.account_id)
+        .where(member.c.segment_id < other.c.segment_id)
+        .group_by(member.c.segment_id, other.c.segment_id)
+    )
+    matrix: dict[tuple[int, int], int] = {}
+    for first, second, shared in rows:
+        matrix[(first, second)] = shared
+        matrix[(second, first)] = shared
+    return matrix
+
+
+def list_members(session: Session, *, viewer: User, segment_id: int, page: PageRequest) -> Page[AccountRead]:
+    """One page of a segment's members that ``viewer`` may see, by name."""
+    get_segment(session, segment_id=segment_id)
+    criteria = account_list_criteria(viewer, AccountFilters())
+    conditions = [
+        *criteria.conditions,
+        Account.id.in_(select(SegmentMember.account_id).where(SegmentMember.segment_id == segment_id)),
+    ]
+    total = session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0
+    rows = session.execute(
+        select(Account, User.full_name)
+        .outerjoin(User, User.id == Account.owner_id)
+        .where(*conditions)
+        .order_by(Account.name, Account.id)
+        .offset(page.offset)
+        .limit(page.page_size)
+    )
+    items = [
+        AccountRead(
+            id=account.id,
+            external_id=account.external_id,
+            name=account.name,
+            industry=account.industry,
+            employees=account.employees,
+            annual_revenue_amount=account.annual_revenue_amount,
+            currency_code=account.currency_code,
+            country=account.country,
+            state=account.state,
+            owner=UserRef(id=account.owner_id, full_name=owner or "") if account.owner_id else None,
+            parent_account_id=account.parent_account_id,
+            custom_fields=account.custom_fields or {},
+        )
+        for account, owner in rows
+    ]
+    return Page(items=items, total=total, page=page.page, page_size=page.page_size)
+
+
+def custom_field_keys(session: Session, *, limit: int = 100, sample: int = 5000) -> list[str]:
+    """The custom-field keys imports have stored, read from the latest ``sample`` accounts.
+
+    The editor asks on every change of a condition's field; a sample keeps that fast on large books
+    (a key used only by older accounts can still be typed in the JSON view).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        statement = text(
+            "SELECT DISTINCT key FROM (SELECT custom_fields FROM account ORDER BY id DESC LIMIT :sample) AS recent, "
+            "json_object_keys(recent.custom_fields) AS key "
+            "WHERE json_typeof(recent.custom_fields) = 'object' ORDER BY key LIMIT :limit"
+        )
+    else:
+        statement = text(
+            "SELECT DISTINCT entry.key FROM (SELECT custom_fields FROM account ORDER BY id DESC LIMIT :sample) "
+            "AS recent, json_each(recent.custom_fields) AS entry "
+            "WHERE json_type(recent.custom_fields) = 'object' ORDER BY entry.key LIMIT :limit"
+        )
+    return [str(key) for key in session.scalars(statement, {"limit": limit, "sample": sample})]
+
+
+# --- preview -----------------------------------------------------------------------------------
+
+
+def preview_rule(
+    session: Session,
+    *,
+    viewer: User,
+    rule: dict[str, Any],
+    exclude_segment_id: int | None = None,
+    today: dt.date | None = None,
+) -> RulePreview:
+    """What ``rule`` matches now, computed in SQL and stored nowhere.
+
+    Account counts and overlaps cover the whole organisation (as segment sizes do); the pipeline
+    figures and the sample cover what ``viewer`` may see.
+    """
+    condition = compile_rule(rule)
+    matched = select(Account.id).where(condition)
+    visibility = visibility_for(viewer)
+    since = (today or dt.date.today()) - dt.timedelta(days=WON_LOOKBACK_DAYS)
+    matched_count = session.scalar(select(func.count()).select_from(Account).where(condition)) or 0
+    total = session.scalar(select(func.count()).select_from(Account)) or 0
+    is_open = Opportunity.is_closed.is_(False)
+    won_recently = Opportunity.is_won.is_(True) & (Opportunity.close_date >= since)
+    pipeline = session.execute(
+        select(
+            func.count().filter(is_open),
+            type_coerce(func.coalesce(func.sum(case((is_open, Opportunity.amount))), 0), MoneyAmount()),
+            func.count().filter(won_recently),
+            type_coerce(func.coalesce(func.sum(case((won_recently, Opportunity.amount))), 0), MoneyAmount()),
+        ).where(Opportunity.account_id.in_(matched), visibility.owned_by_visible(Opportunity.owner_id))
+    ).one()
+    shared = dict(
+        session.execute(
+            select(SegmentMember.segment_id, func.count())
+            .where(SegmentMember.account_id.in_(matched))
+            .group_by(SegmentMember.segment_id)
+        ).all()
+    )
+    overlaps = [
+        OverlapRead(
+            segment_id=segment.id,
+            segment_name=segment.name,
+            stance=segment.stance,
+            shared_accounts=shared.get(segment.id, 0),
+        )
+        for segment in session.scalars(
+            select(Segment).where(Segment.is_active.is_(True)).order_by(Segment.name)
+        )
+        if segment.id != exclude_segment_id
+    ]
+    visible = account_list_criteria(viewer, AccountFilters()).conditions
+    sample = [
+        SampleAccount(
+            id=row.id, name=row.name, industry=row.industry, employees=row.employees, country=row.country
+        )
+        for row in session.execute(
+            select(Account.id, Account.name, Account.industry, Account.employees, Account.country)
+            .where(condition, *visible)
+            .order_by(Account.name, Account.id)
+            .limit(SAMPLE_SIZE)
+        )
+    ]
+    return RulePreview(
+        matched_accounts=matched_count,
+        total_accounts=total,
+        open_count=pipeline[0],
+        open_amount=pipeline[1],
+        won_count=pipeline[2],
+        won_amount=pipeline[3],
+        won_since=since,
+        overlaps=overlaps,
+        sample=sample,
+        rule_text=describe_rule(rule),
+    )
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def evaluate_segments(
+    session: Session,
+    *,
+    segment_ids: Sequence[int] | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[int, int]:
+    """Recompute the members of the given segments (default: every active one); return members by id.
+
+    Per segment, inside the database: one DELETE of the members the rule no longer matches and one
+    INSERT ... SELECT of the accounts it newly matches. After an import most memberships stay, so
+    only the difference is written; the first evaluation writes every member. The caller commits.
+    """
+    statement = select(Segment).order_by(Segment.id)
+    if segment_ids is None:
+        statement = statement.where(Segment.is_active.is_(True))
+    else:
+        statement = statement.where(Segment.id.in_(list(segment_ids)))
+    segments = session.scalars(statement).all()
+    member = typing.cast(Table, SegmentMember.__table__)
+    counts: dict[int, int] = {}
+    for done, segment in enumerate(segments):
+        matched = compile_rule(segment.rule)
+        # Checked member by member through the primary key: cheaper than building the whole
+        # matched set when most members stay.
+        still_matches = select(Account.id).where(Account.id == member.c.account_id, matched).exists()
+        session.execute(delete(member).where(member.c.segment_id == segment.id, ~still_matches))
+        newly = select(literal(segment.id, Integer), Account.id).where(matched)
+        has_members = session.scalar(
+            select(member.c.account_id).where(member.c.segment_id == segment.id).limit(1)
+        )
+        if has_members is not None:
+            # Only accounts not already members; on a first evaluation this probe would be wasted.
+            already = (
+                select(member.c.account_id)
+                .where(member.c.segment_id == segment.id, member.c.account_id == Account.id)
+                .exists()
+            )
+            newly = newly.where(~already)
+        session.execute(insert(member).from_select(["segment_id", "account_id"], newly))
+        counts[segment.id] = (
+            session.scalar(select(func.count()).select_from(member).where(member.c.segment_id == segment.id))
+            or 0
+        )
+        segment.member_count = counts[segment.id]
+        segment.evaluated_at = utcnow()
+        if progress is not None:
+            progress("segments", done + 1, len(segments))
+    session.flush()
+    return counts
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+
+def _check_priorities(session: Session, priority_ids: Sequence[int]) -> list[int]:
+    wanted = sorted(set(priority_ids))
+    found = set(session.scalars(select(Priority.id).where(Priority.id.in_(wanted))))
+    for priority_id in wanted:
+        if priority_id not in found:
+            raise ValidationFailed("no such priority", field="priority_ids", value=priority_id)
+    return wanted
+
+
+def _check_name_free(session: Session, name: str, segment_id: int | None) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise ValidationFailed("a segment needs a name", field="name", value=name)
+    clash = session.scalar(select(Segment.id).where(func.lower(Segment.name) == cleaned.lower()))
+    if clash is not None and clash != segment_id:
+        raise Conflict("a segment with this name exists", field="name", value=cleaned)
+    return cleaned
+
+
+def _audit_state(segment: Segment, priority_ids: list[int]) -> dict[str, Any]:
+    state = {name: getattr(segment, name) for name in _AUDIT_FIELDS}
+    state["priority_ids"] = priority_ids
+    return state
+
+
+def _set_priorities(session: Session, segment_id: int, priority_ids: list[int]) -> None:
+    session.execute(delete(SegmentPriority).where(SegmentPriority.segment_id == segment_id))
+    if priority_ids:
+        session.execute(
+            insert(SegmentPriority),
+            [{"segment_id": segment_id, "priority_id": priority_id} for priority_id in priority_ids],
+        )
+
+
+def create_segment(session: Session, *, actor: User, data: SegmentCreate) -> SegmentRead:
+    """Create a segment (planners, admins), evaluate it, and record the change."""
+    require_editor(actor)
+    rule = check_rule(data.rule, path="rule")
+    name = _check_name_free(session, data.name, None)
+    priority_ids = _check_priorities(session, data.priority_ids)
+    segment = Segment(
+        name=name,
+        description=data.description,
+        stance=data.stance,
+        rule=rule,
+        is_active=data.is_active,
+        member_count=0,
+    )
+    session.add(segment)
+    session.flush()
+    _set_priorities(session, segment.id, priority_ids)
+    if segment.is_active:
+        evaluate_segments(session, segment_ids=[segment.id])
+    record_change(
+        session,
+        actor_id=actor.id,
+        action="create",
+        object_type="segment",
+        object_id=segment.id,
+        before=None,
+        after=_audit_state(segment, priority_ids),
+    )
+    return _read(segment, priority_ids)
+
+
+def update_segment(session: Session, *, actor: User, segment_id: int, data: SegmentUpdate) -> SegmentRead:
+    """Change a segment (planners, admins); re-evaluate it when its rule or active flag changed."""
+    require_editor(actor)
+    segment = get_segment(session, segment_id=segment_id)
+    old_priorities = _priority_ids(session, [segment.id])[segment.id]
+    before = _audit_state(segment, old_priorities)
+    changes = data.model_dump(exclude_unset=True)
+    # Validate everything before touching the row, so a refused change stores nothing.
+    rule = check_rule(changes["rule"], path="rule") if changes.get("rule") is not None else None
+    name = _check_name_free(session, changes["name"], segment.id) if changes.get("name") is not None else None
+    priority_ids = (
+        _check_priorities(session, changes["priority_ids"])
+        if changes.get("priority_ids") is not None
+        else old_priorities
+    )
+    if name is not None:
+        segment.name = name
+    if rule is not None:
+        segment.rule = rule
+    for key in ("description", "stance", "is_active"):
+        if changes.get(key) is not None:
+            setattr(segment, key, changes[key])
+    if priority_ids != old_priorities:
+        _set_priorities(session, segment.id, priority_ids)
+    session.flush()
+    if segment.is_active:
+        evaluate_segments(session, segment_ids=[segment.id])
+    else:
+        session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
+        segment.member_count = 0
+        session.flush()
+    record_change(
+        session,
+        actor_id=actor.id,
+        action="update",
+        object_type="segment",
+        object_id=segment.id,
+        before=before,
+        after=_audit_state(segment, priority_ids),
+    )
+    return _read(segment, priority_ids)
+
+
+def delete_segment(session: Session, *, actor: User, segment_id: int) -> None:
+    """Delete a segment (planners, admins) unless a pipeline definition still counts by it."""
+    require_editor(actor)
+    segment = get_segment(session, segment_id=segment_id)
+    users = session.scalars(
+        select(PipelineDefinition.name).where(PipelineDefinition.segment_id == segment.id)
+    ).all()
+    if users:
+        # Deleting would silently widen those definitions to every account (segment_id → NULL).
+        raise Conflict(
+            "pipeline definitions count by this segment; change them first",
+            field="segment_id",
+            value=segment.id,
+            pipeline_definitions=", ".join(users),
+        )
+    before = _audit_state(segment, _priority_ids(session, [segment.id])[segment.id])
+    session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
+    session.execute(delete(SegmentPriority).where(SegmentPriority.segment_id == segment.id))
+    session.delete(segment)
+    session.flush()
+    record_change(
+        session,
+        actor_id=actor.id,
+        action="delete",
+        object_type="segment",
+        object_id=segment_id,
+        before=before,
+        after=None,
+    )
+
+
+def after_import(session: Session, report: Any) -> None:
+    """After-import step: imported accounts change segment membership and ICP fit; refresh both."""
+    from bridgehead.strategy.icp import score_accounts
+
+    del report
+    evaluate_segments(session)
+    score_accounts(session)
