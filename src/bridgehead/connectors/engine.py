@@ -17,19 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    Integer,
-    MetaData,
-    String,
     Table,
     Text,
     and_,
@@ -48,7 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bridgehead.audit.service import record_change
 from bridgehead.common.types import UTCDateTime, utcnow
-from bridgehead.connectors.entities import EntitySpec, FieldSpec, Kind
+from bridgehead.connectors.entities import EntitySpec, Kind
 from bridgehead.connectors.files import RowProblem
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
 from bridgehead.connectors.parsing import field_parser, placeholder_email
@@ -62,110 +54,9 @@ from bridgehead.connectors.report import (
     ProgressCallback,
     SourceRow,
 )
+from bridgehead.connectors.staging import Stage, stage_name
 
 SQLITE_IMPORT_CACHE_KIB = 256 * 1024
-
-
-def _stage_name(spec: FieldSpec) -> str:
-    return f"{spec.name}_ext" if spec.kind == Kind.REF else spec.name
-
-
-def _stage_type(spec: FieldSpec) -> Any:
-    return {
-        Kind.INT: BigInteger(),
-        Kind.MONEY: BigInteger(),
-        Kind.PERCENT: Integer(),
-        Kind.BOOL: Boolean(create_constraint=False),
-        Kind.DATE: Date(),
-        Kind.DATETIME: UTCDateTime(),
-    }.get(spec.kind, Text())
-
-
-# --- the engine --------------------------------------------------------------------------------
-
-
-class _Stage:
-    """A temporary table holding one batch's parsed rows."""
-
-    def __init__(self, session: Session, batch: EntityBatch, keep_cells: bool) -> None:
-        self.session = session
-        self.batch = batch
-        self.specs = [batch.entity.field(name) for name in batch.fields]
-        self.refs = [spec for spec in self.specs if spec.kind == Kind.REF]
-        self.has_custom = batch.has_custom_fields and "custom_fields" in batch.entity.table.c
-        columns: list[Column[Any]] = [
-            Column("_line", Integer, nullable=False),
-            Column("_ext", String(255), nullable=False),
-            Column("_rejected", Boolean(create_constraint=False), nullable=False, default=False),
-        ]
-        if keep_cells:
-            columns.append(Column("_cells", Text))
-        if self.has_custom:
-            columns.append(Column("custom_fields", Text))
-        if batch.entity.name == "user" and "email" not in batch.fields:
-            # New users need an e-mail even when the file has none (see parsing.placeholder_email).
-            columns.append(Column("email", Text))
-        for spec in self.specs:
-            columns.append(Column(_stage_name(spec), _stage_type(spec)))
-            if spec.kind == Kind.REF:
-                columns.append(Column(f"{spec.name}_id", BigInteger))
-        name = f"stage_{batch.entity.name}_{uuid.uuid4().hex[:8]}"
-        self.table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
-        connection = session.connection()
-        self.table.create(connection)
-        connection.exec_driver_sql(f"CREATE INDEX ix_{name}_ext ON {name} (_ext)")
-
-    def load(self, rows: Iterator[dict[str, Any]], batch_size: int) -> None:
-        """Insert parsed rows in chunks (COPY on PostgreSQL)."""
-        connection = self.session.connection()
-        names = [column.name for column in self.table.columns]
-        chunk: list[dict[str, Any]] = []
-        postgres = connection.dialect.name == "postgresql"
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= batch_size:
-                self._write(chunk, names, postgres)
-                chunk = []
-        if chunk:
-            self._write(chunk, names, postgres)
-        if postgres:
-            connection.exec_driver_sql(f"ANALYZE {self.table.name}")
-
-    def _write(self, chunk: list[dict[str, Any]], names: list[str], postgres: bool) -> None:
-        connection = self.session.connection()
-        if postgres:
-            raw = connection.connection.driver_connection
-            assert raw is not None
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {self.table.name} ({', '.join(names)}) FROM STDIN") as copy,
-            ):
-                for row in chunk:
-                    copy.write_row([row.get(name, False if name == "_rejected" else None) for name in names])
-            return
-        # The driver's executemany with each column's bind processor: SQLAlchemy's per-row
-        # parameter handling would cost more than the parsing itself on large files.
-        processors = [
-            (index, processor)
-            for index, column in enumerate(self.table.columns)
-            if (processor := column.type.bind_processor(connection.dialect)) is not None
-        ]
-        defaults = [(name, False if name == "_rejected" else None) for name in names]
-        rows = []
-        for row in chunk:
-            values = [row.get(name, default) for name, default in defaults]
-            for index, processor in processors:
-                if values[index] is not None:
-                    values[index] = processor(values[index])
-            rows.append(tuple(values))
-        placeholders = ", ".join("?" for _ in names)
-        # Table and column names are the stage's own, never the file's.
-        statement = f"INSERT INTO {self.table.name} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608
-        connection.exec_driver_sql(statement, rows)
-
-    def drop(self) -> None:
-        """Remove the staging table."""
-        self.table.drop(self.session.connection())
 
 
 def run_import(
@@ -244,7 +135,7 @@ def _import_batch(
     progress: ProgressCallback | None,
 ) -> None:
     keep_cells = options.policy == "quarantine"
-    stage = _Stage(session, batch, keep_cells)
+    stage = Stage(session, batch, keep_cells)
     quarantined: list[QuarantinedRow] = []
 
     def reject(
@@ -265,7 +156,7 @@ def _import_batch(
             )
 
     parsers = {spec.name: field_parser(spec, options) for spec in stage.specs}
-    stage_names = {spec.name: _stage_name(spec) for spec in stage.specs}
+    stage_names = {spec.name: stage_name(spec) for spec in stage.specs}
     required = [spec.name for spec in batch.entity.fields if spec.required and spec.name in batch.fields]
     missing_required = [
         spec.name for spec in batch.entity.fields if spec.required and spec.name not in batch.fields
@@ -321,7 +212,22 @@ def _import_batch(
         if progress:
             progress(label, seen, seen)
 
-    stage.load(parsed_rows(), options.batch_size)
+    if batch.chunks is not None:
+        from bridgehead.connectors.columnar import stage_columns
+
+        stage_columns(
+            stage,
+            batch.chunks,
+            options=options,
+            reject=reject,
+            counts=counts,
+            label=label,
+            keep_cells=keep_cells,
+            progress=progress,
+        )
+        stage.analyze()
+    else:
+        stage.load(parsed_rows(), options.batch_size)
     if batch.early_problems:
         for problem in batch.early_problems():
             reject(problem.line, problem.field, problem.value, problem.reason, None)
@@ -342,19 +248,22 @@ def _import_batch(
 RejectFn = Callable[[int, str | None, str | None, str, dict[str, str] | None], None]
 
 
-def _cells_of(stage: _Stage, value: Any) -> dict[str, str] | None:
+def _cells_of(stage: Stage, value: Any) -> dict[str, str] | None:
     if "_cells" not in stage.table.c or value is None:
         return None
     loaded: dict[str, str] = json.loads(value)
     return loaded
 
 
-def _mark_rejected(session: Session, stage: _Stage, condition: ColumnElement[bool]) -> None:
+def _mark_rejected(session: Session, stage: Stage, condition: ColumnElement[bool]) -> None:
     session.execute(update(stage.table).where(condition).values(_rejected=True))
 
 
-def _reject_duplicates(session: Session, stage: _Stage, counts: EntityCounts, reject: RejectFn) -> None:
+def _reject_duplicates(session: Session, stage: Stage, counts: EntityCounts, reject: RejectFn) -> None:
     table = stage.table
+    # One pass over the stage's id index answers the usual case, a file without duplicate ids.
+    if session.scalar(select(table.c._ext).group_by(table.c._ext).having(func.count() > 1).limit(1)) is None:
+        return
     first = (
         select(table.c._ext, func.min(table.c._line).label("first_line")).group_by(table.c._ext).subquery()
     )
@@ -381,7 +290,7 @@ def _reject_duplicates(session: Session, stage: _Stage, counts: EntityCounts, re
         )
 
 
-def _link_users_by_email(session: Session, stage: _Stage) -> None:
+def _link_users_by_email(session: Session, stage: Stage) -> None:
     """A user added by hand and the same person in the CRM export become one record."""
     if "email" not in stage.table.c:
         return
@@ -399,9 +308,7 @@ def _link_users_by_email(session: Session, stage: _Stage) -> None:
     )
 
 
-def _reject_unique_collisions(
-    session: Session, stage: _Stage, counts: EntityCounts, reject: RejectFn
-) -> None:
+def _reject_unique_collisions(session: Session, stage: Stage, counts: EntityCounts, reject: RejectFn) -> None:
     target = stage.batch.entity.table
     table = stage.table
     for column in stage.batch.entity.unique_columns:
@@ -428,14 +335,14 @@ def _reject_unique_collisions(
 
 
 def _resolve_references(
-    session: Session, stage: _Stage, counts: EntityCounts, reject: RejectFn, *, self_refs: bool
+    session: Session, stage: Stage, counts: EntityCounts, reject: RejectFn, *, self_refs: bool
 ) -> None:
     from bridgehead.connectors.entities import ENTITIES
 
     table = stage.table
     own = stage.batch.entity.name
     specs = [spec for spec in stage.refs if (spec.ref_entity == own) == self_refs]
-    if specs:
+    if specs and not (stage.references_resolved and not self_refs):
         # Every reference in one pass: each UPDATE rewrites the whole stage (a new row version per
         # row on PostgreSQL), so one per reference cost 4x on activities.
         lookups = {
@@ -477,7 +384,7 @@ def _resolve_references(
         )
 
 
-def _upsert(session: Session, stage: _Stage, counts: EntityCounts, now: dt.datetime) -> None:
+def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.datetime) -> None:
     entity = stage.batch.entity
     target = entity.table
     table = stage.table
@@ -487,14 +394,16 @@ def _upsert(session: Session, stage: _Stage, counts: EntityCounts, now: dt.datet
             if spec.ref_entity != entity.name:
                 pairs.append((spec.column, table.c[f"{spec.name}_id"]))
         else:
-            pairs.append((spec.column, table.c[_stage_name(spec)]))
+            pairs.append((spec.column, table.c[stage_name(spec)]))
     if stage.has_custom:
         pairs.append(("custom_fields", table.c.custom_fields))
     valid = table.c._rejected.is_(False)
     dialect = session.get_bind().dialect.name
 
     updated = 0
-    if not entity.append_only and pairs:
+    # A first import into an empty table has nothing to update: skip a pass over the stage.
+    has_records = session.scalar(select(literal(1)).select_from(target).limit(1)) is not None
+    if not entity.append_only and pairs and has_records:
         # An empty cell for a column that cannot be empty keeps what is stored.
         kept = [
             (

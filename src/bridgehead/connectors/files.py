@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -63,6 +63,10 @@ class TableFile:
     delimiter: str | None
     _rows: Iterator[tuple[int, list[str]]]
     problems: list[RowProblem] = field(default_factory=list)
+    # A CSV file can also be read column-wise (``arrow_csv.py``) from its path, after its header lines.
+    path: Path | None = None
+    header_lines: int = 1
+    close: Callable[[], None] | None = None
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Data rows with their line numbers in the file (the header is line 1)."""
@@ -133,7 +137,14 @@ def open_table(path: Path, *, encoding: str | None = None, delimiter: str | None
     header = [cell.strip() for cell in header]
     _check_header(name, header)
     return TableFile(
-        name, header, chosen_encoding, chosen_delimiter, _csv_rows(path, reader, handle_text, chosen_encoding)
+        name,
+        header,
+        chosen_encoding,
+        chosen_delimiter,
+        _csv_rows(path, reader, handle_text, chosen_encoding),
+        path=path,
+        header_lines=reader.line_num,
+        close=handle_text.close,
     )
 
 

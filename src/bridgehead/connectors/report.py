@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from bridgehead.connectors.entities import EntitySpec
 from bridgehead.connectors.files import RowProblem
@@ -39,6 +39,25 @@ class SourceRow:
 
 
 @dataclass
+class ColumnChunk:
+    """Consecutive rows of a source file, column-wise: Arrow text columns named in Bridgehead's fields.
+
+    ``external_ids`` and ``values`` hold raw text (``""`` for empty); the engine parses them
+    column-wise (``vectorised.py``). ``custom_json`` is each row's custom fields as the JSON text
+    the row-wise path writes. ``cells(i)`` gives row ``i``'s cells for reports and quarantine.
+    """
+
+    lines: Any
+    external_ids: Any
+    values: dict[str, Any]
+    cells: Callable[[int], dict[str, str]]
+    custom_json: Any = None
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+@dataclass
 class EntityBatch:
     """All rows of one file for one entity; ``fields`` names the fields the file carries."""
 
@@ -49,6 +68,8 @@ class EntityBatch:
     has_custom_fields: bool = False
     # Problems found before the engine saw the rows (wrong row width, unreadable cells).
     early_problems: Callable[[], list[RowProblem]] | None = None
+    # The same rows column-wise; when given, the engine reads these instead of ``rows``.
+    chunks: Iterable[ColumnChunk] | None = None
 
 
 @dataclass

@@ -51,9 +51,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridgehead.connectors.arrow_csv import can_read_columns
 from bridgehead.connectors.engine import EntityBatch, SourceRow
 from bridgehead.connectors.entities import ENTITIES
 from bridgehead.connectors.files import FileRejected, RowProblem, TableFile, open_table
+from bridgehead.connectors.salesforce_columns import (
+    ColumnDerive,
+    ColumnKeep,
+    activity_columns,
+    column_chunks,
+    forecast_columns,
+    minutes,
+    not_true,
+    role_columns,
+)
 from bridgehead.connectors.service import FORMULA_PREFIXES
 from bridgehead.connectors.values import salesforce_id
 
@@ -178,6 +189,10 @@ class _Plan:
     # Rows for which this returns False are skipped (deleted rows, irrelevant field history).
     keep: Callable[[list[str]], bool] | None = None
     id_column: str = "Id"
+    # The same steps column-wise (salesforce_columns.py); a plan without them is read row by row.
+    columnar: bool = False
+    derive_columns: ColumnDerive | None = None
+    keep_columns: ColumnKeep | None = None
 
     def index(self, column: str) -> int | None:
         try:
@@ -239,6 +254,16 @@ def _batch(plan: _Plan) -> EntityBatch:
     problems: list[RowProblem] = []
     entity = ENTITIES[plan.entity]
     has_custom = bool(plan.custom) and "custom_fields" in entity.table.c
+    if plan.columnar and can_read_columns(plan.table):
+        return EntityBatch(
+            entity=entity,
+            file=plan.table.name,
+            fields=plan.fields,
+            rows=(),
+            has_custom_fields=has_custom,
+            early_problems=lambda: [*plan.table.problems, *problems],
+            chunks=column_chunks(plan, problems, has_custom, _TEXT_FIELDS),
+        )
     return EntityBatch(
         entity=entity,
         file=plan.table.name,
@@ -300,6 +325,7 @@ def _not_deleted(plan: _Plan) -> None:
     position = plan.index("IsDeleted")
     if position is not None:
         plan.keep = lambda cells: cells[position].strip().lower() != "true"
+        plan.keep_columns = lambda raw: not_true(raw.columns[position])
 
 
 # --- one planner per file ------------------------------------------------------------------------
@@ -357,6 +383,7 @@ def _plan_accounts(table: TableFile, directory: Path) -> _Plan:
     plan.add_plain("state", "BillingState")
     plan.add_ref("owner", "OwnerId")
     plan.add_ref("parent_account", "ParentId")
+    plan.columnar = True
     _custom_columns(plan)
     _not_deleted(plan)
     return plan
@@ -372,6 +399,7 @@ def _plan_contacts(table: TableFile, directory: Path) -> _Plan:
     plan.add_ref("account", "AccountId")
     plan.add_ref("reports_to", "ReportsToId")
     plan.add_ref("owner", "OwnerId")
+    plan.columnar = True
     _custom_columns(plan)
     _not_deleted(plan)
     return plan
@@ -393,6 +421,7 @@ def _forecast(plan: _Plan, *columns: str) -> None:
         values["forecast_category"] = FORECAST_CATEGORIES.get(text.lower(), text)
 
     plan.derive = derive
+    plan.derive_columns = forecast_columns(plan.derive_columns, position, FORECAST_CATEGORIES)
 
 
 def _plan_opportunities(table: TableFile, directory: Path) -> _Plan:
@@ -413,6 +442,7 @@ def _plan_opportunities(table: TableFile, directory: Path) -> _Plan:
     plan.add_ref("account", "AccountId")
     plan.add_ref("owner", "OwnerId")
     _forecast(plan, "ForecastCategoryName", "ForecastCategory")
+    plan.columnar = True
     _custom_columns(plan)
     _not_deleted(plan)
     return plan
@@ -428,6 +458,7 @@ def _plan_history(table: TableFile, directory: Path) -> _Plan:
     plan.add_plain("probability", "Probability")
     plan.add_ref("changed_by", "CreatedById")
     _forecast(plan, "ForecastCategory", "ForecastCategoryName")
+    plan.columnar = True
     _not_deleted(plan)
     return plan
 
@@ -463,6 +494,9 @@ def _plan_contact_roles(table: TableFile, directory: Path) -> _Plan:
         values["role"] = text or UNSPECIFIED_ROLE
 
     plan.derive = derive
+
+    plan.derive_columns = role_columns(role, UNSPECIFIED_ROLE)
+    plan.columnar = True
     _not_deleted(plan)
     return plan
 
@@ -526,12 +560,20 @@ def _plan_activities(table: TableFile, event: bool) -> _Plan:
             direction = cells[call_type].strip().lower()
             values["direction"] = direction if direction in ("inbound", "outbound") else ""
         if seconds is not None:
-            values["duration_minutes"] = _minutes(cells[seconds])
+            values["duration_minutes"] = minutes(cells[seconds])
 
     plan.derive = derive
+    plan.derive_columns = activity_columns(
+        account, what, who, call_type, seconds, times, None if event else _task_kind_indexes(plan)
+    )
+    plan.columnar = True
     _custom_columns(plan)
     _not_deleted(plan)
     return plan
+
+
+def _task_kind_indexes(plan: _Plan) -> list[int]:
+    return [index for index in (plan.index("TaskSubtype"), plan.index("Type")) if index is not None]
 
 
 def _task_kind(plan: _Plan) -> Callable[[list[str]], str]:
@@ -551,13 +593,6 @@ def _task_kind(plan: _Plan) -> Callable[[list[str]], str]:
         return "task"
 
     return kind_of
-
-
-def _minutes(text: str) -> str:
-    value = text.strip()
-    if value.isdigit():
-        return str((int(value) + 30) // 60)
-    return value  # not a number of seconds: the engine names the problem
 
 
 _PLANNERS: dict[str, Callable[[TableFile, Path], _Plan]] = {
