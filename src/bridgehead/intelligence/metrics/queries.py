@@ -1,0 +1,244 @@
+"""SQL that reads what metrics need, set-wise: every function is one GROUP BY pushed down to the store.
+
+Money comes back as integer cents (the stored unit) so sums stay exact; pure functions in
+``compute`` turn the rows into metrics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
+from sqlalchemy.orm import Session
+
+from bridgehead.common.types import Period
+from bridgehead.crm.models import Activity, Opportunity, OpportunityHistory
+from bridgehead.intelligence.metrics.scope import Scope
+from bridgehead.intelligence.slices import Slice
+
+AMOUNT_CENTS = type_coerce(Opportunity.amount, BigInteger)
+
+
+def _start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def in_period(column: Any, period: Period, *, is_datetime: bool = False) -> ColumnElement[bool]:
+    """``column`` falls inside the half-open period (dates, or UTC datetimes from midnight)."""
+    if is_datetime:
+        return and_(column >= _start(period.start), column < _start(period.end))
+    return and_(column >= period.start, column < period.end)
+
+
+def cycle_days(session: Session) -> ColumnElement[int]:
+    """Whole days from the day a deal was created (UTC) to its close date, in the store's own SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        created_day = cast(func.timezone("UTC", Opportunity.created_at), Date)
+        return type_coerce(Opportunity.close_date - created_day, Integer)
+    return cast(
+        func.julianday(Opportunity.close_date) - func.julianday(func.date(Opportunity.created_at)), Integer
+    )
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _sum_if(condition: ColumnElement[bool], value: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """Closed deals of one group: counts and cents won and lost."""
+
+    key: Any
+    label: Any
+    won: int
+    lost: int
+    won_cents: int
+    lost_cents: int
+
+
+def closed_outcomes(session: Session, scope: Scope, slice_: Slice, period: Period) -> list[OutcomeRow]:
+    """Won and lost deals whose close date is in ``period``, per group."""
+    won = Opportunity.is_won.is_(True)
+    statement = slice_.apply(
+        select(
+            slice_.key.label("key"),
+            slice_.label.label("label"),
+            _count_if(won).label("won"),
+            _count_if(~won).label("lost"),
+            _sum_if(won, func.coalesce(AMOUNT_CENTS, 0)).label("won_cents"),
+            _sum_if(~won, func.coalesce(AMOUNT_CENTS, 0)).label("lost_cents"),
+        ).select_from(Opportunity)
+    ).where(*scope.opportunity, Opportunity.is_closed.is_(True), in_period(Opportunity.close_date, period))
+    rows = session.execute(statement.group_by(slice_.key, slice_.label)).all()
+    return [
+        OutcomeRow(
+            r.key,
+            r.label,
+            int(r.won),
+            int(r.lost),
+            int(r.won_cents),
+            int(r.lost_cents),
+        )
+        for r in rows
+    ]
+
+
+def cycle_histogram(
+    session: Session, scope: Scope, slice_: Slice, period: Period
+) -> list[tuple[Any, Any, bool, int, int]]:
+    """(group key, label, won?, cycle days, deals) for deals closed in ``period``: enough for exact medians."""
+    days = cycle_days(session)
+    statement = slice_.apply(
+        select(slice_.key, slice_.label, Opportunity.is_won, days, func.count()).select_from(Opportunity)
+    ).where(
+        *scope.opportunity,
+        Opportunity.is_closed.is_(True),
+        Opportunity.close_date.is_not(None),
+        in_period(Opportunity.close_date, period),
+    )
+    rows = session.execute(statement.group_by(slice_.key, slice_.label, Opportunity.is_won, days)).all()
+    return [
+        (key, label, bool(is_won), int(day), int(count))
+        for key, label, is_won, day, count in rows
+        if day is not None
+    ]
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    """Open deals of one group: those closing in the period, and all open qualified deals."""
+
+    key: Any
+    label: Any
+    open_count: int
+    open_cents: int
+    weighted_cents_percent: int
+    qualified_count: int
+
+
+def open_pipeline(
+    session: Session, scope: Scope, slice_: Slice, period: Period, unqualified_stages: Sequence[str]
+) -> list[PipelineRow]:
+    """Open deals per group: count, cents and probability-weighted cents (x 100) closing in ``period``,
+    and how many open deals are past the first stage (qualified), whatever their close date."""
+    closing = in_period(Opportunity.close_date, period)
+    cents = func.coalesce(AMOUNT_CENTS, 0)
+    qualified = (
+        Opportunity.stage.not_in(list(unqualified_stages))
+        if unqualified_stages
+        else Opportunity.id.is_not(None)
+    )
+    statement = slice_.apply(
+        select(
+            slice_.key.label("key"),
+            slice_.label.label("label"),
+            _count_if(closing).label("open_count"),
+            _sum_if(closing, cents).label("open_cents"),
+            _sum_if(closing, cents * func.coalesce(Opportunity.probability, 0)).label("weighted"),
+            _count_if(qualified).label("qualified"),
+        ).select_from(Opportunity)
+    ).where(*scope.opportunity, Opportunity.is_closed.is_(False))
+    rows = session.execute(statement.group_by(slice_.key, slice_.label)).all()
+    return [
+        PipelineRow(r.key, r.label, int(r.open_count), int(r.open_cents), int(r.weighted), int(r.qualified))
+        for r in rows
+    ]
+
+
+def pipeline_created(
+    session: Session, scope: Scope, slice_: Slice, period: Period
+) -> list[tuple[Any, Any, int, int]]:
+    """(key, label, deals, cents) of deals created in ``period``, per group."""
+    statement = slice_.apply(
+        select(slice_.key, slice_.label, func.count(), func.coalesce(func.sum(AMOUNT_CENTS), 0)).select_from(
+            Opportunity
+        )
+    ).where(*scope.opportunity, in_period(Opportunity.created_at, period, is_datetime=True))
+    rows = session.execute(statement.group_by(slice_.key, slice_.label)).all()
+    return [(key, label, int(count), int(cents)) for key, label, count, cents in rows]
+
+
+def activity_counts(
+    session: Session, scope: Scope, slice_: Slice, period: Period
+) -> list[tuple[Any, Any, str, int]]:
+    """(key, label, kind, activities) in ``period``, per group: the leading indicators."""
+    statement = slice_.apply(
+        select(slice_.key, slice_.label, Activity.kind, func.count()).select_from(Activity)
+    ).where(*scope.activity, in_period(Activity.occurred_at, period, is_datetime=True))
+    rows = session.execute(statement.group_by(slice_.key, slice_.label, Activity.kind)).all()
+    return [
+        (key, label, str(kind.value if hasattr(kind, "value") else kind), int(count))
+        for key, label, kind, count in rows
+    ]
+
+
+def stage_catalogue_rows(session: Session) -> list[tuple[str, bool, bool, float | None, int]]:
+    """(stage, closed?, won?, average probability, deals) for every stage the opportunities use."""
+    statement = select(
+        Opportunity.stage,
+        func.max(case((Opportunity.is_closed.is_(True), 1), else_=0)),
+        func.max(case((Opportunity.is_won.is_(True), 1), else_=0)),
+        func.avg(Opportunity.probability),
+        func.count(),
+    ).group_by(Opportunity.stage)
+    return [
+        (stage, bool(closed), bool(won), None if probability is None else float(probability), int(count))
+        for stage, closed, won, probability, count in session.execute(statement)
+    ]
+
+
+def history_stages(session: Session) -> list[tuple[str, float | None]]:
+    """(stage, average probability) of stages that appear only in stage history."""
+    statement = select(OpportunityHistory.stage, func.avg(OpportunityHistory.probability)).group_by(
+        OpportunityHistory.stage
+    )
+    return [(stage, None if p is None else float(p)) for stage, p in session.execute(statement)]
+
+
+def stage_reach(
+    session: Session, scope: Scope, period: Period, stage_rank: dict[str, int], won_stages: Sequence[str]
+) -> list[tuple[int, bool, int]]:
+    """(highest open stage reached, won?, deals) for deals created in ``period`` that have stage history."""
+    if not stage_rank:
+        # No open stage is known, so there is no ladder to climb.
+        return []
+    rank = case(
+        *[(OpportunityHistory.stage == stage, position) for stage, position in stage_rank.items()], else_=-1
+    )
+    won = case((OpportunityHistory.stage.in_(list(won_stages)), 1), else_=0) if won_stages else literal(0)
+    per_deal = (
+        select(
+            OpportunityHistory.opportunity_id.label("opportunity_id"),
+            func.max(rank).label("reached"),
+            func.max(won).label("won"),
+        )
+        .join(Opportunity, Opportunity.id == OpportunityHistory.opportunity_id)
+        .where(*scope.opportunity, in_period(Opportunity.created_at, period, is_datetime=True))
+        .group_by(OpportunityHistory.opportunity_id)
+        .subquery("reach")
+    )
+    statement = select(per_deal.c.reached, per_deal.c.won, func.count()).group_by(
+        per_deal.c.reached, per_deal.c.won
+    )
+    return [
+        (int(reached), bool(won_flag), int(count)) for reached, won_flag, count in session.execute(statement)
+    ]

@@ -1,0 +1,130 @@
+"""Which opportunities and activities a metric counts: the viewer's visibility plus the page's filters.
+
+Everything here returns SQL conditions, never rows, so every metric applies the same scope inside
+the database. ``extra_condition`` lets other parts of intelligence (gap detectors, the three-gap
+board) compute any metric over their own set of deals, e.g. ``strategy.pipelines.counts_toward``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy.orm import Session, aliased
+
+from bridgehead.auth.models import User
+from bridgehead.auth.service import Visibility, visibility_for
+from bridgehead.common.types import Period
+from bridgehead.crm.models import Activity, Opportunity, OrgUnit
+from bridgehead.errors import ValidationFailed
+from bridgehead.strategy.models import PipelineDefinition, Priority, Segment, SegmentMember
+from bridgehead.strategy.pipelines import counts_toward_any
+
+
+@dataclass(frozen=True)
+class MetricFilters:
+    """The slice of the business a metric is computed over (all optional but the period)."""
+
+    period: Period
+    org_unit_id: int | None = None
+    rep_id: int | None = None
+    segment_id: int | None = None
+    product: str | None = None
+    priority_id: int | None = None
+    target_amount: Decimal | None = None
+    # Any further SQL condition over Opportunity (for detectors and the gap board); not shown to users.
+    extra_condition: ColumnElement[bool] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Resolved filters: the SQL conditions over opportunities and over activities."""
+
+    filters: MetricFilters
+    opportunity: list[ColumnElement[bool]]
+    activity: list[ColumnElement[bool]]
+
+
+def everything_visible() -> Visibility:
+    """The command-line operator's visibility: every record."""
+    return Visibility(user_id=0, sees_everything=True, owner_ids=None)
+
+
+def unit_and_descendants(org_unit_id: int) -> Select[Any]:
+    """A recursive query for an org unit and every unit below it (a region includes its teams)."""
+    tree = select(OrgUnit.id).where(OrgUnit.id == org_unit_id).cte("unit_tree", recursive=True)
+    child = aliased(OrgUnit)
+    tree = tree.union_all(select(child.id).where(child.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+def org_unit_closure() -> Any:
+    """Every (unit, ancestor, ancestor kind) pair of the org tree, each unit its own ancestor too."""
+    closure = select(
+        OrgUnit.id.label("unit_id"), OrgUnit.id.label("ancestor_id"), OrgUnit.kind.label("ancestor_kind")
+    ).cte("org_closure", recursive=True)
+    step, parent = aliased(OrgUnit), aliased(OrgUnit)
+    return closure.union_all(
+        select(closure.c.unit_id, parent.id, parent.kind)
+        .join(step, step.id == closure.c.ancestor_id)
+        .join(parent, parent.id == step.parent_id)
+    )
+
+
+def _priority_condition(session: Session, priority_id: int) -> ColumnElement[bool]:
+    definitions = session.scalars(
+        select(PipelineDefinition).where(PipelineDefinition.priority_id == priority_id)
+    ).all()
+    return counts_toward_any(definitions) if definitions else false()
+
+
+def check_filters(session: Session, filters: MetricFilters) -> None:
+    """Refuse filters that name something that does not exist, naming the parameter."""
+    lookups: list[tuple[str, int | None, Any]] = [
+        ("org_unit_id", filters.org_unit_id, OrgUnit),
+        ("rep_id", filters.rep_id, User),
+        ("segment_id", filters.segment_id, Segment),
+        ("priority_id", filters.priority_id, Priority),
+    ]
+    for name, value, model in lookups:
+        if value is not None and session.get(model, value) is None:
+            raise ValidationFailed(
+                f"no such {name.removesuffix('_id').replace('_', ' ')}", field=name, value=value
+            )
+    if filters.target_amount is not None and filters.target_amount <= 0:
+        raise ValidationFailed(
+            "target must be a positive amount", field="target", value=filters.target_amount
+        )
+
+
+def resolve_scope(session: Session, *, viewer: User | None, filters: MetricFilters) -> Scope:
+    """The SQL conditions for ``filters`` within what ``viewer`` may see (``None``: the CLI operator)."""
+    check_filters(session, filters)
+    visibility = visibility_for(viewer) if viewer is not None else everything_visible()
+    opportunity: list[ColumnElement[bool]] = [visibility.owned_by_visible(Opportunity.owner_id)]
+    activity: list[ColumnElement[bool]] = [visibility.owned_by_visible(Activity.owner_id)]
+    if filters.org_unit_id is not None:
+        members = select(User.id).where(User.org_unit_id.in_(unit_and_descendants(filters.org_unit_id)))
+        opportunity.append(Opportunity.owner_id.in_(members))
+        activity.append(Activity.owner_id.in_(members))
+    if filters.rep_id is not None:
+        opportunity.append(Opportunity.owner_id == filters.rep_id)
+        activity.append(Activity.owner_id == filters.rep_id)
+    if filters.segment_id is not None:
+        accounts = select(SegmentMember.account_id).where(SegmentMember.segment_id == filters.segment_id)
+        opportunity.append(Opportunity.account_id.in_(accounts))
+        activity.append(Activity.account_id.in_(accounts))
+    deal_conditions: list[ColumnElement[bool]] = []
+    if filters.product is not None:
+        deal_conditions.append(Opportunity.product == filters.product)
+    if filters.priority_id is not None:
+        deal_conditions.append(_priority_condition(session, filters.priority_id))
+    if filters.extra_condition is not None:
+        deal_conditions.append(filters.extra_condition)
+    if deal_conditions:
+        opportunity.extend(deal_conditions)
+        # An activity counts when it touched a deal in the slice.
+        activity.append(Activity.opportunity_id.in_(select(Opportunity.id).where(*deal_conditions)))
+    return Scope(filters=filters, opportunity=opportunity, activity=activity)

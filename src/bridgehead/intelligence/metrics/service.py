@@ -1,0 +1,411 @@
+"""The metrics every page, API endpoint and CLI command reads: defined once (DESIGN.md section 8).
+
+Each function resolves the viewer's scope, runs a few grouped queries (``queries``) and does the
+arithmetic in pure functions (``compute``). Metrics whose inputs do not exist yet (quotas,
+playbook standards, gap signals) are reported as unavailable with the reason, never as a number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bridgehead.auth.models import User
+from bridgehead.common.types import Period
+from bridgehead.crm.models import Activity, Opportunity
+from bridgehead.intelligence.metrics import compute, queries
+from bridgehead.intelligence.metrics.periods import Grain, current_quarter, parse_period, periods_ending
+from bridgehead.intelligence.metrics.scope import MetricFilters, Scope, resolve_scope
+from bridgehead.intelligence.schemas import (
+    CycleMetrics,
+    CycleRow,
+    Headline,
+    MetricQuery,
+    MetricValue,
+    SlicedMetrics,
+    SliceRow,
+    Trend,
+    TrendMetric,
+    TrendPoint,
+)
+from bridgehead.intelligence.slices import (
+    NONE_LABELS,
+    OPPORTUNITY_SUBJECT,
+    Dimension,
+    Slice,
+    Subject,
+    build_slice,
+    period_slice,
+    whole,
+)
+from bridgehead.intelligence.stages import StageLadder, stage_ladder
+
+ACTIVITY_SUBJECT = Subject(
+    owner=Activity.owner_id,
+    account=Activity.account_id,
+    opportunity_id=Activity.opportunity_id,
+    is_opportunity=False,
+)
+TREND_UNITS = {
+    TrendMetric.WIN_RATE: "ratio",
+    TrendMetric.WON_AMOUNT: "USD",
+    TrendMetric.AVERAGE_DEAL_SIZE: "USD",
+    TrendMetric.MEDIAN_CYCLE_DAYS: "days",
+    TrendMetric.PIPELINE_CREATED: "USD",
+    TrendMetric.ACTIVITIES: "activities",
+}
+
+
+def filters_from_query(query: MetricQuery, *, today: dt.date | None = None) -> MetricFilters:
+    """The filters of a query string, the period parsed (default: this quarter)."""
+    period = parse_period(query.period) if query.period else current_quarter(today)
+    return MetricFilters(
+        period=period,
+        org_unit_id=query.org_unit_id,
+        rep_id=query.rep_id,
+        segment_id=query.segment_id,
+        product=query.product,
+        priority_id=query.priority_id,
+        target_amount=query.target,
+    )
+
+
+def _key(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _label(value: Any, dimension: Dimension) -> str:
+    return NONE_LABELS[dimension] if value is None else str(value)
+
+
+def _medians(
+    histogram: Iterable[tuple[Any, Any, bool, int, int]],
+) -> dict[tuple[str | None, bool | None], float | None]:
+    """Median cycle days per (group key, won?) and per group over both (won? = None)."""
+    values: dict[tuple[str | None, bool | None], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for key, _label_value, is_won, days, count in histogram:
+        for bucket in ((_key(key), is_won), (_key(key), None)):
+            values[bucket][0].append(days)
+            values[bucket][1].append(count)
+    return {bucket: compute.median_from_histogram(days, counts) for bucket, (days, counts) in values.items()}
+
+
+def sliced_metrics(
+    session: Session, *, viewer: User | None, filters: MetricFilters, by: Dimension
+) -> SlicedMetrics:
+    """The main metrics per group of ``by`` (office, team, manager, rep, segment, product, priority)."""
+    scope = resolve_scope(session, viewer=viewer, filters=filters)
+    rows = _slice_rows(session, scope, by, stage_ladder(session, include_history=False))
+    return SlicedMetrics(period=filters.period.label, by=by, rows=rows)
+
+
+def _slice_rows(session: Session, scope: Scope, by: Dimension, ladder: StageLadder) -> list[SliceRow]:
+    period = scope.filters.period
+    deal_slice = build_slice(session, by)
+    activity_slice = build_slice(session, by, ACTIVITY_SUBJECT)
+    labels: dict[str | None, str] = {}
+    outcomes = {}
+    for row in queries.closed_outcomes(session, scope, deal_slice, period):
+        outcomes[_key(row.key)] = row
+        labels[_key(row.key)] = _label(row.label, by)
+    medians = _medians(queries.cycle_histogram(session, scope, deal_slice, period))
+    pipeline = {}
+    for prow in queries.open_pipeline(session, scope, deal_slice, period, ladder.unqualified):
+        pipeline[_key(prow.key)] = prow
+        labels[_key(prow.key)] = _label(prow.label, by)
+    created = {}
+    for key, label, count, cents in queries.pipeline_created(session, scope, deal_slice, period):
+        created[_key(key)] = (count, cents)
+        labels[_key(key)] = _label(label, by)
+    activities: dict[str | None, int] = defaultdict(int)
+    for key, label, _kind, count in queries.activity_counts(session, scope, activity_slice, period):
+        activities[_key(key)] += count
+        labels[_key(key)] = _label(label, by)
+    result = []
+    for key, label in labels.items():
+        outcome = outcomes.get(key)
+        won, lost = (outcome.won, outcome.lost) if outcome else (0, 0)
+        won_cents = outcome.won_cents if outcome else 0
+        open_row = pipeline.get(key)
+        created_count, created_cents = created.get(key, (0, 0))
+        result.append(
+            SliceRow(
+                key=key,
+                label=label,
+                won=won,
+                lost=lost,
+                closed=won + lost,
+                win_rate=compute.win_rate(won, lost),
+                won_amount=compute.cents_to_money(won_cents),
+                average_deal_size=compute.average_cents(won_cents, won),
+                median_cycle_won_days=medians.get((key, True)),
+                median_cycle_lost_days=medians.get((key, False)),
+                pipeline_created_count=created_count,
+                pipeline_created_amount=compute.cents_to_money(created_cents),
+                open_count=open_row.open_count if open_row else 0,
+                open_amount=compute.cents_to_money(open_row.open_cents if open_row else 0),
+                weighted_forecast=compute.weighted_forecast(
+                    open_row.weighted_cents_percent if open_row else 0
+                ),
+                activities=activities.get(key, 0),
+            )
+        )
+    return sorted(result, key=lambda row: (row.key is None, row.label.lower()))
+
+
+def headline(session: Session, *, viewer: User | None, filters: MetricFilters) -> Headline:
+    """The headline table: every metric of DESIGN.md section 8 for the period and filters."""
+    scope = resolve_scope(session, viewer=viewer, filters=filters)
+    period = filters.period
+    ladder = stage_ladder(session, include_history=False)
+    everything = whole()
+    outcome = next(iter(queries.closed_outcomes(session, scope, everything, period)), None)
+    won, lost = (outcome.won, outcome.lost) if outcome else (0, 0)
+    won_cents = outcome.won_cents if outcome else 0
+    histogram = queries.cycle_histogram(session, scope, everything, period)
+    medians = _medians(histogram)
+    won_days = [(days, count) for _k, _l, is_won, days, count in histogram if is_won]
+    pipeline = next(iter(queries.open_pipeline(session, scope, everything, period, ladder.unqualified)), None)
+    created = next(iter(queries.pipeline_created(session, scope, everything, period)), None)
+    by_kind: dict[str, int] = {}
+    for _key_value, _label_value, kind, count in queries.activity_counts(
+        session, scope, build_slice(session, Dimension.ALL, ACTIVITY_SUBJECT), period
+    ):
+        by_kind[kind] = by_kind.get(kind, 0) + count
+
+    rate = compute.win_rate(won, lost)
+    average_won = compute.average_cents(won_cents, won)
+    mean_cycle = compute.mean_from_histogram(won_days)
+    open_cents = pipeline.open_cents if pipeline else 0
+    qualified = pipeline.qualified_count if pipeline else 0
+    coverage = compute.coverage(open_cents, filters.target_amount)
+    metrics = [
+        MetricValue(
+            key="win_rate",
+            label="Win rate",
+            value=rate,
+            unit="ratio",
+            note=f"won ÷ (won + lost), deals closed in {period.label}: {won:,} won of {won + lost:,}",
+        ),
+        MetricValue(
+            key="won_amount",
+            label="Won (bookings)",
+            value=compute.cents_to_money(won_cents),
+            unit="USD",
+            note=f"{won:,} deals won",
+        ),
+        MetricValue(
+            key="average_deal_size",
+            label="Average deal size",
+            value=average_won,
+            unit="USD",
+            note="average amount of won deals",
+        ),
+        MetricValue(
+            key="median_cycle_won_days",
+            label="Sales cycle, won (median)",
+            value=medians.get(("all", True)),
+            unit="days",
+            note="close date - created date of won deals",
+        ),
+        MetricValue(
+            key="median_cycle_lost_days",
+            label="Sales cycle, lost (median)",
+            value=medians.get(("all", False)),
+            unit="days",
+            note="close date - created date of lost deals",
+        ),
+        MetricValue(
+            key="pipeline_created",
+            label="Pipeline created",
+            value=compute.cents_to_money(created[3] if created else 0),
+            unit="USD",
+            note=f"{created[2] if created else 0:,} deals created in {period.label}",
+        ),
+        MetricValue(
+            key="open_pipeline",
+            label="Open pipeline closing in period",
+            value=compute.cents_to_money(open_cents),
+            unit="USD",
+            note=f"{pipeline.open_count if pipeline else 0:,} open deals",
+        ),
+        MetricValue(
+            key="weighted_forecast",
+            label="Stage-weighted forecast",
+            value=compute.weighted_forecast(pipeline.weighted_cents_percent if pipeline else 0),
+            unit="USD",
+            note="Σ amount x stage probability over open deals closing in the period",
+        ),
+        MetricValue(
+            key="pipeline_velocity",
+            label="Pipeline velocity",
+            value=compute.pipeline_velocity(qualified, rate, average_won, mean_cycle),
+            unit="USD/day",
+            note=f"{qualified:,} open qualified deals x win rate x average won ÷ average won cycle"
+            + ("" if ladder.ordered else "; stage order unknown, every open deal counted as qualified"),
+        ),
+        MetricValue(
+            key="coverage",
+            label="Pipeline coverage",
+            value=coverage,
+            unit="x",
+            available=coverage is not None,
+            note="open pipeline closing in the period ÷ target"
+            if coverage is not None
+            else "needs quotas (not in Bridgehead yet); pass a target to compute coverage against it",
+        ),
+        MetricValue(
+            key="activities",
+            label="Activities",
+            value=sum(by_kind.values()),
+            unit="activities",
+            note=", ".join(f"{kind} {count:,}" for kind, count in sorted(by_kind.items())) or "none logged",
+        ),
+        MetricValue(
+            key="quota_attainment",
+            label="Quota attainment",
+            value=None,
+            unit="ratio",
+            available=False,
+            note="needs quotas, which Bridgehead does not hold yet",
+        ),
+        MetricValue(
+            key="strategy_adoption",
+            label="Strategy adoption rate",
+            value=None,
+            unit="ratio",
+            available=False,
+            note="needs playbook standards (qualification by stage, multi-threading), not defined yet",
+        ),
+        MetricValue(
+            key="agility",
+            label="Agility",
+            value=None,
+            unit="days",
+            available=False,
+            note="needs gap signals (raised → resolved), not recorded yet",
+        ),
+    ]
+    return Headline(
+        period=period.label,
+        period_start=period.start,
+        period_end=period.end,
+        metrics=metrics,
+        activities_by_kind=dict(sorted(by_kind.items())),
+    )
+
+
+def cycle_metrics(
+    session: Session, *, viewer: User | None, filters: MetricFilters, by: Dimension
+) -> CycleMetrics:
+    """Median sales cycle (close date - created date) for won, lost and all deals closed in the period."""
+    scope = resolve_scope(session, viewer=viewer, filters=filters)
+    histogram = queries.cycle_histogram(session, scope, build_slice(session, by), filters.period)
+    medians = _medians(histogram)
+    counts: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    labels: dict[str | None, str] = {}
+    for key, label, is_won, _days, count in histogram:
+        counts[_key(key)][0 if is_won else 1] += count
+        labels[_key(key)] = _label(label, by)
+    rows = [
+        CycleRow(
+            key=key,
+            label=labels[key],
+            won=won,
+            lost=lost,
+            median_won_days=medians.get((key, True)),
+            median_lost_days=medians.get((key, False)),
+            median_all_days=medians.get((key, None)),
+        )
+        for key, (won, lost) in counts.items()
+    ]
+    rows.sort(key=lambda row: (row.key is None, row.label.lower()))
+    return CycleMetrics(period=filters.period.label, by=by, rows=rows)
+
+
+def _trend_slice(
+    session: Session,
+    by: Dimension,
+    subject: Subject,
+    column: Any,
+    periods: list[Period],
+    *,
+    is_datetime: bool,
+) -> Slice:
+    by_period = period_slice(column, periods, is_datetime=is_datetime)
+    grouped = build_slice(session, by, subject)
+    return Slice(by, by_period.key, grouped.label, grouped.joins)
+
+
+def trend(
+    session: Session,
+    *,
+    viewer: User | None,
+    filters: MetricFilters,
+    metric: TrendMetric,
+    grain: Grain,
+    count: int,
+    by: Dimension = Dimension.ALL,
+) -> Trend:
+    """``metric`` in each of ``count`` periods of ``grain`` ending with the filters' period."""
+    periods = periods_ending(filters.period, grain, count)
+    span = Period(periods[0].start, periods[-1].end, f"{periods[0].label}…{periods[-1].label}")
+    scope = resolve_scope(session, viewer=viewer, filters=filters)
+    points: list[TrendPoint] = []
+    if metric in {TrendMetric.WIN_RATE, TrendMetric.WON_AMOUNT, TrendMetric.AVERAGE_DEAL_SIZE}:
+        slice_ = _trend_slice(
+            session, by, OPPORTUNITY_SUBJECT, Opportunity.close_date, periods, is_datetime=False
+        )
+        for row in queries.closed_outcomes(session, scope, slice_, span):
+            value: Decimal | float | int | None
+            if metric == TrendMetric.WIN_RATE:
+                value = compute.win_rate(row.won, row.lost)
+            elif metric == TrendMetric.WON_AMOUNT:
+                value = compute.cents_to_money(row.won_cents)
+            else:
+                value = compute.average_cents(row.won_cents, row.won)
+            points.append(TrendPoint(period=str(row.key), key=None, label=_label(row.label, by), value=value))
+    elif metric == TrendMetric.MEDIAN_CYCLE_DAYS:
+        slice_ = _trend_slice(
+            session, by, OPPORTUNITY_SUBJECT, Opportunity.close_date, periods, is_datetime=False
+        )
+        histogram = [
+            (f"{key}\x1f{_label(label, by)}", label, won, days, n)
+            for key, label, won, days, n in queries.cycle_histogram(session, scope, slice_, span)
+        ]
+        for bucket, median in _medians(histogram).items():
+            if bucket[1] is True and bucket[0] is not None:
+                period_label, label_text = bucket[0].split("\x1f", 1)
+                points.append(TrendPoint(period=period_label, key=None, label=label_text, value=median))
+    elif metric == TrendMetric.PIPELINE_CREATED:
+        slice_ = _trend_slice(
+            session, by, OPPORTUNITY_SUBJECT, Opportunity.created_at, periods, is_datetime=True
+        )
+        for key, label, _count, cents in queries.pipeline_created(session, scope, slice_, span):
+            points.append(
+                TrendPoint(
+                    period=str(key), key=None, label=_label(label, by), value=compute.cents_to_money(cents)
+                )
+            )
+    else:
+        slice_ = _trend_slice(session, by, ACTIVITY_SUBJECT, Activity.occurred_at, periods, is_datetime=True)
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        for key, label, _kind, n in queries.activity_counts(session, scope, slice_, span):
+            totals[(str(key), _label(label, by))] += n
+        points = [TrendPoint(period=p, key=None, label=label, value=n) for (p, label), n in totals.items()]
+    order = {period.label: index for index, period in enumerate(periods)}
+    points = [point for point in points if point.period in order]
+    points.sort(key=lambda point: (order[point.period], point.label))
+    return Trend(
+        metric=metric,
+        unit=TREND_UNITS[metric],
+        grain=grain,
+        by=by,
+        periods=[period.label for period in periods],
+        points=points,
+    )
