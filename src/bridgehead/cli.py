@@ -18,7 +18,12 @@ from bridgehead.config import Settings, get_settings
 from bridgehead.connectors.cli import import_app
 from bridgehead.connectors.export_cli import export_app
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from bridgehead.deals.cli import deals_app
 from bridgehead.errors import BridgeheadError, exit_code_for
+from bridgehead.governance.cli import initiatives_app
+from bridgehead.intelligence.cli import metrics_command
+from bridgehead.strategy.cli import priorities_app, trace_app
+from bridgehead.strategy.segment_cli import segments_app
 
 app = typer.Typer(
     name="bridgehead",
@@ -31,6 +36,12 @@ users_app = typer.Typer(help="Manage users and their access.", no_args_is_help=T
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import", no_args_is_help=True)
 app.add_typer(export_app, name="export", no_args_is_help=True)
+app.add_typer(initiatives_app, name="initiatives")
+app.add_typer(deals_app, name="deals", no_args_is_help=True)
+app.command("metrics")(metrics_command)
+app.add_typer(priorities_app, name="priorities")
+app.add_typer(trace_app, name="trace")
+app.add_typer(segments_app, name="segments", no_args_is_help=True)
 
 console = Console()
 error_console = Console(stderr=True)

@@ -19,6 +19,12 @@ AfterImportStep = Callable[[Session, ImportReport], None]
 def after_import_steps() -> list[AfterImportStep]:
     """The derived-data steps, in chain order (strategy before deals before intelligence)."""
     steps: list[AfterImportStep] = []
+    from bridgehead.strategy.segments import after_import as segments_after_import
+
+    steps.append(segments_after_import)
+    from bridgehead.deals.compliance import after_import as deals_after_import
+
+    steps.append(deals_after_import)
     return steps
 
 

@@ -130,6 +130,14 @@ def create_app(settings: Settings) -> FastAPI:
     from bridgehead.connectors import web as connectors_web
     from bridgehead.crm import api as crm_api
     from bridgehead.crm import web as crm_web
+    from bridgehead.deals import api as deals_api
+    from bridgehead.deals import web as deals_web
+    from bridgehead.governance import api as governance_api
+    from bridgehead.governance import web as governance_web
+    from bridgehead.intelligence import api as intelligence_api
+    from bridgehead.intelligence import web as intelligence_web
+    from bridgehead.strategy import api as strategy_api
+    from bridgehead.strategy import web as strategy_web
 
     app = FastAPI(
         title="Bridgehead",
@@ -160,7 +168,19 @@ def create_app(settings: Settings) -> FastAPI:
     # Connectors before CRM: /opportunities/export… must match before /opportunities/{id}.
     app.include_router(connectors_api.router, prefix=API_PREFIX)
     app.include_router(crm_api.router, prefix=API_PREFIX)
+    app.include_router(intelligence_api.router, prefix=API_PREFIX)
+    app.include_router(deals_api.router, prefix=API_PREFIX)
     app.include_router(auth_web.router)
     app.include_router(connectors_web.router)
     app.include_router(crm_web.router)
+    app.include_router(intelligence_web.router)
+    app.include_router(deals_web.router)
+    from bridgehead.strategy import segment_api, segment_web
+
+    app.include_router(segment_api.router, prefix=API_PREFIX)
+    app.include_router(segment_web.router)
+    app.include_router(strategy_api.router, prefix=API_PREFIX)
+    app.include_router(strategy_web.router)
+    app.include_router(governance_api.router, prefix=API_PREFIX)
+    app.include_router(governance_web.router)
     return app

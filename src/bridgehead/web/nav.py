@@ -23,8 +23,19 @@ class NavItem:
 AREAS = ("Strategy", "Plan", "Deals", "Governance", "Insights", "Data", "Admin")
 
 NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem("Strategy", "Priorities", "/strategy"),
+    NavItem("Strategy", "Segments", "/strategy/segments"),
+    NavItem("Strategy", "ICP", "/strategy/icp"),
+    NavItem("Strategy", "Pipeline definitions", "/strategy/pipelines"),
     NavItem("Deals", "Opportunities", "/opportunities"),
     NavItem("Deals", "Accounts", "/accounts"),
+    NavItem("Deals", "Handoffs", "/handoffs"),
+    NavItem("Deals", "Sales processes", "/deals/processes"),
+    NavItem("Governance", "Initiatives", "/governance"),
+    NavItem("Insights", "Metrics", "/insights/metrics"),
+    NavItem("Insights", "Win/loss", "/insights/win-loss"),
+    NavItem("Insights", "Funnel", "/insights/funnel"),
+    NavItem("Insights", "Waterfall", "/insights/waterfall"),
     NavItem("Data", "Import", "/data/imports", frozenset({Role.PLANNER, Role.ADMIN})),
     NavItem("Data", "Export", "/data/exports", frozenset({Role.PLANNER, Role.ADMIN})),
     NavItem("Admin", "Users", "/admin/users", frozenset({Role.ADMIN})),
