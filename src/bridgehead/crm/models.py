@@ -227,7 +227,9 @@ class Activity(Base):
     __table_args__ = (
         Index("ix_activity_opportunity_id_occurred_at", "opportunity_id", "occurred_at"),
         Index("ix_activity_owner_id_occurred_at", "owner_id", "occurred_at"),
-        Index("ix_activity_occurred_at_owner_id_kind", "occurred_at", "owner_id", "kind"),  # activity volumes (intelligence)
+        Index(
+            "ix_activity_occurred_at_owner_id_kind", "occurred_at", "owner_id", "kind"
+        ),  # activity volumes (intelligence)
     )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
