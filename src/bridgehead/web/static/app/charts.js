@@ -11,6 +11,11 @@
       const response = await fetch(element.dataset.chartSpec, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error("the server answered " + response.status);
       const spec = await response.json();
+      // The card decides the width on the page; the fixed width stays for PNG/SVG exports.
+      if (!spec.hconcat && !spec.vconcat && !spec.concat) {
+        spec.width = "container";
+        spec.autosize = { type: "fit", contains: "padding" };
+      }
       await window.vegaEmbed(element, spec, {
         actions: false,
         renderer: "svg",
