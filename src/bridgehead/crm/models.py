@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -22,19 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bridgehead.auth.models import User
-from bridgehead.common.types import MoneyAmount, PrimaryKey, UTCDateTime, utcnow
+from bridgehead.common.types import MoneyAmount, PrimaryKey, UTCDateTime, string_enum, utcnow
 from bridgehead.db import Base
-
-
-def _string_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class OrgUnitKind(enum.StrEnum):
@@ -78,7 +66,7 @@ class OrgUnit(Base):
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[OrgUnitKind] = mapped_column(_string_enum(OrgUnitKind, "org_unit_kind"))
+    kind: Mapped[OrgUnitKind] = mapped_column(string_enum(OrgUnitKind, "org_unit_kind"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
@@ -170,7 +158,7 @@ class Opportunity(Base):
     is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
     is_won: Mapped[bool] = mapped_column(Boolean, default=False)
     forecast_category: Mapped[ForecastCategory | None] = mapped_column(
-        _string_enum(ForecastCategory, "forecast_category")
+        string_enum(ForecastCategory, "forecast_category")
     )
     type: Mapped[str | None] = mapped_column(String(80))
     lead_source: Mapped[str | None] = mapped_column(String(80))
@@ -202,7 +190,7 @@ class OpportunityHistory(Base):
     close_date: Mapped[dt.date | None] = mapped_column(Date)
     probability: Mapped[int | None] = mapped_column(Integer)
     forecast_category: Mapped[ForecastCategory | None] = mapped_column(
-        _string_enum(ForecastCategory, "forecast_category")
+        string_enum(ForecastCategory, "forecast_category")
     )
 
 
@@ -234,10 +222,8 @@ class Activity(Base):
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    kind: Mapped[ActivityKind] = mapped_column(_string_enum(ActivityKind, "activity_kind"))
-    direction: Mapped[ActivityDirection] = mapped_column(
-        _string_enum(ActivityDirection, "activity_direction")
-    )
+    kind: Mapped[ActivityKind] = mapped_column(string_enum(ActivityKind, "activity_kind"))
+    direction: Mapped[ActivityDirection] = mapped_column(string_enum(ActivityDirection, "activity_direction"))
     subject: Mapped[str | None] = mapped_column(String(255))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     duration_minutes: Mapped[int | None] = mapped_column(Integer)

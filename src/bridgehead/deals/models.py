@@ -6,22 +6,11 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bridgehead.common.types import PrimaryKey, UTCDateTime, utcnow
+from bridgehead.common.types import PrimaryKey, UTCDateTime, string_enum, utcnow
 from bridgehead.db import Base
-
-
-def _string_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class QualificationStatus(enum.StrEnum):
@@ -145,7 +134,8 @@ class ProcessStage(Base):
     # Dimension keys that must reach ``minimum_status`` to be in this stage.
     required_dimensions: Mapped[list[str]] = mapped_column(JSON, default=list)
     minimum_status: Mapped[QualificationStatus] = mapped_column(
-        _string_enum(QualificationStatus, "qualification_status"), default=QualificationStatus.IDENTIFIED
+        string_enum(QualificationStatus, "qualification_status", length=30),
+        default=QualificationStatus.IDENTIFIED,
     )
     min_engaged_stakeholders: Mapped[int] = mapped_column(Integer, default=0)
     requires_economic_buyer: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -182,7 +172,7 @@ class QualificationEntry(Base):
         ForeignKey("qualification_dimension.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[QualificationStatus] = mapped_column(
-        _string_enum(QualificationStatus, "qualification_status")
+        string_enum(QualificationStatus, "qualification_status", length=30)
     )
     evidence: Mapped[str] = mapped_column(Text, default="")
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
@@ -200,10 +190,12 @@ class Stakeholder(Base):
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
-    role: Mapped[StakeholderRole] = mapped_column(_string_enum(StakeholderRole, "stakeholder_role"))
-    stance: Mapped[Stance] = mapped_column(_string_enum(Stance, "stakeholder_stance"), default=Stance.NEUTRAL)
+    role: Mapped[StakeholderRole] = mapped_column(string_enum(StakeholderRole, "stakeholder_role", length=30))
+    stance: Mapped[Stance] = mapped_column(
+        string_enum(Stance, "stakeholder_stance", length=30), default=Stance.NEUTRAL
+    )
     influence: Mapped[Influence] = mapped_column(
-        _string_enum(Influence, "stakeholder_influence"), default=Influence.MEDIUM
+        string_enum(Influence, "stakeholder_influence", length=30), default=Influence.MEDIUM
     )
     # Set in the map when the CRM's reports-to line is missing or wrong; else the contact's own.
     reports_to_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
@@ -293,7 +285,7 @@ class AccountPlanItem(Base):
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("account_plan.id", ondelete="CASCADE"), index=True)
     kind: Mapped[AccountPlanItemKind] = mapped_column(
-        _string_enum(AccountPlanItemKind, "account_plan_item_kind")
+        string_enum(AccountPlanItemKind, "account_plan_item_kind", length=30)
     )
     text: Mapped[str] = mapped_column(Text)
     priority_id: Mapped[int | None] = mapped_column(ForeignKey("priority.id", ondelete="SET NULL"))
@@ -313,7 +305,9 @@ class WhiteSpaceCell(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("account_plan.id", ondelete="CASCADE"))
     product: Mapped[str] = mapped_column(String(120))
     business_unit: Mapped[str] = mapped_column(String(120))
-    status: Mapped[WhiteSpaceStatus] = mapped_column(_string_enum(WhiteSpaceStatus, "white_space_status"))
+    status: Mapped[WhiteSpaceStatus] = mapped_column(
+        string_enum(WhiteSpaceStatus, "white_space_status", length=30)
+    )
 
 
 class Handoff(Base):
@@ -328,7 +322,7 @@ class Handoff(Base):
     commitments: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[HandoffStatus] = mapped_column(
-        _string_enum(HandoffStatus, "handoff_status"), default=HandoffStatus.PENDING
+        string_enum(HandoffStatus, "handoff_status", length=30), default=HandoffStatus.PENDING
     )
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

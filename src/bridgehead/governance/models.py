@@ -11,23 +11,12 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bridgehead.auth.models import Role, User, role_enum
-from bridgehead.common.types import MoneyAmount, PrimaryKey, UTCDateTime, utcnow
+from bridgehead.common.types import MoneyAmount, PrimaryKey, UTCDateTime, string_enum, utcnow
 from bridgehead.db import Base
-
-
-def _string_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class InitiativeStage(enum.StrEnum):
@@ -94,9 +83,9 @@ class Initiative(Base):
     sponsor_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
     controller_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
     stage: Mapped[InitiativeStage] = mapped_column(
-        _string_enum(InitiativeStage, "initiative_stage"), default=InitiativeStage.IDENTIFIED
+        string_enum(InitiativeStage, "initiative_stage"), default=InitiativeStage.IDENTIFIED
     )
-    value_kind: Mapped[ValueKind | None] = mapped_column(_string_enum(ValueKind, "value_kind"))
+    value_kind: Mapped[ValueKind | None] = mapped_column(string_enum(ValueKind, "value_kind"))
     expected_value_amount: Mapped[Decimal | None] = mapped_column(MoneyAmount)
     cost_amount: Mapped[Decimal | None] = mapped_column(MoneyAmount)
     business_case: Mapped[str] = mapped_column(Text, default="")
@@ -107,7 +96,7 @@ class Initiative(Base):
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
     # The stage a cancelled initiative returns to if the sponsor approves reopening it.
     cancelled_from_stage: Mapped[InitiativeStage | None] = mapped_column(
-        _string_enum(InitiativeStage, "cancelled_from_stage")
+        string_enum(InitiativeStage, "cancelled_from_stage")
     )
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -165,9 +154,9 @@ class GateTransition(Base):
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"))
     from_stage: Mapped[InitiativeStage | None] = mapped_column(
-        _string_enum(InitiativeStage, "transition_from_stage")
+        string_enum(InitiativeStage, "transition_from_stage")
     )
-    to_stage: Mapped[InitiativeStage] = mapped_column(_string_enum(InitiativeStage, "transition_to_stage"))
+    to_stage: Mapped[InitiativeStage] = mapped_column(string_enum(InitiativeStage, "transition_to_stage"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -185,8 +174,8 @@ class Approval(Base):
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"))
-    gate: Mapped[ApprovalGate] = mapped_column(_string_enum(ApprovalGate, "approval_gate"))
-    decision: Mapped[ApprovalDecision] = mapped_column(_string_enum(ApprovalDecision, "approval_decision"))
+    gate: Mapped[ApprovalGate] = mapped_column(string_enum(ApprovalGate, "approval_gate"))
+    decision: Mapped[ApprovalDecision] = mapped_column(string_enum(ApprovalDecision, "approval_decision"))
     approver_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
     approver_role: Mapped[Role] = mapped_column(role_enum())
     # Whether the approver was the initiative's sponsor: only the sponsor's decision opens a gate.

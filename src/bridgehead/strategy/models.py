@@ -16,7 +16,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -27,19 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bridgehead.common.types import PrimaryKey, UTCDateTime, utcnow
+from bridgehead.common.types import PrimaryKey, UTCDateTime, string_enum, utcnow
 from bridgehead.db import Base
-
-
-def _string_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class PriorityStatus(enum.StrEnum):
@@ -105,7 +93,7 @@ class Priority(Base):
     title: Mapped[str] = mapped_column(String(200))
     intent_what: Mapped[str] = mapped_column(Text)
     intent_why: Mapped[str] = mapped_column(Text)
-    target_metric: Mapped[TargetMetric] = mapped_column(_string_enum(TargetMetric, "target_metric"))
+    target_metric: Mapped[TargetMetric] = mapped_column(string_enum(TargetMetric, "target_metric", length=30))
     # What the target is measured over, in words a reader understands ("enterprise financial services").
     target_scope: Mapped[str] = mapped_column(String(300), default="")
     target_value: Mapped[Decimal] = mapped_column(Numeric(20, 4))
@@ -113,7 +101,7 @@ class Priority(Base):
     target_period: Mapped[str] = mapped_column(String(7))
     boundaries: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[PriorityStatus] = mapped_column(
-        _string_enum(PriorityStatus, "priority_status"), default=PriorityStatus.DRAFT
+        string_enum(PriorityStatus, "priority_status", length=30), default=PriorityStatus.DRAFT
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
     effective_from: Mapped[dt.date] = mapped_column(Date)
@@ -151,7 +139,7 @@ class BackBrief(Base):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     status: Mapped[BackBriefStatus] = mapped_column(
-        _string_enum(BackBriefStatus, "back_brief_status"), default=BackBriefStatus.DRAFT
+        string_enum(BackBriefStatus, "back_brief_status", length=30), default=BackBriefStatus.DRAFT
     )
     plan: Mapped[str] = mapped_column(Text, default="")
     implied_tasks: Mapped[str] = mapped_column(Text, default="")
@@ -195,7 +183,7 @@ class Segment(Base):
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    stance: Mapped[SegmentStance] = mapped_column(_string_enum(SegmentStance, "segment_stance"))
+    stance: Mapped[SegmentStance] = mapped_column(string_enum(SegmentStance, "segment_stance", length=30))
     rule: Mapped[dict[str, Any]] = mapped_column(JSON)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -266,5 +254,5 @@ class PipelineDefinition(Base):
     products: Mapped[list[str]] = mapped_column(JSON, default=list)
     opportunity_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     business_kind: Mapped[BusinessKind] = mapped_column(
-        _string_enum(BusinessKind, "business_kind"), default=BusinessKind.ANY
+        string_enum(BusinessKind, "business_kind", length=30), default=BusinessKind.ANY
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session, aliased
 
 from bridgehead.auth.models import User
@@ -20,6 +20,7 @@ from bridgehead.common.types import Period
 from bridgehead.crm.models import Activity, Opportunity, OrgUnit
 from bridgehead.errors import ValidationFailed
 from bridgehead.strategy.models import PipelineDefinition, Priority, Segment, SegmentMember
+from bridgehead.strategy.orgtree import subtree_ids
 from bridgehead.strategy.pipelines import counts_toward_any
 
 
@@ -50,14 +51,6 @@ class Scope:
 def everything_visible() -> Visibility:
     """The command-line operator's visibility: every record."""
     return Visibility(user_id=0, sees_everything=True, owner_ids=None)
-
-
-def unit_and_descendants(org_unit_id: int) -> Select[Any]:
-    """A recursive query for an org unit and every unit below it (a region includes its teams)."""
-    tree = select(OrgUnit.id).where(OrgUnit.id == org_unit_id).cte("unit_tree", recursive=True)
-    child = aliased(OrgUnit)
-    tree = tree.union_all(select(child.id).where(child.parent_id == tree.c.id))
-    return select(tree.c.id)
 
 
 def org_unit_closure() -> Any:
@@ -106,7 +99,7 @@ def resolve_scope(session: Session, *, viewer: User | None, filters: MetricFilte
     opportunity: list[ColumnElement[bool]] = [visibility.owned_by_visible(Opportunity.owner_id)]
     activity: list[ColumnElement[bool]] = [visibility.owned_by_visible(Activity.owner_id)]
     if filters.org_unit_id is not None:
-        members = select(User.id).where(User.org_unit_id.in_(unit_and_descendants(filters.org_unit_id)))
+        members = select(User.id).where(User.org_unit_id.in_(subtree_ids(filters.org_unit_id)))
         opportunity.append(Opportunity.owner_id.in_(members))
         activity.append(Activity.owner_id.in_(members))
     if filters.rep_id is not None:
