@@ -38,6 +38,7 @@ from bridgehead.governance.models import (
     Milestone,
     ValueConfirmation,
 )
+from bridgehead.intelligence.gaps.models import GapRule, GapSignal
 from bridgehead.strategy.models import (
     AccountFit,
     BackBrief,
@@ -68,6 +69,8 @@ __all__ = [
     "Contact",
     "ContactRole",
     "ExitCriterionCheck",
+    "GapRule",
+    "GapSignal",
     "GateTransition",
     "Handoff",
     "IcpCriterion",

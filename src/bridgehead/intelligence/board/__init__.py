@@ -1,0 +1,1 @@
+"""The three-gap board: alignment, effects and knowledge gaps per priority and org unit."""

@@ -1,0 +1,1 @@
+"""Execution-gap detectors, the signals they raise, and the gap inbox."""

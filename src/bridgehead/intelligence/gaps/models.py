@@ -1,0 +1,112 @@
+"""Gap tables: the playbook's detector rules and the signals the detectors raise.
+
+Intelligence writes only its own results (DESIGN.md section 4): these tables are derived from
+CRM, deal and strategy records by ``bridgehead gaps scan`` and by the after-import step, except
+for the acknowledgements and snoozes people add.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bridgehead.common.types import MoneyAmount, PrimaryKey, UTCDateTime, string_enum, utcnow
+from bridgehead.db import Base
+
+
+class GapKind(enum.StrEnum):
+    """What a detector looks for (issue 7's list; one detector per kind)."""
+
+    SINGLE_THREADED = "single_threaded"
+    NO_ECONOMIC_BUYER = "no_economic_buyer"
+    SLOW_FOLLOW_UP = "slow_follow_up"
+    STALE_DEAL = "stale_deal"
+    QUALIFICATION_INCOMPLETE = "qualification_incomplete"
+    CLOSE_DATE_PUSHED = "close_date_pushed"
+    CLOSE_DATE_PAST = "close_date_past"
+    MISSING_FIELDS = "missing_fields"
+    OFF_STRATEGY = "off_strategy"
+    NO_ACTION_PLAN = "no_action_plan"
+    ACTION_PLAN_OVERDUE = "action_plan_overdue"
+    HANDOFF_NOT_ACCEPTED = "handoff_not_accepted"
+
+
+class Severity(enum.StrEnum):
+    """How urgently a signal needs a person: ordered low < medium < high."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class GapRule(Base):
+    """The playbook's setting for one detector: on or off, its severity and its thresholds.
+
+    ``thresholds`` holds the detector's named numbers (``stale_days``, ``follow_up_hours``,
+    ``min_pushes``, …); a detector reads its defaults when a key is absent.
+    """
+
+    __tablename__ = "gap_rule"
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    kind: Mapped[GapKind] = mapped_column(string_enum(GapKind, "gap_kind", length=40), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    severity: Mapped[Severity] = mapped_column(string_enum(Severity, "gap_severity"), default=Severity.MEDIUM)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class GapSignal(Base):
+    """One execution gap on one object, from when a detector raised it until the condition cleared.
+
+    A signal is open while ``resolved_at`` is null; at most one open signal exists per
+    (kind, subject_key). A scan that no longer finds the condition sets ``resolved_at``; the same
+    condition found again later opens a new signal, so the raised → resolved history stays whole
+    (agility is measured from it).
+    """
+
+    __tablename__ = "gap_signal"
+    __table_args__ = (
+        # One open signal per condition; resolved ones are history and may repeat.
+        Index(
+            "uq_gap_signal_open_kind_subject",
+            "kind",
+            "subject_key",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_gap_signal_owner_id_resolved_at", "owner_id", "resolved_at"),
+        Index("ix_gap_signal_opportunity_id", "opportunity_id"),
+        Index("ix_gap_signal_account_id", "account_id"),
+        Index("ix_gap_signal_raised_at", "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    kind: Mapped[GapKind] = mapped_column(string_enum(GapKind, "gap_kind", length=40))
+    severity: Mapped[Severity] = mapped_column(string_enum(Severity, "gap_severity"))
+    # What the signal is about, as a stable text key: "opportunity:123", "account:45".
+    subject_key: Mapped[str] = mapped_column(String(120))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    # Who must act: the deal's (or account's) owner when raised.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # Money at risk orders the inbox: the open deal's amount (won amount for handoffs).
+    amount_at_risk: Mapped[Decimal | None] = mapped_column(MoneyAmount)
+    explanation: Mapped[str] = mapped_column(String(500))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    acknowledge_reason: Mapped[str | None] = mapped_column(Text)
+    snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    snoozed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    snooze_reason: Mapped[str | None] = mapped_column(Text)
