@@ -25,6 +25,9 @@ def after_import_steps() -> list[AfterImportStep]:
     from bridgehead.deals.compliance import after_import as deals_after_import
 
     steps.append(deals_after_import)
+    from bridgehead.intelligence.gaps.scan import after_import as gaps_after_import
+
+    steps.append(gaps_after_import)
     return steps
 
 

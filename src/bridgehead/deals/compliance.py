@@ -9,7 +9,6 @@ activity with the person counts (a simplification of the deal room's close-date 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import ImportReport
-from bridgehead.crm.models import Activity, Opportunity
+from bridgehead.crm.models import Opportunity
 from bridgehead.deals.models import (
     ExitCriterionCheck,
     QualificationEntry,
@@ -27,10 +26,15 @@ from bridgehead.deals.models import (
 )
 from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext, normalise_stage_name, processes
 from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
-from bridgehead.deals.stakeholders import ENGAGEMENT_WINDOW_DAYS, refresh_from_contact_roles
+from bridgehead.deals.stakeholders import (
+    ENGAGEMENT_WINDOW_DAYS,
+    engaged_condition,
+    refresh_from_contact_roles,
+)
 
 
-def _process_condition(context: ProcessContext, contexts: list[ProcessContext]) -> ColumnElement[bool]:
+def process_condition(context: ProcessContext, contexts: list[ProcessContext]) -> ColumnElement[bool]:
+    """The condition, over ``Opportunity``, that ``context``'s process governs a deal (its type, else the default)."""
     deal_type = func.lower(func.trim(func.coalesce(Opportunity.type, "")))
     own = [kind.strip().lower() for kind in context.process.opportunity_types if kind.strip()]
     if not context.process.is_default:
@@ -43,15 +47,6 @@ def _process_condition(context: ProcessContext, contexts: list[ProcessContext]) 
         if kind.strip()
     ]
     return or_(deal_type.in_(own), deal_type.not_in(claimed)) if claimed else true()
-
-
-def _engaged(person: Any, cutoff: dt.datetime) -> ColumnElement[bool]:
-    """An (aliased) stakeholder counts as engaged: recent activity on an open deal, any on a closed one."""
-    recent = exists().where(
-        Activity.contact_id == person.contact_id, Activity.occurred_at >= literal(cutoff, UTCDateTime())
-    )
-    ever = exists().where(Activity.contact_id == person.contact_id)
-    return or_(and_(Opportunity.is_closed.is_(False), recent), and_(Opportunity.is_closed.is_(True), ever))
 
 
 def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | None = None) -> int:
@@ -68,7 +63,7 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
     stage_name = func.lower(func.trim(Opportunity.stage))
     for context in contexts:
         dimensions = {d.key: d for d in framework_dimensions(session, context.framework.id)}
-        in_process = _process_condition(context, contexts)
+        in_process = process_condition(context, contexts)
         for stage in context.stages:
             if stage.is_closed and not stage.is_won:
                 continue
@@ -113,7 +108,7 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
                 engaged_count = (
                     select(func.count())
                     .select_from(person)
-                    .where(person.opportunity_id == Opportunity.id, _engaged(person, cutoff))
+                    .where(person.opportunity_id == Opportunity.id, engaged_condition(person, cutoff))
                     .scalar_subquery()
                 )
                 message = f"{stage.min_engaged_stakeholders} engaged stakeholders needed"
@@ -125,7 +120,7 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
                 engaged_buyer = exists().where(
                     buyer.opportunity_id == Opportunity.id,
                     buyer.role == StakeholderRole.ECONOMIC_BUYER,
-                    _engaged(buyer, cutoff),
+                    engaged_condition(buyer, cutoff),
                 )
                 unmet.append(
                     ("stakeholders", "economic_buyer", "the economic buyer is not engaged", ~engaged_buyer)

@@ -6,12 +6,12 @@ import datetime as dt
 import enum
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, exists, func, insert, literal, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from bridgehead.audit.service import record_change, snapshot
 from bridgehead.auth.models import User
-from bridgehead.common.types import utcnow
+from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.crm.models import Activity, Contact, ContactRole, Opportunity
 from bridgehead.deals.access import check_text, deal_for_edit
 from bridgehead.deals.models import Influence, Stakeholder, StakeholderRole, Stance
@@ -275,6 +275,18 @@ def coverage_of(items: list[StakeholderRead]) -> Coverage:
         ),
         single_threaded=engaged <= 1,
     )
+
+
+def engaged_condition(person: Any, cutoff: dt.datetime) -> ColumnElement[bool]:
+    """SQL: an (aliased) stakeholder counts as engaged: activity since ``cutoff`` on an open deal, any on a closed one.
+
+    The one set-wise definition of "engaged", shared by stage compliance and the gap detectors.
+    """
+    recent = exists().where(
+        Activity.contact_id == person.contact_id, Activity.occurred_at >= literal(cutoff, UTCDateTime())
+    )
+    ever = exists().where(Activity.contact_id == person.contact_id)
+    return or_(and_(Opportunity.is_closed.is_(False), recent), and_(Opportunity.is_closed.is_(True), ever))
 
 
 def refresh_from_contact_roles(session: Session, *, opportunity_ids: Any = None) -> int:

@@ -1,0 +1,249 @@
+"""Detectors over what happens to a deal over time: follow-up, staleness, close dates, off-strategy effort."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import String, cast, exists, func, literal, select, true, union_all
+from sqlalchemy.orm import Session, aliased
+
+from bridgehead.crm.models import Account, Activity, ActivityDirection, Opportunity, OpportunityHistory
+from bridgehead.intelligence.gaps.models import GapKind
+from bridgehead.intelligence.gaps.sqltools import (
+    DetectContext,
+    Detection,
+    deal_columns,
+    deal_hit_columns,
+    elapsed,
+    json_object,
+    open_deals,
+    plural,
+    sentence,
+)
+from bridgehead.strategy.models import Segment, SegmentMember, SegmentStance
+
+
+def slow_follow_up(session: Session, context: DetectContext) -> Detection:
+    """Open deals with inbound buyer activity that no later outbound activity on the deal answered in time."""
+    hours = context.rule.number("follow_up_hours")
+    since = context.moment(context.now - dt.timedelta(days=context.rule.number("lookback_days")))
+    answer = aliased(Activity)
+    unanswered = (
+        select(
+            Activity.opportunity_id.label("opportunity_id"),
+            func.min(Activity.occurred_at).label("first_at"),
+            func.count().label("unanswered"),
+        )
+        .where(
+            Activity.direction == ActivityDirection.INBOUND,
+            Activity.opportunity_id.is_not(None),
+            Activity.occurred_at >= since,
+            Activity.occurred_at <= context.moment(context.now),
+            ~exists().where(
+                answer.opportunity_id == Activity.opportunity_id,
+                answer.direction == ActivityDirection.OUTBOUND,
+                answer.occurred_at >= Activity.occurred_at,
+            ),
+        )
+        .group_by(Activity.opportunity_id)
+        .subquery()
+    )
+    inner = (
+        select(*deal_columns(), unanswered.c.first_at, unanswered.c.unanswered)
+        .join(unanswered, unanswered.c.opportunity_id == Opportunity.id)
+        .where(
+            *open_deals(context),
+            unanswered.c.first_at < context.moment(context.now - dt.timedelta(hours=hours)),
+        )
+        .subquery()
+    )
+    waited = elapsed(context.dialect, context.moment(context.now), inner.c.first_at, unit_seconds=3600)
+    explanation = sentence(
+        inner.c.unanswered,
+        plural(inner.c.unanswered, " inbound buyer activity", " inbound buyer activities"),
+        " without an answer; the first came ",
+        waited,
+        f" hours ago (the playbook asks for an answer within {hours} hours)",
+    )
+    evidence = {
+        "unanswered": inner.c.unanswered,
+        "first_inbound_at": cast(inner.c.first_at, String),
+        "hours_waiting": waited,
+        "follow_up_hours": hours,
+    }
+    return Detection(
+        GapKind.SLOW_FOLLOW_UP,
+        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        "opportunity",
+    )
+
+
+def stale_deal(session: Session, context: DetectContext) -> Detection:
+    """Open deals with no activity for ``stale_days`` (counted from creation when there was never any)."""
+    days = context.rule.number("stale_days")
+    last = (
+        select(func.max(Activity.occurred_at))
+        .where(Activity.opportunity_id == Opportunity.id, Activity.occurred_at <= context.moment(context.now))
+        .scalar_subquery()
+    )
+    inner = (
+        select(*deal_columns(), last.label("last_at"), Opportunity.created_at)
+        .where(
+            *open_deals(context),
+            Opportunity.created_at < context.moment(context.now - dt.timedelta(days=days)),
+        )
+        .subquery()
+    )
+    idle = elapsed(
+        context.dialect, context.moment(context.now), func.coalesce(inner.c.last_at, inner.c.created_at)
+    )
+    explanation = sentence(
+        "No activity in ",
+        idle,
+        " days",
+        func.coalesce(sentence(" (last on ", func.substr(cast(inner.c.last_at, String), 1, 10), ")"), ""),
+        f"; the playbook expects one at least every {days} days",
+    )
+    evidence = {"last_activity_at": inner.c.last_at, "idle_days": idle, "stale_days": days}
+    rows = select(*deal_hit_columns(context, inner, explanation, evidence)).where(
+        func.coalesce(inner.c.last_at, inner.c.created_at)
+        < context.moment(context.now - dt.timedelta(days=days))
+    )
+    return Detection(GapKind.STALE_DEAL, rows, "opportunity")
+
+
+def close_date_pushed(session: Session, context: DetectContext) -> Detection:
+    """Open deals whose close date moved later ``min_pushes`` times or more (from stage history)."""
+    minimum = context.rule.number("min_pushes")
+    order = (OpportunityHistory.changed_at, OpportunityHistory.id)
+    steps = (
+        select(
+            OpportunityHistory.opportunity_id,
+            OpportunityHistory.close_date,
+            func.lag(OpportunityHistory.close_date)
+            .over(partition_by=OpportunityHistory.opportunity_id, order_by=order)
+            .label("previous"),
+            func.first_value(OpportunityHistory.close_date)
+            .over(partition_by=OpportunityHistory.opportunity_id, order_by=order)
+            .label("first"),
+        )
+        .where(OpportunityHistory.opportunity_id.in_(select(Opportunity.id).where(*open_deals(context))))
+        .subquery()
+    )
+    pushes = (
+        select(steps.c.opportunity_id, func.count().label("pushes"), func.min(steps.c.first).label("first"))
+        .where(steps.c.close_date > steps.c.previous)
+        .group_by(steps.c.opportunity_id)
+        .having(func.count() >= minimum)
+        .subquery()
+    )
+    inner = (
+        select(*deal_columns(), Opportunity.close_date, pushes.c.pushes, pushes.c.first)
+        .join(pushes, pushes.c.opportunity_id == Opportunity.id)
+        .where(*open_deals(context))
+        .subquery()
+    )
+    explanation = sentence(
+        "Close date pushed ", inner.c.pushes, " times, from ", inner.c.first, " to ", inner.c.close_date
+    )
+    evidence = {
+        "pushes": inner.c.pushes,
+        "first_close_date": inner.c.first,
+        "close_date": inner.c.close_date,
+        "min_pushes": minimum,
+    }
+    return Detection(
+        GapKind.CLOSE_DATE_PUSHED,
+        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        "opportunity",
+    )
+
+
+def close_date_past(session: Session, context: DetectContext) -> Detection:
+    """Open deals whose close date is in the past (beyond the grace days)."""
+    grace = context.rule.number("grace_days")
+    inner = (
+        select(*deal_columns(), Opportunity.close_date)
+        .where(*open_deals(context), Opportunity.close_date < context.today - dt.timedelta(days=grace))
+        .subquery()
+    )
+    overdue = elapsed(context.dialect, literal(context.today), inner.c.close_date)
+    explanation = sentence(
+        "Open deal with close date ",
+        inner.c.close_date,
+        ", ",
+        overdue,
+        plural(overdue, " day", " days"),
+        " ago",
+    )
+    evidence = {"close_date": inner.c.close_date, "days_past": overdue}
+    return Detection(
+        GapKind.CLOSE_DATE_PAST,
+        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        "opportunity",
+    )
+
+
+def off_strategy(session: Session, context: DetectContext) -> Detection:
+    """Open deals, and accounts with recent activity but no open deal, in a deprioritised segment."""
+    deprioritised = (
+        select(SegmentMember.account_id, func.min(Segment.name).label("segment"))
+        .join(Segment, Segment.id == SegmentMember.segment_id)
+        .where(Segment.stance == SegmentStance.DEPRIORITISE, Segment.is_active.is_(True))
+        .group_by(SegmentMember.account_id)
+        .subquery()
+    )
+    deals = (
+        select(*deal_columns(), deprioritised.c.segment)
+        .join(deprioritised, deprioritised.c.account_id == Opportunity.account_id)
+        .where(*open_deals(context))
+        .subquery()
+    )
+    deal_rows = select(
+        *deal_hit_columns(
+            context,
+            deals,
+            sentence("Open deal on an account in the deprioritised segment ", deals.c.segment),
+            {"segment": deals.c.segment, "subject": "opportunity"},
+        )
+    )
+    days = context.rule.number("activity_days")
+    minimum = context.rule.number("min_activities")
+    recent = (
+        select(Activity.account_id, func.count().label("activities"))
+        .where(
+            Activity.occurred_at >= context.moment(context.now - dt.timedelta(days=days)),
+            Activity.occurred_at <= context.moment(context.now),
+            Activity.account_id.is_not(None),
+        )
+        .group_by(Activity.account_id)
+        .having(func.count() >= minimum)
+        .subquery()
+    )
+    account_scope = Account.id.in_(context.account_scope) if context.account_scope is not None else true()
+    open_on_account = exists().where(Opportunity.account_id == Account.id, Opportunity.is_closed.is_(False))
+    accounts = (
+        select(Account.id, Account.owner_id, deprioritised.c.segment, recent.c.activities)
+        .join(deprioritised, deprioritised.c.account_id == Account.id)
+        .join(recent, recent.c.account_id == Account.id)
+        .where(account_scope, ~open_on_account)
+        .subquery()
+    )
+    account_rows = select(
+        sentence("account:", accounts.c.id).label("subject_key"),
+        cast(literal(None), Opportunity.id.type).label("opportunity_id"),
+        accounts.c.id.label("account_id"),
+        accounts.c.owner_id.label("owner_id"),
+        literal(0).label("amount_at_risk"),
+        sentence(
+            accounts.c.activities,
+            f" activities in the last {days} days on an account in the deprioritised segment ",
+            accounts.c.segment,
+        ).label("explanation"),
+        json_object(
+            context.dialect,
+            {"segment": accounts.c.segment, "activities": accounts.c.activities, "activity_days": days},
+        ).label("evidence"),
+    )
+    union = union_all(deal_rows, account_rows).subquery()
+    return Detection(GapKind.OFF_STRATEGY, select(union), "both")

@@ -1,0 +1,268 @@
+"""The gap scan: every detector set-wise, signals raised, refreshed and resolved with a few statements per kind.
+
+For each kind the detector's SELECT is copied once into a scratch (temporary) table; then one
+UPDATE resolves the open signals whose condition cleared, one UPDATE … FROM refreshes the ones
+still found, and one INSERT … SELECT raises the new ones. No deal is ever loaded into Python, so
+the scan costs a handful of statements per detector whatever the number of deals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ColumnElement,
+    Index,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import CompoundSelect, Select
+
+from bridgehead.common.types import UTCDateTime, utcnow
+from bridgehead.connectors.models import ImportRun
+from bridgehead.connectors.report import ImportReport
+from bridgehead.crm.models import Account, Opportunity
+from bridgehead.deals.compliance import import_scope
+from bridgehead.deals.process import processes
+from bridgehead.intelligence.gaps import detect_activity, detect_deals
+from bridgehead.intelligence.gaps.models import GapKind, GapSignal
+from bridgehead.intelligence.gaps.rules import effective_rules
+from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection
+
+Detector = Callable[[Session, DetectContext], Detection]
+
+DETECTORS: dict[GapKind, Detector] = {
+    GapKind.SINGLE_THREADED: detect_deals.single_threaded,
+    GapKind.NO_ECONOMIC_BUYER: detect_deals.no_economic_buyer,
+    GapKind.SLOW_FOLLOW_UP: detect_activity.slow_follow_up,
+    GapKind.STALE_DEAL: detect_activity.stale_deal,
+    GapKind.QUALIFICATION_INCOMPLETE: detect_deals.qualification_incomplete,
+    GapKind.CLOSE_DATE_PUSHED: detect_activity.close_date_pushed,
+    GapKind.CLOSE_DATE_PAST: detect_activity.close_date_past,
+    GapKind.MISSING_FIELDS: detect_deals.missing_fields,
+    GapKind.OFF_STRATEGY: detect_activity.off_strategy,
+    GapKind.NO_ACTION_PLAN: detect_deals.no_action_plan,
+    GapKind.ACTION_PLAN_OVERDUE: detect_deals.action_plan_overdue,
+    GapKind.HANDOFF_NOT_ACCEPTED: detect_deals.handoff_not_accepted,
+}
+
+# Core statements on the table (not the ORM class): row counts come back on both databases.
+_signals: Table = GapSignal.__table__  # type: ignore[assignment]
+# The scratch table lives per connection (TEMPORARY) and outside the application's metadata.
+_scratch_metadata = MetaData()
+_hits = Table(
+    "gap_scan_hit",
+    _scratch_metadata,
+    Column("subject_key", String(120), nullable=False),
+    Column("opportunity_id", BigInteger),
+    Column("account_id", BigInteger),
+    Column("owner_id", BigInteger),
+    Column("amount_at_risk", BigInteger),
+    Column("explanation", String(500)),
+    Column("evidence", JSON),
+    Index("ix_gap_scan_hit_subject_key", "subject_key"),
+    prefixes=["TEMPORARY"],
+)
+
+
+@dataclass(frozen=True)
+class ScanScope:
+    """Which deals (a condition over ``Opportunity``) and accounts (a subquery of ids) a scan covers."""
+
+    deals: ColumnElement[bool]
+    accounts: Select[Any] | CompoundSelect[Any] | None = None
+
+
+@dataclass
+class KindResult:
+    """What one detector did in a scan."""
+
+    kind: GapKind
+    raised: int = 0
+    still_open: int = 0
+    resolved: int = 0
+    enabled: bool = True
+
+
+@dataclass
+class ScanResult:
+    """What a scan did, per kind in detector order."""
+
+    kinds: list[KindResult] = field(default_factory=list)
+
+    @property
+    def raised(self) -> int:
+        """New signals over all kinds."""
+        return sum(item.raised for item in self.kinds)
+
+    @property
+    def still_open(self) -> int:
+        """Signals found again over all kinds."""
+        return sum(item.still_open for item in self.kinds)
+
+    @property
+    def resolved(self) -> int:
+        """Signals closed over all kinds."""
+        return sum(item.resolved for item in self.kinds)
+
+
+def _in_scope(scope: ScanScope | None) -> ColumnElement[bool]:
+    """Open signals a scoped scan may resolve: those whose deal (or account, for account subjects) it covered."""
+    if scope is None:
+        return true()
+    deal_signal = and_(
+        GapSignal.opportunity_id.is_not(None),
+        GapSignal.opportunity_id.in_(select(Opportunity.id).where(scope.deals)),
+    )
+    accounts = scope.accounts if scope.accounts is not None else select(Account.id)
+    account_signal = and_(GapSignal.opportunity_id.is_(None), GapSignal.account_id.in_(accounts))
+    return or_(deal_signal, account_signal)
+
+
+def _resolve(session: Session, kind: GapKind, condition: ColumnElement[bool], now: dt.datetime) -> int:
+    result = session.execute(
+        update(_signals)
+        .where(GapSignal.kind == kind, GapSignal.resolved_at.is_(None), condition)
+        .values(resolved_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _apply(
+    session: Session, detection: Detection, severity: Any, scope: ScanScope | None, now: dt.datetime
+) -> KindResult:
+    kind = detection.kind
+    session.execute(delete(_hits))
+    session.execute(insert(_hits).from_select(list(HIT_COLUMNS), detection.rows))
+    found = exists().where(_hits.c.subject_key == GapSignal.subject_key)
+    resolved = _resolve(session, kind, and_(_in_scope(scope), ~found), now)
+    refreshed = session.execute(
+        update(_signals)
+        .where(
+            GapSignal.kind == kind,
+            GapSignal.resolved_at.is_(None),
+            GapSignal.subject_key == _hits.c.subject_key,
+        )
+        .values(
+            last_seen_at=now,
+            severity=severity,
+            owner_id=_hits.c.owner_id,
+            amount_at_risk=_hits.c.amount_at_risk,
+            explanation=_hits.c.explanation,
+            evidence=_hits.c.evidence,
+        )
+    )
+    already_open = exists().where(
+        GapSignal.kind == kind, GapSignal.resolved_at.is_(None), GapSignal.subject_key == _hits.c.subject_key
+    )
+    new_rows = select(
+        literal(kind.value, String()),
+        literal(severity.value, String()),
+        *[_hits.c[name] for name in HIT_COLUMNS],
+        literal(now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    ).where(~already_open)
+    # INSERT … SELECT reports no row count through psycopg, so count the new subjects first.
+    raised = session.scalar(select(func.count()).select_from(_hits).where(~already_open)) or 0
+    session.execute(
+        insert(_signals).from_select(
+            ["kind", "severity", *HIT_COLUMNS, "raised_at", "last_seen_at"], new_rows
+        )
+    )
+    return KindResult(
+        kind=kind,
+        raised=raised,
+        still_open=int(getattr(refreshed, "rowcount", 0) or 0),
+        resolved=resolved,
+    )
+
+
+def scan(
+    session: Session,
+    *,
+    kinds: list[GapKind] | None = None,
+    scope: ScanScope | None = None,
+    now: dt.datetime | None = None,
+    progress: Callable[[KindResult], None] | None = None,
+) -> ScanResult:
+    """Run the detectors (all, or ``kinds``) over every deal, or over ``scope``; flush, never commit.
+
+    A disabled rule resolves its open signals: the playbook no longer asks for it.
+    ``progress`` is called after each detector with what it did.
+    """
+    now = now or utcnow()
+    rules = effective_rules(session)
+    contexts = processes(session)
+    connection = session.connection()
+    _hits.create(connection, checkfirst=True)
+    dialect = connection.dialect.name
+    result = ScanResult()
+    for kind in kinds or list(DETECTORS):
+        rule = rules[kind]
+        if not rule.enabled:
+            item = KindResult(
+                kind=kind, enabled=False, resolved=_resolve(session, kind, _in_scope(scope), now)
+            )
+        else:
+            context = DetectContext(
+                dialect=dialect,
+                now=now,
+                rule=rule,
+                contexts=contexts,
+                deal_scope=scope.deals if scope is not None else true(),
+                account_scope=scope.accounts if scope is not None else None,
+            )
+            item = _apply(session, DETECTORS[kind](session, context), rule.severity, scope, now)
+        result.kinds.append(item)
+        if progress is not None:
+            progress(item)
+    session.execute(delete(_hits))
+    session.flush()
+    return result
+
+
+def import_scan_scope(session: Session, report: ImportReport) -> ScanScope | None:
+    """The deals and accounts an import touched (``None``: scan everything).
+
+    Deals written by the import, and deals on accounts it wrote. Imported activities carry no
+    time of import, so an import that wrote activities widens the scan to every deal.
+    """
+    activity = report.counts.get("activity")
+    if activity is not None and activity.created + activity.updated > 0:
+        return None
+    started = (
+        session.scalar(select(ImportRun.started_at).where(ImportRun.id == report.run_id))
+        if report.run_id
+        else None
+    )
+    if started is None:
+        return None
+    deals = import_scope(session, report)
+    accounts = select(Account.id).where(Account.updated_at >= started)
+    touched_accounts = accounts.union(
+        select(Opportunity.account_id).where(deals, Opportunity.account_id.is_not(None))
+    )
+    return ScanScope(deals=or_(deals, Opportunity.account_id.in_(accounts)), accounts=touched_accounts)
+
+
+def after_import(session: Session, report: ImportReport) -> None:
+    """After-import step: scan only what the import touched (runs after the deal checks)."""
+    scan(session, scope=import_scan_scope(session, report))

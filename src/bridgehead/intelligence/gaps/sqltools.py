@@ -1,0 +1,217 @@
+"""SQL building blocks shared by the detectors: the hit row, sentences and JSON evidence built in SQL.
+
+Every detector is one SELECT producing the same columns (``HIT_COLUMNS``), so the scan can copy
+its rows into ``gap_signal`` with ``INSERT … SELECT`` and never loads a deal into Python. The few
+functions that differ between SQLite and PostgreSQL (JSON objects, day differences) are chosen
+here by dialect name and nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    true,
+)
+from sqlalchemy.sql.expression import CompoundSelect, Select
+
+from bridgehead.common.types import UTCDateTime
+from bridgehead.crm.models import Opportunity
+from bridgehead.deals.compliance import process_condition
+from bridgehead.deals.models import ProcessStage
+from bridgehead.deals.process import ProcessContext, normalise_stage_name
+from bridgehead.intelligence.gaps.models import GapKind
+from bridgehead.intelligence.gaps.rules import EffectiveRule
+
+HIT_COLUMNS = (
+    "subject_key",
+    "opportunity_id",
+    "account_id",
+    "owner_id",
+    "amount_at_risk",
+    "explanation",
+    "evidence",
+)
+MAX_EXPLANATION = 500
+Part = str | int | ColumnElement[Any]
+
+
+@dataclass(frozen=True)
+class DetectContext:
+    """What every detector needs: the rule, the processes, the time of the scan and the scope.
+
+    ``deal_scope`` is a condition over ``Opportunity``; ``account_scope`` a subquery of account
+    ids (``None``: every account). A full scan passes ``true()`` and ``None``.
+    """
+
+    dialect: str
+    now: dt.datetime
+    rule: EffectiveRule
+    contexts: Sequence[ProcessContext]
+    deal_scope: ColumnElement[bool]
+    account_scope: Select[Any] | CompoundSelect[Any] | None
+
+    @property
+    def today(self) -> dt.date:
+        """The scan's date (UTC)."""
+        return self.now.date()
+
+    def moment(self, value: dt.datetime) -> ColumnElement[dt.datetime]:
+        """A datetime bound so both databases compare it with stored timestamps."""
+        return literal(value, UTCDateTime())
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detector's SELECT of hits, and whether its subjects are deals or accounts."""
+
+    kind: GapKind
+    rows: Select[Any]
+    subject: str  # "opportunity" or "account"
+
+
+def text_of(part: Part) -> ColumnElement[str]:
+    """A piece of a sentence as SQL text: literals are bound (typed, for PostgreSQL), columns cast."""
+    if isinstance(part, str):
+        return cast(literal(part), String)
+    if isinstance(part, int):
+        return cast(literal(str(part)), String)
+    return cast(part, String)
+
+
+def sentence(*parts: Part) -> ColumnElement[str]:
+    """Concatenate literal and column parts into one explanation (``||`` on both databases)."""
+    pieces = [text_of(part) for part in parts]
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        joined = joined + piece
+    return func.substr(joined, 1, MAX_EXPLANATION)
+
+
+def plural(count: ColumnElement[Any], one: str, many: str) -> ColumnElement[str]:
+    """``one`` when ``count`` is 1, else ``many`` (for sentences)."""
+    return case((count == 1, text_of(one)), else_=text_of(many))
+
+
+def json_value(value: Part | bool | None) -> ColumnElement[Any]:
+    """A JSON object value: columns as they are, Python literals bound with an explicit type."""
+    if value is None:
+        return null()
+    if isinstance(value, bool):
+        return literal(value)
+    if isinstance(value, int):
+        return cast(literal(value), Integer)
+    if isinstance(value, str):
+        return cast(literal(value), String)
+    return value
+
+
+def json_object(dialect: str, pairs: Mapping[str, Any]) -> ColumnElement[Any]:
+    """A JSON object built in SQL (``json_object`` on SQLite, ``json_build_object`` on PostgreSQL)."""
+    arguments: list[ColumnElement[Any]] = []
+    for key, value in pairs.items():
+        # Keys are fixed identifiers of this module, never user input.
+        arguments.append(literal_column(f"'{key}'"))
+        arguments.append(json_value(value))
+    builder = func.json_build_object if dialect == "postgresql" else func.json_object
+    return builder(*arguments)
+
+
+def elapsed(
+    dialect: str, later: ColumnElement[Any], earlier: ColumnElement[Any], *, unit_seconds: int = 86400
+) -> ColumnElement[int]:
+    """Whole units (days by default, hours with 3600) from ``earlier`` to ``later``, truncated."""
+    if dialect == "postgresql":
+        seconds = func.extract("epoch", cast(later, UTCDateTime()) - cast(earlier, UTCDateTime()))
+        return cast(func.floor(seconds / unit_seconds), Integer)
+    # CAST truncates (SQLite builds without the math functions have no floor()); julianday's
+    # floating point puts exactly 25 hours at 24.99999…, so a millisecond is added first.
+    units = (func.julianday(later) - func.julianday(earlier)) * (86400 / unit_seconds)
+    return cast(units + 0.001 / unit_seconds, Integer)
+
+
+def stage_name_column() -> ColumnElement[str]:
+    """The deal's CRM stage as the processes compare it."""
+    return func.lower(func.trim(Opportunity.stage))
+
+
+def _names_of(stage: ProcessStage) -> list[str]:
+    return sorted(
+        {normalise_stage_name(stage.name)} | {normalise_stage_name(n) for n in stage.crm_stage_names}
+    )
+
+
+def stage_case(
+    contexts: Sequence[ProcessContext], pick: Callable[[ProcessStage], Any | None]
+) -> ColumnElement[Any]:
+    """One CASE over ``Opportunity``: ``pick(stage)`` for the process stage the deal is in, else NULL.
+
+    Deals map to stages as ``deals.compliance`` maps them (the process by deal type, the stage by
+    its name or a CRM alias); stages for which ``pick`` returns None are left out, so
+    ``stage_case(...) IS NOT NULL`` selects exactly the deals the detector cares about.
+    """
+    stage_name = stage_name_column()
+    branches: list[tuple[ColumnElement[bool], Any]] = []
+    for context in contexts:
+        in_process = process_condition(context, list(contexts))
+        for stage in context.stages:
+            value = pick(stage)
+            if value is None:
+                continue
+            if isinstance(value, ColumnElement):
+                bound = value
+            elif isinstance(value, str):
+                bound = text_of(value)
+            else:
+                bound = cast(literal(value), BigInteger)
+            branches.append((and_(in_process, stage_name.in_(_names_of(stage))), bound))
+    if not branches:
+        return null()
+    return case(*branches, else_=null())
+
+
+def deal_hit_columns(
+    context: DetectContext,
+    source: Any,
+    explanation: ColumnElement[str],
+    evidence: Mapping[str, Any],
+) -> list[ColumnElement[Any]]:
+    """The hit columns for a deal subject, from a subquery ``source`` with id, account_id, owner_id, amount."""
+    return [
+        sentence("opportunity:", source.c.id).label("subject_key"),
+        source.c.id.label("opportunity_id"),
+        source.c.account_id.label("account_id"),
+        source.c.owner_id.label("owner_id"),
+        func.coalesce(source.c.amount, 0).label("amount_at_risk"),
+        explanation.label("explanation"),
+        json_object(context.dialect, evidence).label("evidence"),
+    ]
+
+
+def open_deals(context: DetectContext) -> list[ColumnElement[bool]]:
+    """Open deals within the scan's scope."""
+    return [Opportunity.is_closed.is_(False), context.deal_scope]
+
+
+def deal_columns() -> list[Any]:
+    """The deal columns every deal detector carries into its hit."""
+    return [Opportunity.id, Opportunity.account_id, Opportunity.owner_id, Opportunity.amount]
+
+
+def everything() -> ColumnElement[bool]:
+    """The full-scan deal scope."""
+    return true()
