@@ -135,7 +135,19 @@ class Opportunity(Base):
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
         CheckConstraint("probability IS NULL OR (probability BETWEEN 0 AND 100)", name="probability_range"),
         CheckConstraint("NOT is_won OR is_closed", name="won_implies_closed"),
-        Index("ix_opportunity_owner_id_close_date", "owner_id", "close_date"),
+        # Covering: the metrics engine reads every per-owner figure from this index alone (migration 0009).
+        Index(
+            "ix_opportunity_owner_metrics",
+            "owner_id",
+            "close_date",
+            "is_closed",
+            "is_won",
+            "amount",
+            "probability",
+            "created_at",
+            "stage",
+        ),
+        Index("ix_opportunity_stage_outcome", "stage", "is_closed", "is_won", "probability"),
         Index("ix_opportunity_is_closed_close_date", "is_closed", "close_date"),
         # The list pages sort by these; without an index every page would sort the whole table.
         Index("ix_opportunity_amount", "amount"),
@@ -151,7 +163,7 @@ class Opportunity(Base):
     name: Mapped[str] = mapped_column(String(255))
     amount: Mapped[Decimal | None] = mapped_column(MoneyAmount)
     currency_code: Mapped[str] = mapped_column(String(3), default="USD")
-    stage: Mapped[str] = mapped_column(String(80), index=True)
+    stage: Mapped[str] = mapped_column(String(80))
     probability: Mapped[int | None] = mapped_column(Integer)
     close_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -214,10 +226,8 @@ class Activity(Base):
     __tablename__ = "activity"
     __table_args__ = (
         Index("ix_activity_opportunity_id_occurred_at", "opportunity_id", "occurred_at"),
-        Index("ix_activity_owner_id_occurred_at", "owner_id", "occurred_at"),
-        Index(
-            "ix_activity_occurred_at_owner_id_kind", "occurred_at", "owner_id", "kind"
-        ),  # activity volumes (intelligence)
+        # Covering for activity volumes per owner and kind (intelligence, migration 0009).
+        Index("ix_activity_owner_id_occurred_at_kind", "owner_id", "occurred_at", "kind"),
     )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)

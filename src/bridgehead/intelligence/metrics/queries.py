@@ -55,11 +55,13 @@ def cycle_days(session: Session) -> ColumnElement[int]:
     )
 
 
-def _count_if(condition: ColumnElement[bool]) -> Any:
+def count_if(condition: ColumnElement[bool]) -> Any:
+    """How many rows meet ``condition`` (0 when none): several counts in one scan instead of one each."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _sum_if(condition: ColumnElement[bool], value: Any) -> Any:
+def sum_if(condition: ColumnElement[bool], value: Any) -> Any:
+    """The sum of ``value`` over the rows meeting ``condition`` (0 when none)."""
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
@@ -82,10 +84,10 @@ def closed_outcomes(session: Session, scope: Scope, slice_: Slice, period: Perio
         select(
             slice_.key.label("key"),
             slice_.label.label("label"),
-            _count_if(won).label("won"),
-            _count_if(~won).label("lost"),
-            _sum_if(won, func.coalesce(AMOUNT_CENTS, 0)).label("won_cents"),
-            _sum_if(~won, func.coalesce(AMOUNT_CENTS, 0)).label("lost_cents"),
+            count_if(won).label("won"),
+            count_if(~won).label("lost"),
+            sum_if(won, func.coalesce(AMOUNT_CENTS, 0)).label("won_cents"),
+            sum_if(~won, func.coalesce(AMOUNT_CENTS, 0)).label("lost_cents"),
         ).select_from(Opportunity)
     ).where(*scope.opportunity, Opportunity.is_closed.is_(True), in_period(Opportunity.close_date, period))
     rows = session.execute(statement.group_by(slice_.key, slice_.label)).all()
@@ -151,10 +153,10 @@ def open_pipeline(
         select(
             slice_.key.label("key"),
             slice_.label.label("label"),
-            _count_if(closing).label("open_count"),
-            _sum_if(closing, cents).label("open_cents"),
-            _sum_if(closing, cents * func.coalesce(Opportunity.probability, 0)).label("weighted"),
-            _count_if(qualified).label("qualified"),
+            count_if(closing).label("open_count"),
+            sum_if(closing, cents).label("open_cents"),
+            sum_if(closing, cents * func.coalesce(Opportunity.probability, 0)).label("weighted"),
+            count_if(qualified).label("qualified"),
         ).select_from(Opportunity)
     ).where(*scope.opportunity, Opportunity.is_closed.is_(False))
     rows = session.execute(statement.group_by(slice_.key, slice_.label)).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from bridgehead.auth.models import User
 from bridgehead.common.types import Period
 from bridgehead.crm.models import Activity, Opportunity
-from bridgehead.intelligence.metrics import compute, queries
+from bridgehead.intelligence.metrics import compute, queries, rollup
 from bridgehead.intelligence.metrics.periods import Grain, current_quarter, parse_period, periods_ending
 from bridgehead.intelligence.metrics.scope import MetricFilters, Scope, resolve_scope
 from bridgehead.intelligence.schemas import (
@@ -41,7 +42,6 @@ from bridgehead.intelligence.slices import (
     Subject,
     build_slice,
     period_slice,
-    whole,
 )
 from bridgehead.intelligence.stages import StageLadder, stage_ladder
 
@@ -95,94 +95,155 @@ def _medians(
     return {bucket: compute.median_from_histogram(days, counts) for bucket, (days, counts) in values.items()}
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What the headline and its owner slices share: computed once per call, one pass per table."""
+
+    scope: Scope
+    ladder: StageLadder
+    deals: dict[int | None, rollup.DealTotals]
+    activities: dict[int | None, dict[str, int]]
+
+
+def _inputs(session: Session, viewer: User | None, filters: MetricFilters) -> _Inputs:
+    scope = resolve_scope(session, viewer=viewer, filters=filters)
+    ladder = stage_ladder(session, include_history=False)
+    deals = rollup.owner_deal_totals(session, scope, filters.period, ladder.unqualified)
+    activities = rollup.owner_activity_counts(session, scope, filters.period)
+    return _Inputs(scope, ladder, deals, activities)
+
+
 def sliced_metrics(
     session: Session, *, viewer: User | None, filters: MetricFilters, by: Dimension
 ) -> SlicedMetrics:
     """The main metrics per group of ``by`` (office, team, manager, rep, segment, product, priority)."""
-    scope = resolve_scope(session, viewer=viewer, filters=filters)
-    rows = _slice_rows(session, scope, by, stage_ladder(session, include_history=False))
+    if by in rollup.OWNER_DIMENSIONS:
+        rows = _owner_slice_rows(session, _inputs(session, viewer, filters), by)
+    else:
+        scope = resolve_scope(session, viewer=viewer, filters=filters)
+        rows = _slice_rows(session, scope, by, stage_ladder(session, include_history=False))
     return SlicedMetrics(period=filters.period.label, by=by, rows=rows)
 
 
+def headline_and_slices(
+    session: Session, *, viewer: User | None, filters: MetricFilters, by: Dimension
+) -> tuple[Headline, SlicedMetrics]:
+    """The headline and the metrics by ``by`` together (the metrics page), sharing their scans."""
+    if by not in rollup.OWNER_DIMENSIONS:
+        return (
+            headline(session, viewer=viewer, filters=filters),
+            sliced_metrics(session, viewer=viewer, filters=filters, by=by),
+        )
+    inputs = _inputs(session, viewer, filters)
+    rows = _owner_slice_rows(session, inputs, by)
+    return _headline(session, inputs), SlicedMetrics(period=filters.period.label, by=by, rows=rows)
+
+
+def _slice_row(
+    key: str | None, label: str, deals: rollup.DealTotals, activities: int, medians: Any
+) -> SliceRow:
+    return SliceRow(
+        key=key,
+        label=label,
+        won=deals.won,
+        lost=deals.lost,
+        closed=deals.won + deals.lost,
+        win_rate=compute.win_rate(deals.won, deals.lost),
+        won_amount=compute.cents_to_money(deals.won_cents),
+        average_deal_size=compute.average_cents(deals.won_cents, deals.won),
+        median_cycle_won_days=medians.get((key, True)),
+        median_cycle_lost_days=medians.get((key, False)),
+        pipeline_created_count=deals.created,
+        pipeline_created_amount=compute.cents_to_money(deals.created_cents),
+        open_count=deals.open_closing,
+        open_amount=compute.cents_to_money(deals.open_closing_cents),
+        weighted_forecast=compute.weighted_forecast(deals.weighted_cents_percent),
+        activities=activities,
+    )
+
+
+def _group_histogram(
+    session: Session, scope: Scope, groups: rollup.OwnerGroups
+) -> list[tuple[Any, Any, bool, int, int]]:
+    histogram = rollup.group_cycle_histogram(session, scope, groups, scope.filters.period)
+    return [(*groups.groups[group], is_won, days, count) for group, is_won, days, count in histogram]
+
+
+def _owner_slice_rows(session: Session, inputs: _Inputs, by: Dimension) -> list[SliceRow]:
+    """Slice rows for a dimension decided by the owner: per-owner figures summed per group."""
+    groups = rollup.owner_groups(session, by)
+    deals = rollup.group_totals(groups, inputs.deals)
+    activities = {
+        group: sum(by_kind.values())
+        for group, by_kind in rollup.group_activities(groups, inputs.activities).items()
+    }
+    medians = _medians(_group_histogram(session, inputs.scope, groups))
+    result = []
+    for group, (key, label) in enumerate(groups.groups):
+        figures = deals.get(group, rollup.DealTotals())
+        if figures.touched or activities.get(group):
+            result.append(
+                _slice_row(_key(key), _label(label, by), figures, activities.get(group, 0), medians)
+            )
+    return sorted(result, key=lambda row: (row.key is None, row.label.lower()))
+
+
 def _slice_rows(session: Session, scope: Scope, by: Dimension, ladder: StageLadder) -> list[SliceRow]:
+    """Slice rows for a dimension not decided by the owner (segment, product, priority): grouped joins."""
     period = scope.filters.period
     deal_slice = build_slice(session, by)
     activity_slice = build_slice(session, by, ACTIVITY_SUBJECT)
     labels: dict[str | None, str] = {}
-    outcomes = {}
+    deals: dict[str | None, rollup.DealTotals] = defaultdict(rollup.DealTotals)
     for row in queries.closed_outcomes(session, scope, deal_slice, period):
-        outcomes[_key(row.key)] = row
+        figures = deals[_key(row.key)]
+        figures.won, figures.lost, figures.won_cents = row.won, row.lost, row.won_cents
         labels[_key(row.key)] = _label(row.label, by)
     medians = _medians(queries.cycle_histogram(session, scope, deal_slice, period))
-    pipeline = {}
     for prow in queries.open_pipeline(session, scope, deal_slice, period, ladder.unqualified):
-        pipeline[_key(prow.key)] = prow
+        figures = deals[_key(prow.key)]
+        figures.open_closing, figures.open_closing_cents = prow.open_count, prow.open_cents
+        figures.weighted_cents_percent = prow.weighted_cents_percent
         labels[_key(prow.key)] = _label(prow.label, by)
-    created = {}
     for key, label, count, cents in queries.pipeline_created(session, scope, deal_slice, period):
-        created[_key(key)] = (count, cents)
+        deals[_key(key)].created, deals[_key(key)].created_cents = count, cents
         labels[_key(key)] = _label(label, by)
     activities: dict[str | None, int] = defaultdict(int)
     for key, label, _kind, count in queries.activity_counts(session, scope, activity_slice, period):
         activities[_key(key)] += count
         labels[_key(key)] = _label(label, by)
-    result = []
-    for key, label in labels.items():
-        outcome = outcomes.get(key)
-        won, lost = (outcome.won, outcome.lost) if outcome else (0, 0)
-        won_cents = outcome.won_cents if outcome else 0
-        open_row = pipeline.get(key)
-        created_count, created_cents = created.get(key, (0, 0))
-        result.append(
-            SliceRow(
-                key=key,
-                label=label,
-                won=won,
-                lost=lost,
-                closed=won + lost,
-                win_rate=compute.win_rate(won, lost),
-                won_amount=compute.cents_to_money(won_cents),
-                average_deal_size=compute.average_cents(won_cents, won),
-                median_cycle_won_days=medians.get((key, True)),
-                median_cycle_lost_days=medians.get((key, False)),
-                pipeline_created_count=created_count,
-                pipeline_created_amount=compute.cents_to_money(created_cents),
-                open_count=open_row.open_count if open_row else 0,
-                open_amount=compute.cents_to_money(open_row.open_cents if open_row else 0),
-                weighted_forecast=compute.weighted_forecast(
-                    open_row.weighted_cents_percent if open_row else 0
-                ),
-                activities=activities.get(key, 0),
-            )
-        )
+    result = [
+        _slice_row(key, label, deals.get(key, rollup.DealTotals()), activities.get(key, 0), medians)
+        for key, label in labels.items()
+    ]
     return sorted(result, key=lambda row: (row.key is None, row.label.lower()))
 
 
 def headline(session: Session, *, viewer: User | None, filters: MetricFilters) -> Headline:
     """The headline table: every metric of DESIGN.md section 8 for the period and filters."""
-    scope = resolve_scope(session, viewer=viewer, filters=filters)
+    return _headline(session, _inputs(session, viewer, filters))
+
+
+def _headline(session: Session, inputs: _Inputs) -> Headline:
+    filters, ladder = inputs.scope.filters, inputs.ladder
     period = filters.period
-    ladder = stage_ladder(session, include_history=False)
-    everything = whole()
-    outcome = next(iter(queries.closed_outcomes(session, scope, everything, period)), None)
-    won, lost = (outcome.won, outcome.lost) if outcome else (0, 0)
-    won_cents = outcome.won_cents if outcome else 0
-    histogram = queries.cycle_histogram(session, scope, everything, period)
+    totals = rollup.DealTotals()
+    for figures in inputs.deals.values():
+        totals.add(figures)
+    won, lost, won_cents = totals.won, totals.lost, totals.won_cents
+    histogram = _group_histogram(session, inputs.scope, rollup.owner_groups(session, Dimension.ALL))
     medians = _medians(histogram)
     won_days = [(days, count) for _k, _l, is_won, days, count in histogram if is_won]
-    pipeline = next(iter(queries.open_pipeline(session, scope, everything, period, ladder.unqualified)), None)
-    created = next(iter(queries.pipeline_created(session, scope, everything, period)), None)
-    by_kind: dict[str, int] = {}
-    for _key_value, _label_value, kind, count in queries.activity_counts(
-        session, scope, build_slice(session, Dimension.ALL, ACTIVITY_SUBJECT), period
-    ):
-        by_kind[kind] = by_kind.get(kind, 0) + count
+    by_kind: dict[str, int] = defaultdict(int)
+    for owner_kinds in inputs.activities.values():
+        for kind, count in owner_kinds.items():
+            by_kind[kind] += count
 
     rate = compute.win_rate(won, lost)
     average_won = compute.average_cents(won_cents, won)
     mean_cycle = compute.mean_from_histogram(won_days)
-    open_cents = pipeline.open_cents if pipeline else 0
-    qualified = pipeline.qualified_count if pipeline else 0
+    open_cents = totals.open_closing_cents
+    qualified = totals.qualified
     coverage = compute.coverage(open_cents, filters.target_amount)
     metrics = [
         MetricValue(
@@ -223,21 +284,21 @@ def headline(session: Session, *, viewer: User | None, filters: MetricFilters) -
         MetricValue(
             key="pipeline_created",
             label="Pipeline created",
-            value=compute.cents_to_money(created[3] if created else 0),
+            value=compute.cents_to_money(totals.created_cents),
             unit="USD",
-            note=f"{created[2] if created else 0:,} deals created in {period.label}",
+            note=f"{totals.created:,} deals created in {period.label}",
         ),
         MetricValue(
             key="open_pipeline",
             label="Open pipeline closing in period",
             value=compute.cents_to_money(open_cents),
             unit="USD",
-            note=f"{pipeline.open_count if pipeline else 0:,} open deals",
+            note=f"{totals.open_closing:,} open deals",
         ),
         MetricValue(
             key="weighted_forecast",
             label="Stage-weighted forecast",
-            value=compute.weighted_forecast(pipeline.weighted_cents_percent if pipeline else 0),
+            value=compute.weighted_forecast(totals.weighted_cents_percent),
             unit="USD",
             note="Σ amount x stage probability over open deals closing in the period",
         ),
