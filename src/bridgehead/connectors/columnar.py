@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from bridgehead.connectors.entities import EntitySpec, FieldSpec
 from bridgehead.connectors.parsing import field_parser
+from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk, EntityCounts, ImportOptions, ProgressCallback
 from bridgehead.connectors.staging import Stage, stage_name
 from bridgehead.connectors.vectorised import Checked, column_checker, stage_form, stage_type
@@ -121,7 +122,7 @@ def stage_columns(
     }
     stage.references_resolved = True
     seen = 0
-    for chunk in chunks:
+    for chunk in prefetched(chunks):
         size = len(chunk)
         seen += size
         problems: list[_Problem] = []

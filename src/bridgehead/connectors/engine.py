@@ -40,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bridgehead.audit.service import record_change
 from bridgehead.common.types import UTCDateTime, utcnow
+from bridgehead.connectors.deferred_indexes import DeferredIndexes
 from bridgehead.connectors.entities import EntitySpec, Kind
 from bridgehead.connectors.files import RowProblem
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
@@ -89,10 +90,15 @@ def run_import(
     if sqlite:
         # Large imports walk indexes far bigger than SQLite's default 2 MB page cache.
         connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+    # A refused or failed import is rolled back by the caller, and the dropped indexes with it.
+    deferred = DeferredIndexes(session)
     try:
         for batch in batches:
             counts = report.counts.setdefault(batch.entity.name, EntityCounts())
-            _import_batch(session, batch, options, report, counts, run.id, now, progress)
+            _import_batch(session, batch, options, report, counts, run.id, now, progress, deferred)
+        if progress and deferred.dropped:
+            progress("rebuilding indexes", 0, None)
+        deferred.rebuild()
     finally:
         if sqlite:
             connection.exec_driver_sql("PRAGMA cache_size=-2000")
@@ -133,6 +139,7 @@ def _import_batch(
     run_id: int,
     now: dt.datetime,
     progress: ProgressCallback | None,
+    deferred: DeferredIndexes,
 ) -> None:
     keep_cells = options.policy == "quarantine"
     stage = Stage(session, batch, keep_cells)
@@ -237,7 +244,14 @@ def _import_batch(
         _link_users_by_email(session, stage)
         _reject_unique_collisions(session, stage, counts, reject)
     _resolve_references(session, stage, counts, reject, self_refs=False)
-    _upsert(session, stage, counts, now)
+    valid_rows = (
+        session.scalar(
+            select(func.count()).select_from(stage.table).where(stage.table.c._rejected.is_(False))
+        )
+        or 0
+    )
+    deferred.set_aside_for(batch.entity.table, valid_rows)
+    _upsert(session, stage, counts, now, valid_rows)
     _resolve_references(session, stage, counts, reject, self_refs=True)
     if quarantined and not options.dry_run:
         session.add_all(quarantined)
@@ -384,7 +398,7 @@ def _resolve_references(
         )
 
 
-def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.datetime) -> None:
+def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.datetime, valid_rows: int) -> None:
     entity = stage.batch.entity
     target = entity.table
     table = stage.table
@@ -446,12 +460,14 @@ def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.dateti
     for index, column in enumerate(insert_columns):
         if column in provided and column in defaults and not target.c[column].nullable:
             select_values[index] = func.coalesce(select_values[index], defaults[column])
-    new_rows = select(*select_values).where(valid, ~exists().where(target.c.external_id == table.c._ext))
+    new_rows = select(*select_values).where(valid)
+    if has_records:
+        # Into an empty table every valid stage row is new (duplicate ids were rejected above).
+        new_rows = new_rows.where(~exists().where(target.c.external_id == table.c._ext))
     result = session.execute(
         insert(target).from_select(insert_columns, new_rows).execution_options(preserve_rowcount=True)
     )
     created = _rowcount(result)
-    valid_rows = session.scalar(select(func.count()).select_from(table).where(valid)) or 0
     counts.created += created
     counts.updated += updated
     counts.unchanged += valid_rows - created - updated

@@ -1,0 +1,87 @@
+"""Secondary indexes set aside while a large load fills a table, rebuilt before the import returns.
+
+Inserting a million rows into a table with half a dozen secondary indexes updates every index row
+by row in random key order; building each index once afterwards from sorted keys is several times
+faster. This only pays when the load is large relative to what the table already holds, so an
+index is set aside only when a batch brings at least ``MIN_ROWS`` rows and at least
+``GROWTH_FACTOR`` times the rows the table has (a first load, not a weekly re-import).
+
+Only plain (non-unique) indexes are set aside: unique indexes keep enforcing their constraint
+and answer the external-id lookups every later step makes. Each index is dropped and recreated
+from the exact definition the database reports, inside the import's transaction, so a failed or
+refused import (which the caller rolls back) leaves the schema exactly as it was too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.orm import Session
+
+# Below this many rows a batch is cheaper to index row by row than to rebuild indexes for.
+MIN_ROWS = 20_000
+# ... and unless it brings at least this many times the rows the table holds already.
+GROWTH_FACTOR = 2
+# PostgreSQL sorts index keys in this much memory per CREATE INDEX (its default is 64 MB).
+POSTGRES_INDEX_MEMORY = "256MB"
+
+
+@dataclass
+class DeferredIndexes:
+    """The indexes set aside during one import, by table, with the SQL that recreates them."""
+
+    session: Session
+    dropped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def set_aside_for(self, table: Table, incoming_rows: int) -> None:
+        """Drop ``table``'s plain indexes if ``incoming_rows`` new rows make a rebuild cheaper."""
+        if table.name in self.dropped or incoming_rows < MIN_ROWS:
+            return
+        existing = self.session.scalar(select(func.count()).select_from(table)) or 0
+        if incoming_rows < GROWTH_FACTOR * existing:
+            return
+        connection = self.session.connection()
+        indexes = plain_indexes(self.session, table.name)
+        for name, _ in indexes:
+            connection.exec_driver_sql(f'DROP INDEX "{name}"')
+        self.dropped[table.name] = indexes
+
+    def rebuild(self) -> None:
+        """Recreate every index set aside, from its original definition."""
+        if not self.dropped:
+            return
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
+        for indexes in self.dropped.values():
+            for _, definition in indexes:
+                connection.exec_driver_sql(definition)
+        self.dropped.clear()
+
+
+def plain_indexes(session: Session, table_name: str) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of each non-unique index on ``table_name``, as stored."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND tablename = :table"
+            ),
+            {"table": table_name},
+        ).all()
+    else:
+        # Indexes SQLite makes for UNIQUE and PRIMARY KEY constraints have no SQL and are kept.
+        rows = connection.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master "
+                "WHERE type = 'index' AND tbl_name = :table AND sql IS NOT NULL"
+            ),
+            {"table": table_name},
+        ).all()
+    return sorted(
+        (str(name), str(definition))
+        for name, definition in rows
+        if not str(definition).upper().startswith("CREATE UNIQUE")
+    )
