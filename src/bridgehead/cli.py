@@ -21,7 +21,9 @@ from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.deals.cli import deals_app
 from bridgehead.errors import BridgeheadError, exit_code_for
 from bridgehead.governance.cli import initiatives_app
+from bridgehead.intelligence.board.cli import board_command
 from bridgehead.intelligence.cli import metrics_command
+from bridgehead.intelligence.gaps.cli import gaps_app
 from bridgehead.strategy.cli import priorities_app, trace_app
 from bridgehead.strategy.segment_cli import segments_app
 
@@ -39,9 +41,11 @@ app.add_typer(export_app, name="export", no_args_is_help=True)
 app.add_typer(initiatives_app, name="initiatives")
 app.add_typer(deals_app, name="deals", no_args_is_help=True)
 app.command("metrics")(metrics_command)
+app.command("board")(board_command)
 app.add_typer(priorities_app, name="priorities")
 app.add_typer(trace_app, name="trace")
 app.add_typer(segments_app, name="segments", no_args_is_help=True)
+app.add_typer(gaps_app, name="gaps", no_args_is_help=True)
 
 console = Console()
 error_console = Console(stderr=True)

@@ -136,6 +136,8 @@ def create_app(settings: Settings) -> FastAPI:
     from bridgehead.governance import web as governance_web
     from bridgehead.intelligence import api as intelligence_api
     from bridgehead.intelligence import web as intelligence_web
+    from bridgehead.intelligence.board import api as board_api
+    from bridgehead.intelligence.board import web as board_web
     from bridgehead.strategy import api as strategy_api
     from bridgehead.strategy import web as strategy_web
 
@@ -169,11 +171,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(connectors_api.router, prefix=API_PREFIX)
     app.include_router(crm_api.router, prefix=API_PREFIX)
     app.include_router(intelligence_api.router, prefix=API_PREFIX)
+    app.include_router(board_api.router, prefix=API_PREFIX)
     app.include_router(deals_api.router, prefix=API_PREFIX)
     app.include_router(auth_web.router)
     app.include_router(connectors_web.router)
     app.include_router(crm_web.router)
     app.include_router(intelligence_web.router)
+    app.include_router(board_web.router)
     app.include_router(deals_web.router)
     from bridgehead.strategy import segment_api, segment_web
 
@@ -183,4 +187,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(strategy_web.router)
     app.include_router(governance_api.router, prefix=API_PREFIX)
     app.include_router(governance_web.router)
+    from bridgehead.intelligence.gaps import api as gaps_api
+    from bridgehead.intelligence.gaps import web as gaps_web
+
+    app.include_router(gaps_api.router, prefix=API_PREFIX)
+    app.include_router(gaps_web.router)
     return app

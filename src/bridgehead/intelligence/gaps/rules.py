@@ -17,6 +17,7 @@ from bridgehead.auth.models import Role, User
 from bridgehead.auth.service import require_role
 from bridgehead.errors import NotFound, ValidationFailed
 from bridgehead.intelligence.gaps.models import GapKind, GapRule, Severity
+from bridgehead.intelligence.gaps.schemas import RuleRead, ThresholdRead
 
 
 @dataclass(frozen=True)
@@ -299,3 +300,34 @@ def update_rule(
         after=_state(rule),
     )
     return rule
+
+
+def read_rules(session: Session) -> list[RuleRead]:
+    """Every rule as the API and the playbook page show it, with each threshold's range."""
+    reads = []
+    for kind, rule in effective_rules(session).items():
+        spec = RULE_SPECS[kind]
+        reads.append(
+            RuleRead(
+                kind=kind,
+                title=spec.title,
+                description=spec.description,
+                enabled=rule.enabled,
+                severity=rule.severity,
+                thresholds=[
+                    ThresholdRead(
+                        name=item.name,
+                        label=item.label,
+                        value=rule.number(item.name),
+                        default=item.default,
+                        minimum=item.minimum,
+                        maximum=item.maximum,
+                    )
+                    for item in spec.thresholds
+                ],
+                segment_minimums=dict(rule.thresholds.get(SEGMENT_MINIMUMS) or {})
+                if kind == GapKind.SINGLE_THREADED
+                else None,
+            )
+        )
+    return reads

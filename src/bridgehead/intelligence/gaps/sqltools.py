@@ -131,9 +131,7 @@ def json_object(dialect: str, pairs: Mapping[str, Any]) -> ColumnElement[Any]:
     return builder(*arguments)
 
 
-def elapsed(
-    dialect: str, later: ColumnElement[Any], earlier: ColumnElement[Any], *, unit_seconds: int = 86400
-) -> ColumnElement[int]:
+def elapsed(dialect: str, later: Any, earlier: Any, *, unit_seconds: int = 86400) -> ColumnElement[int]:
     """Whole units (days by default, hours with 3600) from ``earlier`` to ``later``, truncated."""
     if dialect == "postgresql":
         seconds = func.extract("epoch", cast(later, UTCDateTime()) - cast(earlier, UTCDateTime()))

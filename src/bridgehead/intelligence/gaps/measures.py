@@ -1,0 +1,105 @@
+"""The two headline metrics that read gap signals: agility and strategy adoption rate (DESIGN.md section 8).
+
+Both take a resolved ``intelligence.metrics.scope.Scope``, so they slice exactly like every other
+metric (visibility, org unit, rep, segment, product, priority). Queries are grouped in SQL; the
+median is taken from a histogram by the metrics engine's own pure function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, literal, select
+from sqlalchemy.orm import Session
+
+from bridgehead.auth.models import Role, User
+from bridgehead.common.types import UTCDateTime
+from bridgehead.crm.models import Opportunity
+from bridgehead.intelligence.gaps.models import GapKind, GapSignal
+from bridgehead.intelligence.gaps.sqltools import elapsed
+from bridgehead.intelligence.metrics.compute import median_from_histogram
+from bridgehead.intelligence.metrics.scope import Scope
+
+# The playbook standard of DESIGN.md: qualified for the stage, multi-threaded, fresh activity.
+PLAYBOOK_STANDARD_KINDS = (
+    GapKind.SINGLE_THREADED,
+    GapKind.NO_ECONOMIC_BUYER,
+    GapKind.QUALIFICATION_INCOMPLETE,
+    GapKind.STALE_DEAL,
+)
+
+
+@dataclass(frozen=True)
+class Agility:
+    """Median days from a signal being raised to it being resolved, over the signals resolved in the period."""
+
+    median_days: float | None
+    resolved_signals: int
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """Share of active reps (with open deals in scope) whose open deals meet the playbook standard."""
+
+    rate: float | None
+    reps_meeting: int
+    active_reps: int
+
+
+def _moment(day: dt.date) -> ColumnElement[dt.datetime]:
+    return literal(dt.datetime.combine(day, dt.time(), dt.UTC), UTCDateTime())
+
+
+def agility(session: Session, scope: Scope) -> Agility:
+    """Median raised-to-resolved days of deal signals resolved in the scope's period, in the scope."""
+    dialect = session.get_bind().dialect.name
+    period = scope.filters.period
+    hours = elapsed(dialect, GapSignal.resolved_at, GapSignal.raised_at, unit_seconds=3600)
+    rows = session.execute(
+        select(hours.label("hours"), func.count())
+        .where(
+            GapSignal.resolved_at >= _moment(period.start),
+            GapSignal.resolved_at < _moment(period.end),
+            GapSignal.opportunity_id.in_(select(Opportunity.id).where(*scope.opportunity)),
+        )
+        .group_by(hours)
+    ).all()
+    resolved = sum(int(count) for _, count in rows)
+    median_hours = (
+        median_from_histogram([int(h) for h, _ in rows], [int(c) for _, c in rows]) if rows else None
+    )
+    return Agility(
+        median_days=None if median_hours is None else round(median_hours / 24, 2), resolved_signals=resolved
+    )
+
+
+def strategy_adoption(session: Session, scope: Scope) -> Adoption:
+    """Active reps with open deals in scope, and how many have no open standard-breaking signal on them."""
+    breaking = exists().where(
+        GapSignal.opportunity_id == Opportunity.id,
+        GapSignal.resolved_at.is_(None),
+        GapSignal.kind.in_([kind.value for kind in PLAYBOOK_STANDARD_KINDS]),
+    )
+    per_rep = (
+        select(Opportunity.owner_id, func.max(case((breaking, 1), else_=0)).label("breaks"))
+        .join(User, User.id == Opportunity.owner_id)
+        .where(
+            Opportunity.is_closed.is_(False),
+            User.role == Role.REP,
+            User.is_active.is_(True),
+            *scope.opportunity,
+        )
+        .group_by(Opportunity.owner_id)
+        .subquery()
+    )
+    active, breaking_reps = session.execute(
+        select(func.count(), func.coalesce(func.sum(cast(per_rep.c.breaks, Integer)), 0))
+    ).one()
+    meeting = int(active) - int(breaking_reps)
+    return Adoption(
+        rate=None if not active else meeting / int(active), reps_meeting=meeting, active_reps=int(active)
+    )
+
+
+__all__ = ["PLAYBOOK_STANDARD_KINDS", "Adoption", "Agility", "agility", "strategy_adoption"]
