@@ -38,6 +38,7 @@ from bridgehead.governance.models import (
     Milestone,
     ValueConfirmation,
 )
+from bridgehead.intelligence.board.models import PriorityPlan
 from bridgehead.intelligence.gaps.models import GapRule, GapSignal
 from bridgehead.strategy.models import (
     AccountFit,
@@ -84,6 +85,7 @@ __all__ = [
     "OrgUnit",
     "PipelineDefinition",
     "Priority",
+    "PriorityPlan",
     "PriorityVersion",
     "ProcessStage",
     "QualificationDimension",

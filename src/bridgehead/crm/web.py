@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from bridgehead.auth.models import Role
 from bridgehead.auth.service import visible_users
 from bridgehead.common.pagination import PageRequest
 from bridgehead.common.types import MAX_ID, Period
@@ -28,7 +30,12 @@ ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.get("/")
 def home(request: Request, user: PageUser, session: SessionDep) -> Response:
-    """The signed-in user's book this quarter: open pipeline, won, and the next deals to close."""
+    """The signed-in user's book this quarter: open pipeline, won, and the next deals to close.
+
+    Executives and admins start at the three-gap board instead: whether the strategy is executed.
+    """
+    if user.role in (Role.EXECUTIVE, Role.ADMIN):
+        return RedirectResponse("/board", status_code=303)
     quarter = Period.containing(dt.date.today())
     summary = service.pipeline_summary(session, viewer=user, period=quarter)
     closing = service.list_opportunities(

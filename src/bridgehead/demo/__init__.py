@@ -42,6 +42,7 @@ from bridgehead.demo.segments import build_segments
 from bridgehead.demo.strategy import build_strategy
 from bridgehead.demo.writer import BulkWriter, ProgressCallback
 from bridgehead.errors import Conflict, ValidationFailed
+from bridgehead.intelligence.board.demo import build_plan_figures
 
 # Public on purpose: printed by `bridgehead demo` and shown on the sign-in page of a demo install.
 DEMO_PASSWORD: str = "bridgehead-demo"  # noqa: S105
@@ -159,6 +160,7 @@ def load_demo(
     build_segments(session, priorities=priorities, as_of=as_of)
     build_deal_execution(session, as_of=as_of, seed=seed)
     build_initiatives(session, priorities=priorities, as_of=as_of, seed=seed)
+    build_plan_figures(session, priorities=priorities)
     summary = DemoSummary(
         org_units=org.org_unit_count,
         users=org.user_count,

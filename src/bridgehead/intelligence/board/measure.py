@@ -1,0 +1,217 @@
+"""Reading a priority's inputs at a unit (per period and owner) and turning them into the three gaps.
+
+``read_inputs`` runs the grouped queries once; ``gaps_for`` sums the rows of any group of owners
+(the whole unit, a team below it, one rep) and applies the pure formulas of ``compute``. The board
+and the drill-down therefore share every number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import Session
+
+from bridgehead.auth.models import User
+from bridgehead.auth.service import visibility_for
+from bridgehead.common.types import Period
+from bridgehead.governance.models import Initiative
+from bridgehead.intelligence.board import compute, queries
+from bridgehead.intelligence.board.plan import PlanContext, expectations
+from bridgehead.intelligence.gaps.models import GapKind, GapRule
+from bridgehead.intelligence.metrics.scope import MetricFilters, Scope, everything_visible, resolve_scope
+from bridgehead.strategy.orgtree import subtree_ids
+
+# The stale-deal detector's default freshness window, used when the playbook sets none.
+DEFAULT_STALE_DAYS = 21
+Total = TypeVar("Total", compute.Effort, compute.Outcomes, compute.Evidence)
+
+
+def stale_days(session: Session) -> int:
+    """The playbook's freshness window for deals (the stale-deal rule's ``stale_days``)."""
+    rule = session.scalars(select(GapRule).where(GapRule.kind == GapKind.STALE_DEAL)).first()
+    value = (rule.thresholds or {}).get("stale_days") if rule is not None else None
+    return int(value) if isinstance(value, int) and value > 0 else DEFAULT_STALE_DAYS
+
+
+def moment_of(period: Period, now: dt.datetime) -> dt.datetime:
+    """When a period's knowledge is measured: its end, or now for a period still under way."""
+    end = dt.datetime.combine(period.end, dt.time(), tzinfo=dt.UTC)
+    return min(end, now)
+
+
+def elapsed_fraction(period: Period, today: dt.date) -> float:
+    """How much of the period has passed (1 for a past period, 0 for a future one)."""
+    length = (period.end - period.start).days
+    passed = (min(max(today, period.start), period.end) - period.start).days
+    return passed / length if length else 1.0
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """The SQL scopes of a priority at a unit: every deal, and the priority's deals."""
+
+    everything: Scope
+    priority: Scope
+    owner_condition: Callable[[Any], ColumnElement[bool]]
+
+
+def scopes_for(session: Session, viewer: User | None, context: PlanContext, period: Period) -> Scopes:
+    """Resolve the three scopes through the metrics engine (visibility and the unit's subtree)."""
+
+    def scope(extra: ColumnElement[bool] | None) -> Scope:
+        filters = MetricFilters(period=period, org_unit_id=context.unit_id, extra_condition=extra)
+        return resolve_scope(session, viewer=viewer, filters=filters)
+
+    visibility = visibility_for(viewer) if viewer is not None else everything_visible()
+    members = select(User.id).where(User.org_unit_id.in_(subtree_ids(context.unit_id)))
+
+    def owner_condition(column: Any) -> ColumnElement[bool]:
+        return and_(visibility.owned_by_visible(column), column.in_(members))
+
+    return Scopes(
+        everything=scope(None),
+        priority=scope(context.counts_toward),
+        owner_condition=owner_condition,
+    )
+
+
+Owner = int | None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the gaps of one priority at one unit are computed from, per period and owner."""
+
+    periods: list[Period]  # the measured periods, oldest first
+    baseline: Period  # the period before the first measured one
+    effort: dict[str, dict[Owner, compute.Effort]]
+    outcomes: dict[str, dict[Owner, compute.Outcomes]]
+    evidence: dict[str, dict[Owner, compute.Evidence]]
+    forecast: dict[str, queries.ForecastDeals]
+    initiatives: dict[str, dict[Owner, tuple[int, int]]]
+
+    def owners(self) -> set[int]:
+        """Every owner with a row in any input."""
+        found: set[int] = set()
+        for table in (self.effort, self.outcomes, self.evidence, self.initiatives):
+            for rows in table.values():
+                found.update(owner for owner in rows if owner is not None)
+        for deals in self.forecast.values():
+            found.update(owner for owner in deals.owners if owner is not None)
+        return found
+
+
+def _split(rows: dict[tuple[str, Owner], Total]) -> dict[str, dict[Owner, Total]]:
+    result: dict[str, dict[Owner, Total]] = {}
+    for (label, owner), value in rows.items():
+        result.setdefault(label, {})[owner] = value
+    return result
+
+
+def effort_conditions(context: PlanContext) -> queries.EffortConditions:
+    """The priority's and the off-strategy condition of a plan, for ``queries.effort``."""
+    return queries.EffortConditions(context.counts_toward, context.off_strategy)
+
+
+def read_inputs(
+    session: Session,
+    context: PlanContext,
+    scopes: Scopes,
+    periods: Sequence[Period],
+    baseline: Period,
+    *,
+    now: dt.datetime,
+    effort: dict[tuple[str, Owner], compute.Effort] | None = None,
+) -> Inputs:
+    """Run the board's grouped queries for ``periods`` (and ``baseline`` for outcomes); ``effort``
+    passes rows already read for several priorities at once."""
+    if effort is None:
+        effort = queries.effort(session, scopes.everything, periods, [effort_conditions(context)])[0]
+    outcomes = queries.outcomes(session, scopes.priority, [baseline, *periods])
+    window = stale_days(session)
+    moments = {period.label: moment_of(period, now) for period in periods}
+    forecast: dict[str, queries.ForecastDeals] = {}
+    initiatives: dict[str, dict[Owner, tuple[int, int]]] = {}
+    for period in periods:
+        moment = moments[period.label]
+        forecast[period.label] = queries.forecast_deals(session, scopes.priority, period, moment)
+        initiatives[period.label] = queries.initiatives(
+            session, context.chain_ids, scopes.owner_condition(Initiative.owner_id), moment
+        )
+    return Inputs(
+        periods=list(periods),
+        baseline=baseline,
+        effort=_split(effort),
+        outcomes=_split(outcomes),
+        evidence=queries.evidence(session, scopes.priority, moments, window),
+        forecast=forecast,
+        initiatives=initiatives,
+    )
+
+
+def _total(rows: dict[Owner, Total], owners: Collection[int] | None, zero: Total) -> Total:
+    total = zero
+    for owner, value in rows.items():
+        if owners is None or owner in owners:
+            total = total + value
+    return total
+
+
+@dataclass(frozen=True)
+class GapSet:
+    """The three gaps of one group in one period, with the totals they came from."""
+
+    alignment: compute.Alignment
+    effects: compute.Effects
+    knowledge: compute.Knowledge
+    effort: compute.Effort
+    closed_deals: int
+
+    def value(self, name: str) -> float | None:
+        """The number of the gap called ``name``."""
+        gap: float | None = getattr(self, name).gap
+        return gap
+
+
+def gaps_for(
+    inputs: Inputs, context: PlanContext, owners: Collection[int] | None, *, today: dt.date
+) -> dict[str, GapSet]:
+    """The three gaps per measured period for the deals and activities of ``owners`` (None: all)."""
+    result: dict[str, GapSet] = {}
+    previous = inputs.baseline
+    for period in inputs.periods:
+        label = period.label
+        effort = _total(inputs.effort.get(label, {}), owners, compute.Effort())
+        actual = _total(inputs.outcomes.get(label, {}), owners, compute.Outcomes())
+        baseline = _total(inputs.outcomes.get(previous.label, {}), owners, compute.Outcomes())
+        implemented = unconfirmed = 0
+        for owner, (total, missing) in inputs.initiatives.get(label, {}).items():
+            if owners is None or owner in owners:
+                implemented, unconfirmed = implemented + total, unconfirmed + missing
+        deals = inputs.forecast[label]
+        keep = [owners is None or owner in owners for owner in deals.owners]
+        amounts = [cents for cents, kept in zip(deals.cents, keep, strict=True) if kept]
+        probabilities = [p for p, kept in zip(deals.probabilities, keep, strict=True) if kept]
+        spread = compute.forecast_spreads(amounts, probabilities, [0] * len(amounts), 1)[0]
+        result[label] = GapSet(
+            alignment=compute.alignment(effort, context.planned_share),
+            effects=compute.effects(
+                actual,
+                baseline,
+                expectations(context, period),
+                elapsed_fraction=elapsed_fraction(period, today),
+                initiatives_implemented=implemented,
+                initiatives_unconfirmed=unconfirmed,
+            ),
+            knowledge=compute.knowledge(
+                _total(inputs.evidence.get(label, {}), owners, compute.Evidence()), spread
+            ),
+            effort=effort,
+            closed_deals=actual.won + actual.lost,
+        )
+        previous = period
+    return result
