@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Integer,
+    Select,
     String,
     Table,
     case,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.orm import Session
@@ -35,7 +38,7 @@ from bridgehead.crm.schemas import AccountFilters
 from bridgehead.crm.service import account_list_criteria, get_account
 from bridgehead.errors import NotFound
 from bridgehead.strategy.models import AccountFit, IcpCriterion
-from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule
+from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule, reads_only_account_row
 from bridgehead.strategy.segment_schemas import (
     AccountFitRead,
     CriterionResult,
@@ -45,7 +48,7 @@ from bridgehead.strategy.segment_schemas import (
     IcpCriterionUpdate,
     ScoreBucket,
 )
-from bridgehead.strategy.segments import require_editor
+from bridgehead.strategy.segments import account_scope, bulk_write, require_editor
 
 _AUDIT_FIELDS = ["label", "rule", "weight", "position"]
 FitOrder = Literal["top", "bottom"]
@@ -146,24 +149,44 @@ def delete_criterion(session: Session, *, actor: User, criterion_id: int) -> Non
     )
 
 
-def score_accounts(session: Session) -> int:
-    """Recompute every account's fit in one INSERT ... SELECT; return how many accounts were scored.
+def score_accounts(session: Session, *, only_accounts: Select[Any] | None = None) -> int:
+    """Recompute accounts' fit in one INSERT ... SELECT; return how many accounts were scored.
 
-    With no criteria there is no profile to fit, so no account has a score.
+    ``only_accounts`` (a query of account ids, e.g. those an import changed) rescores just those
+    when every criterion reads the account row alone; otherwise every account is rescored. With no
+    criteria there is no profile to fit, so no account has a score.
     """
     fit = typing.cast(Table, AccountFit.__table__)
-    session.execute(delete(fit))
     criteria = list_criteria(session)
+    if only_accounts is not None and all(reads_only_account_row(criterion.rule) for criterion in criteria):
+        with bulk_write(session), account_scope(session, only_accounts) as scope:
+            scoped = select(scope.c.account_id)
+            session.execute(delete(fit).where(fit.c.account_id.in_(scoped)))
+            return _insert_fits(session, criteria, Account.id.in_(scoped))
+    with bulk_write(session):
+        session.execute(delete(fit))
+        return _insert_fits(session, criteria, true())
+
+
+def _insert_fits(session: Session, criteria: list[IcpCriterion], accounts: ColumnElement[bool]) -> int:
+    fit = typing.cast(Table, AccountFit.__table__)
     if not criteria:
         return 0
     total_weight = sum(criterion.weight for criterion in criteria)
-    flags = select(
-        Account.id.label("account_id"),
-        *(
-            case((compile_rule(criterion.rule), 1), else_=0).label(f"met_{index}")
-            for index, criterion in enumerate(criteria)
-        ),
-    ).subquery("flags")
+    # OFFSET 0 keeps the databases from merging this subquery into the outer one, which would copy
+    # each criterion's condition into both the score and the list of met ids (evaluating it twice).
+    flags = (
+        select(
+            Account.id.label("account_id"),
+            *(
+                case((compile_rule(criterion.rule), 1), else_=0).label(f"met_{index}")
+                for index, criterion in enumerate(criteria)
+            ),
+        )
+        .where(accounts)
+        .offset(0)
+        .subquery("flags")
+    )
     met_weight = sum(
         (flags.c[f"met_{index}"] * criterion.weight for index, criterion in enumerate(criteria)),
         literal(0, Integer),
@@ -191,7 +214,14 @@ def score_accounts(session: Session) -> int:
     rowcount = getattr(result, "rowcount", -1)
     if isinstance(rowcount, int) and rowcount >= 0:
         return rowcount
-    return session.scalar(select(func.count()).select_from(fit)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(fit)
+            .where(fit.c.account_id.in_(select(Account.id).where(accounts)))
+        )
+        or 0
+    )
 
 
 def account_fit(session: Session, *, viewer: User, account_id: int) -> AccountFitRead:

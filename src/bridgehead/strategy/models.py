@@ -204,9 +204,14 @@ class SegmentPriority(Base):
 
 
 class SegmentMember(Base):
-    """An account a segment's rule matched at its last evaluation (written set-wise, never row by row)."""
+    """An account a segment's rule matched at its last evaluation (written set-wise, never row by row).
+
+    On SQLite the table has no rowid: the primary key is the table, so each membership is stored
+    once (plus the account index) instead of three times; evaluation writes millions of them.
+    """
 
     __tablename__ = "segment_member"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     segment_id: Mapped[int] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True)
     account_id: Mapped[int] = mapped_column(

@@ -1,17 +1,33 @@
 """Segments: create, change and delete them (planners and admins), evaluate their rules set-wise, preview.
 
 Evaluation never walks accounts in Python: for each segment one ``DELETE`` and one
-``INSERT INTO segment_member SELECT ... FROM account WHERE <rule>`` run inside the database.
+``INSERT INTO segment_member SELECT ... FROM account WHERE <rule>`` run inside the database, and
+after an import only for the accounts it changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from sqlalchemy import Integer, Table, case, delete, func, insert, literal, select, text, type_coerce
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from bridgehead.audit.service import record_change
@@ -19,12 +35,14 @@ from bridgehead.auth.models import Role, User
 from bridgehead.auth.service import require_role, visibility_for
 from bridgehead.common.pagination import Page, PageRequest
 from bridgehead.common.types import MoneyAmount, utcnow
+from bridgehead.connectors.models import ImportRun
+from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.crm.schemas import AccountFilters, AccountRead, UserRef
 from bridgehead.crm.service import account_list_criteria
 from bridgehead.errors import Conflict, NotFound, ValidationFailed
 from bridgehead.strategy.models import PipelineDefinition, Priority, Segment, SegmentMember, SegmentPriority
-from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule
+from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule, reads_only_account_row
 from bridgehead.strategy.segment_schemas import (
     OverlapRead,
     RulePreview,
@@ -261,18 +279,94 @@ def preview_rule(
 
 # --- evaluation --------------------------------------------------------------------------------
 
+# 64 MiB: the member table and its account index of a million-account book stay in memory while
+# they are written (SQLite's default is 2 MiB). A per-connection memory setting, not durability.
+_BULK_CACHE_KIB = 65536
+_scope_metadata = MetaData()
+# The accounts a partial evaluation covers, written once and joined by every segment's statements.
+_ACCOUNT_SCOPE = Table(
+    "strategy_account_scope",
+    _scope_metadata,
+    Column("account_id", Integer, primary_key=True, autoincrement=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+@contextmanager
+def bulk_write(session: Session) -> Iterator[None]:
+    """Run a large set-wise write with a page cache to match (SQLite), restoring it afterwards."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    previous = session.execute(text("PRAGMA cache_size")).scalar_one()
+    session.execute(text(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}"))
+    try:
+        yield
+    finally:
+        session.execute(text(f"PRAGMA cache_size = {int(previous)}"))
+
+
+@contextmanager
+def account_scope(session: Session, account_ids: Select[Any]) -> Iterator[Table]:
+    """A temporary table of ``account_ids``, for statements that must touch those accounts only.
+
+    Dropped on success; on an error the transaction's rollback removes it with everything else.
+    """
+    connection = session.connection()
+    _ACCOUNT_SCOPE.drop(connection, checkfirst=True)
+    _ACCOUNT_SCOPE.create(connection)
+    session.execute(insert(_ACCOUNT_SCOPE).from_select(["account_id"], account_ids))
+    yield _ACCOUNT_SCOPE
+    _ACCOUNT_SCOPE.drop(connection)
+
+
+def _refresh_members(session: Session, segment: Segment, scope: Table | None) -> int:
+    """Bring one segment's stored members in line with its rule; return its member count.
+
+    With ``scope``, only those accounts are looked at (the rule must read the account row alone).
+    """
+    member = typing.cast(Table, SegmentMember.__table__)
+    matched = compile_rule(segment.rule)
+    newly = select(literal(segment.id, Integer), Account.id).where(matched)
+    has_members = session.scalar(
+        select(member.c.account_id).where(member.c.segment_id == segment.id).limit(1)
+    )
+    if has_members is not None or scope is not None:
+        # Only the difference is written: members the rule no longer matches go, accounts it newly
+        # matches come; members that stay are checked through the primary key and left alone.
+        still_matches = select(Account.id).where(Account.id == member.c.account_id, matched).exists()
+        gone = [member.c.segment_id == segment.id, ~still_matches]
+        already = (
+            select(member.c.account_id)
+            .where(member.c.segment_id == segment.id, member.c.account_id == Account.id)
+            .exists()
+        )
+        newly = newly.where(~already)
+        if scope is not None:
+            gone.append(member.c.account_id.in_(select(scope.c.account_id)))
+            newly = newly.where(Account.id.in_(select(scope.c.account_id)))
+        session.execute(delete(member).where(*gone))
+    session.execute(insert(member).from_select(["segment_id", "account_id"], newly))
+    return (
+        session.scalar(select(func.count()).select_from(member).where(member.c.segment_id == segment.id)) or 0
+    )
+
 
 def evaluate_segments(
     session: Session,
     *,
     segment_ids: Sequence[int] | None = None,
     progress: ProgressCallback | None = None,
+    only_accounts: Select[Any] | None = None,
 ) -> dict[int, int]:
     """Recompute the members of the given segments (default: every active one); return members by id.
 
-    Per segment, inside the database: one DELETE of the members the rule no longer matches and one
-    INSERT ... SELECT of the accounts it newly matches. After an import most memberships stay, so
-    only the difference is written; the first evaluation writes every member. The caller commits.
+    Per segment, inside the database: a first evaluation is one INSERT ... SELECT; later ones
+    DELETE the members the rule no longer matches and INSERT the accounts it newly matches, so
+    only the difference is written. ``only_accounts`` (a query of account ids, e.g. those an import
+    changed) limits that to those accounts for rules that read the account row alone; rules on won
+    deals or owners are re-checked for every account. Either way the result equals a full
+    evaluation. The caller commits.
     """
     statement = select(Segment).order_by(Segment.id)
     if segment_ids is None:
@@ -280,35 +374,19 @@ def evaluate_segments(
     else:
         statement = statement.where(Segment.id.in_(list(segment_ids)))
     segments = session.scalars(statement).all()
-    member = typing.cast(Table, SegmentMember.__table__)
     counts: dict[int, int] = {}
-    for done, segment in enumerate(segments):
-        matched = compile_rule(segment.rule)
-        # Checked member by member through the primary key: cheaper than building the whole
-        # matched set when most members stay.
-        still_matches = select(Account.id).where(Account.id == member.c.account_id, matched).exists()
-        session.execute(delete(member).where(member.c.segment_id == segment.id, ~still_matches))
-        newly = select(literal(segment.id, Integer), Account.id).where(matched)
-        has_members = session.scalar(
-            select(member.c.account_id).where(member.c.segment_id == segment.id).limit(1)
+    with ExitStack() as stack:
+        stack.enter_context(bulk_write(session))
+        scope = (
+            stack.enter_context(account_scope(session, only_accounts)) if only_accounts is not None else None
         )
-        if has_members is not None:
-            # Only accounts not already members; on a first evaluation this probe would be wasted.
-            already = (
-                select(member.c.account_id)
-                .where(member.c.segment_id == segment.id, member.c.account_id == Account.id)
-                .exists()
-            )
-            newly = newly.where(~already)
-        session.execute(insert(member).from_select(["segment_id", "account_id"], newly))
-        counts[segment.id] = (
-            session.scalar(select(func.count()).select_from(member).where(member.c.segment_id == segment.id))
-            or 0
-        )
-        segment.member_count = counts[segment.id]
-        segment.evaluated_at = utcnow()
-        if progress is not None:
-            progress("segments", done + 1, len(segments))
+        for done, segment in enumerate(segments):
+            partial = scope if scope is not None and reads_only_account_row(segment.rule) else None
+            counts[segment.id] = _refresh_members(session, segment, partial)
+            segment.member_count = counts[segment.id]
+            segment.evaluated_at = utcnow()
+            if progress is not None:
+                progress("segments", done + 1, len(segments))
     session.flush()
     return counts
 
@@ -455,10 +533,20 @@ def delete_segment(session: Session, *, actor: User, segment_id: int) -> None:
     )
 
 
-def after_import(session: Session, report: Any) -> None:
-    """After-import step: imported accounts change segment membership and ICP fit; refresh both."""
+def after_import(session: Session, report: ImportReport) -> None:
+    """After-import step: refresh segment membership and ICP fit for what the import changed.
+
+    Imports stamp ``updated_at`` on every account they insert or change, so only accounts updated
+    since the run started are re-evaluated (rules on won deals or owners are re-checked in full).
+    Without a stored run (a start time to compare with) everything is re-evaluated.
+    """
     from bridgehead.strategy.icp import score_accounts
 
-    del report
-    evaluate_segments(session)
-    score_accounts(session)
+    started = (
+        session.scalar(select(ImportRun.started_at).where(ImportRun.id == report.run_id))
+        if report.run_id is not None
+        else None
+    )
+    touched = select(Account.id).where(Account.updated_at >= started) if started is not None else None
+    evaluate_segments(session, only_accounts=touched)
+    score_accounts(session, only_accounts=touched)
