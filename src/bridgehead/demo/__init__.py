@@ -33,6 +33,7 @@ from bridgehead.demo.accounts import build_accounts
 from bridgehead.demo.activities import build_activities
 from bridgehead.demo.catalogue import EMAIL_DOMAIN, REGIONS, TEAM_ARCHETYPES
 from bridgehead.demo.deals import build_deal_execution
+from bridgehead.demo.gaps import build_gap_signals
 from bridgehead.demo.governance import build_initiatives
 from bridgehead.demo.history import build_history
 from bridgehead.demo.organisation import WELL_KNOWN, Organisation, build_organisation, team_external_id
@@ -161,6 +162,7 @@ def load_demo(
     build_deal_execution(session, as_of=as_of, seed=seed)
     build_initiatives(session, priorities=priorities, as_of=as_of, seed=seed)
     build_plan_figures(session, priorities=priorities)
+    build_gap_signals(session, as_of=as_of)
     summary = DemoSummary(
         org_units=org.org_unit_count,
         users=org.user_count,

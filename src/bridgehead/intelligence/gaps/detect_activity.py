@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import String, cast, exists, func, literal, select, true, union_all
 from sqlalchemy.orm import Session, aliased
@@ -186,17 +187,24 @@ def close_date_past(session: Session, context: DetectContext) -> Detection:
 
 def off_strategy(session: Session, context: DetectContext) -> Detection:
     """Open deals, and accounts with recent activity but no open deal, in a deprioritised segment."""
-    deprioritised = (
-        select(SegmentMember.account_id, func.min(Segment.name).label("segment"))
-        .join(Segment, Segment.id == SegmentMember.segment_id)
-        .where(Segment.stance == SegmentStance.DEPRIORITISE, Segment.is_active.is_(True))
-        .group_by(SegmentMember.account_id)
-        .subquery()
-    )
+
+    def deprioritised_segment(account_id: Any) -> Any:
+        """The (first, by name) deprioritised segment of an account: an indexed lookup per account."""
+        return (
+            select(func.min(Segment.name))
+            .join(SegmentMember, SegmentMember.segment_id == Segment.id)
+            .where(
+                SegmentMember.account_id == account_id,
+                Segment.stance == SegmentStance.DEPRIORITISE,
+                Segment.is_active.is_(True),
+            )
+            .scalar_subquery()
+        )
+
+    deal_segment = deprioritised_segment(Opportunity.account_id)
     deals = (
-        select(*deal_columns(), deprioritised.c.segment)
-        .join(deprioritised, deprioritised.c.account_id == Opportunity.account_id)
-        .where(*open_deals(context))
+        select(*deal_columns(), deal_segment.label("segment"))
+        .where(*open_deals(context), deal_segment.is_not(None))
         .subquery()
     )
     deal_rows = select(
@@ -221,12 +229,16 @@ def off_strategy(session: Session, context: DetectContext) -> Detection:
         .subquery()
     )
     account_scope = Account.id.in_(context.account_scope) if context.account_scope is not None else true()
-    open_on_account = exists().where(Opportunity.account_id == Account.id, Opportunity.is_closed.is_(False))
+    # One list of accounts with open deals (NOT IN), not a lookup per account: without table
+    # statistics SQLite would answer the lookup from the is_closed index, scanning every open deal.
+    with_open_deals = select(Opportunity.account_id).where(
+        Opportunity.is_closed.is_(False), Opportunity.account_id.is_not(None)
+    )
+    account_segment = deprioritised_segment(Account.id)
     accounts = (
-        select(Account.id, Account.owner_id, deprioritised.c.segment, recent.c.activities)
-        .join(deprioritised, deprioritised.c.account_id == Account.id)
+        select(Account.id, Account.owner_id, account_segment.label("segment"), recent.c.activities)
         .join(recent, recent.c.account_id == Account.id)
-        .where(account_scope, ~open_on_account)
+        .where(account_scope, Account.id.not_in(with_open_deals), account_segment.is_not(None))
         .subquery()
     )
     account_rows = select(

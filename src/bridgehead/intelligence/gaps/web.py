@@ -189,3 +189,10 @@ async def save_rule(
             error=f"{exc.message} ({exc.context.get('field')}: {exc.context.get('value')})",
         )
     return _rules_page(request, session, user, saved=rules.check_kind(kind).value)
+
+
+@router.get("/deals/{opportunity_id}")
+def deal_signals(request: Request, opportunity_id: SignalId, user: PageUser, session: SessionDep) -> Response:
+    """The deal room's panel of the deal's open signals (loaded by htmx; empty when there are none)."""
+    signals = service.open_signals_for_deal(session, viewer=user, opportunity_id=opportunity_id)
+    return render(request, "gaps/_deal_signals.html", {"signals": signals, "opportunity_id": opportunity_id})
