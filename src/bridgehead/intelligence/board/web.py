@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError as PydanticValidationError
 from starlette.responses import Response
 
 from bridgehead.auth.models import User
@@ -149,8 +150,11 @@ def save_plan(
         plan.set_plan(session, actor=user, priority_id=priority_id, data=data)
     except ValidationFailed as exc:
         return _drill(request, priority_id, gap, query, user, session, form_error=_error_text(exc))
-    except ValueError as exc:
-        return _drill(request, priority_id, gap, query, user, session, form_error=str(exc).splitlines()[0])
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        message = f"{first['msg']} ({field}: {first.get('input')})"
+        return _drill(request, priority_id, gap, query, user, session, form_error=message)
     target = f"/board/{priority_id}/{gap.value}"
     params = [
         f"{key}={value}"

@@ -1,0 +1,60 @@
+"""``bridgehead board`` prints the grid, takes a viewer, and fails in one line on bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bridgehead.cli import app
+from bridgehead.config import Settings, get_settings
+from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from tests.board.support import PERIOD, build_world, populate
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def emails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A fresh SQLite file holding the test organisation; the e-mails of its manager and a rep."""
+    url = f"sqlite:///{tmp_path / 'board.db'}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", "220")
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    engine = make_engine(Settings(), url=url)
+    with unit_of_work(make_session_factory(engine)) as session:
+        world = build_world(session)
+        populate(world, session)
+        found = {"manager": world.manager.email, "rep": world.reps["ann"].email, "south": str(world.south.id)}
+    engine.dispose()
+    yield found
+    get_settings.cache_clear()
+
+
+def test_board_prints_the_grid(emails: dict[str, str]) -> None:
+    result = runner.invoke(app, ["board", "--period", PERIOD])
+    assert result.exit_code == 0, result.output
+    assert "Three-gap board · Company · 2025-Q2" in result.output
+    assert "Win enterprise FS" in result.output
+    assert "50.0" in result.output  # the alignment gap
+    assert "37.5" in result.output  # the knowledge gap
+
+
+def test_board_as_a_manager_and_refusals(emails: dict[str, str]) -> None:
+    mine = runner.invoke(app, ["board", "--period", PERIOD, "--as", emails["manager"]])
+    assert mine.exit_code == 0
+    assert "Team A" in mine.output
+    outside = runner.invoke(app, ["board", "--unit", emails["south"], "--as", emails["manager"]])
+    assert outside.exit_code == 4
+    assert "no such org unit" in outside.stderr
+    rep = runner.invoke(app, ["board", "--as", emails["rep"]])
+    assert rep.exit_code == 6
+    assert "gap inbox" in rep.stderr
+    bad = runner.invoke(app, ["board", "--period", "someday"])
+    assert bad.exit_code == 2
+    assert "period" in bad.stderr
+    assert "Traceback" not in bad.output
