@@ -1,0 +1,172 @@
+"""Gap scan benchmark: every detector, cold, on SQLite and PostgreSQL at 1,000,000 opportunities.
+
+Reuses the metrics benchmark's data (``bench_metrics.generate``: 1,000,000 opportunities,
+3,000,000 stage-history rows, 5,000,000 activities for 1,000 reps) and its loaders (executemany
+into SQLite, COPY into PostgreSQL). Then ``bridgehead``'s full gap scan runs in a fresh process
+per database (wall time and peak RSS via ``os.wait4``) and commits its signals, as
+``bridgehead gaps scan`` does. The scan's "now" is the end of the generated two years.
+
+Goal (issue 7): under 15 s each, peak under 4 GB.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_gaps.py                      # full size
+    .venv/bin/python benchmarks/bench_gaps.py --scale 0.1          # a tenth of every table
+    .venv/bin/python benchmarks/bench_gaps.py --opportunities 20000 --history 60000 --activities 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_metrics import GOAL_PEAK_MIB, GOAL_SECONDS, SPAN_DAYS, generate, load_postgres, load_sqlite
+from run import BRIDGEHEAD, drop_postgres_database, env_for, fresh_postgres_database
+
+console = Console(width=150)
+# The generated data covers two years from 2024-01-01; the scan looks at it from their end.
+SCAN_NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=SPAN_DAYS)
+
+
+def measure_scan(url: str) -> dict[str, Any]:
+    """The product's full gap scan, committed, with the time of each detector."""
+    import bridgehead.models  # noqa: F401
+    from bridgehead.config import Settings
+    from bridgehead.db import make_engine, make_session_factory, unit_of_work
+    from bridgehead.intelligence.gaps.scan import KindResult, scan
+
+    engine = make_engine(Settings(), url=url)
+    detectors: dict[str, dict[str, float]] = {}
+    last = [time.perf_counter()]
+
+    def progress(item: KindResult) -> None:
+        now = time.perf_counter()
+        detectors[item.kind.value] = {"seconds": now - last[0], "raised": item.raised}
+        last[0] = now
+
+    start = time.perf_counter()
+    with unit_of_work(make_session_factory(engine)) as session:
+        result = scan(session, now=SCAN_NOW, progress=progress)
+    return {"seconds": time.perf_counter() - start, "raised": result.raised, "detectors": detectors}
+
+
+def run_step(url: str) -> tuple[dict[str, Any], float, float]:
+    """The scan in a fresh process: its result, wall seconds and peak RSS (MiB)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--measure", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        error = process.stderr.read().decode()[-1500:] if process.stderr else ""
+        raise SystemExit(f"scan on {url} failed: {error}")
+    return json.loads(output), seconds, usage.ru_maxrss / 1024
+
+
+def _load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def main() -> None:
+    """Generate, load, scan, report."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the three sizes (default 1)")
+    parser.add_argument("--opportunities", type=int, default=1_000_000)
+    parser.add_argument("--history", type=int, default=3_000_000)
+    parser.add_argument("--activities", type=int, default=5_000_000)
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure_scan(args.measure)))
+        return
+    sizes = [int(value * args.scale) for value in (args.opportunities, args.history, args.activities)]
+
+    work = Path(tempfile.mkdtemp(prefix="bh-bench-gaps-"))
+    results: list[tuple[str, dict[str, Any], float, float]] = []
+    try:
+        started = time.perf_counter()
+        tables = generate(*sizes)
+        console.print(
+            f"generated in {time.perf_counter() - started:.1f} s: {sizes[0]:,} opportunities, "
+            f"{len(tables['history']['id']):,} history rows, {sizes[2]:,} activities"
+        )
+        if not args.skip_sqlite:
+            sqlite_url = f"sqlite:///{work / 'gaps.db'}"
+            subprocess.run(
+                [BRIDGEHEAD, "init"], env=env_for(sqlite_url), check=True, stdout=subprocess.DEVNULL
+            )
+            started = time.perf_counter()
+            load_sqlite(work / "gaps.db", tables)
+            console.print(f"SQLite loaded in {time.perf_counter() - started:.1f} s")
+            results.append(("SQLite", *run_step(sqlite_url)))
+            console.print(f"SQLite scanned ({_load_average()})")
+        postgres_url = None if args.skip_postgres else fresh_postgres_database()
+        if postgres_url:
+            try:
+                subprocess.run(
+                    [BRIDGEHEAD, "init"], env=env_for(postgres_url), check=True, stdout=subprocess.DEVNULL
+                )
+                started = time.perf_counter()
+                load_postgres(postgres_url, tables)
+                console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
+                results.append(("PostgreSQL", *run_step(postgres_url)))
+                console.print(f"PostgreSQL scanned ({_load_average()})")
+            finally:
+                drop_postgres_database(postgres_url)
+        del tables
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    table = Table(title=f"Full gap scan, cold (new process): {sizes[0]:,} opportunities; {_load_average()}")
+    for column in ("database", "scan (s)", "process wall (s)", "peak RSS (MiB)", "signals raised", "goal"):
+        table.add_column(column, justify="left" if column == "database" else "right")
+    for label, result, wall, peak in results:
+        ok = result["seconds"] < GOAL_SECONDS and peak < GOAL_PEAK_MIB
+        table.add_row(
+            label,
+            f"{result['seconds']:.2f}",
+            f"{wall:.2f}",
+            f"{peak:,.0f}",
+            f"{result['raised']:,}",
+            "[green]met[/]" if ok else "[red]missed[/]",
+        )
+    console.print(table)
+    detail = Table(title="Seconds per detector (signals raised)")
+    detail.add_column("detector")
+    for label, *_ in results:
+        detail.add_column(label, justify="right")
+    kinds = list(results[0][1]["detectors"]) if results else []
+    for kind in kinds:
+        detail.add_row(
+            kind,
+            *[
+                f"{result['detectors'][kind]['seconds']:.2f} ({result['detectors'][kind]['raised']:,})"
+                for _, result, _, _ in results
+            ],
+        )
+    console.print(detail)
+
+
+if __name__ == "__main__":
+    main()
