@@ -33,13 +33,10 @@ def _cell(board: Board, gap: GapName) -> float | None:
 
 def _frames(session: Session, world: World) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Deals and activities of the period read back as plain rows, with the segment of each account."""
-    stance = dict(
-        session.execute(
-            select(SegmentMember.account_id, Segment.stance).join(
-                Segment, Segment.id == SegmentMember.segment_id
-            )
-        )
-    )
+    rows = session.execute(
+        select(SegmentMember.account_id, Segment.stance).join(Segment, Segment.id == SegmentMember.segment_id)
+    ).all()
+    stance = {row[0]: row[1] for row in rows}
     deals = pd.DataFrame(
         [
             {"id": o.id, "owner": o.owner_id, "amount": float(o.amount or 0), "created": o.created_at,
