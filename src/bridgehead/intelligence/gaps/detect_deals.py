@@ -1,7 +1,8 @@
 """Detectors over the playbook a deal's stage sets: stakeholders, qualification, fields, action plans, handoff.
 
-Each function returns one SELECT of hits (``sqltools.HIT_COLUMNS``); the stage a deal is in comes
-from ``sqltools.stage_case``, so a deal maps to its process stage as ``deals.compliance`` maps it.
+Each function returns one SELECT of hits (``sqltools.HIT_COLUMNS``). The stage a deal is in comes
+from the scan's ``gap_deal_stage`` scratch table (filled once per scan by ``scratch.prepare`` the way
+``deals.compliance`` maps deals to stages), joined to ``process_stage`` for the stage's requirements.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    false,
     func,
-    literal,
     null,
     or_,
     select,
 )
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import Select
 
 from bridgehead.crm.models import Opportunity
 from bridgehead.deals.models import (
@@ -37,26 +39,33 @@ from bridgehead.deals.models import (
     StakeholderRole,
 )
 from bridgehead.deals.process import REQUIRED_FIELD_LABELS
-from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
+from bridgehead.deals.qualification import STATUS_RANK
 from bridgehead.deals.stakeholders import ENGAGEMENT_WINDOW_DAYS, engaged_condition
 from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.gaps.rules import SEGMENT_MINIMUMS
+from bridgehead.intelligence.gaps.scratch import deal_stage, stage_requirement
 from bridgehead.intelligence.gaps.sqltools import (
     DetectContext,
     Detection,
     deal_columns,
     deal_hit_columns,
+    join_label_list,
     open_deals,
     plural,
     sentence,
-    stage_case,
     text_of,
 )
 from bridgehead.strategy.models import Segment, SegmentMember
 
 
-def _open_stage_name(stage: ProcessStage) -> str | None:
-    return None if stage.is_closed else stage.name
+def staged_open_deals(context: DetectContext, *columns: Any) -> Select[Any]:
+    """Open deals in scope with their process stage (``ProcessStage`` joined), selecting ``columns``."""
+    return (
+        select(*deal_columns(), *columns)
+        .join(deal_stage, deal_stage.c.opportunity_id == Opportunity.id)
+        .join(ProcessStage, ProcessStage.id == deal_stage.c.stage_id)
+        .where(*open_deals(context), ProcessStage.is_closed.is_(False))
+    )
 
 
 def _segment_requirement(session: Session, context: DetectContext) -> tuple[Any, Any]:
@@ -100,23 +109,17 @@ def single_threaded(session: Session, context: DetectContext) -> Detection:
         .where(person.opportunity_id == Opportunity.id, engaged_condition(person, cutoff))
         .scalar_subquery()
     )
-    stage_minimum = stage_case(
-        context.contexts,
-        lambda stage: (
-            None if stage.is_closed or not stage.min_engaged_stakeholders else stage.min_engaged_stakeholders
-        ),
-    )
     segment_minimum, segment_name = _segment_requirement(session, context)
     inner = (
-        select(
-            *deal_columns(),
-            stage_case(context.contexts, _open_stage_name).label("stage"),
-            stage_minimum.label("stage_minimum"),
+        staged_open_deals(
+            context,
+            ProcessStage.name.label("stage"),
+            ProcessStage.min_engaged_stakeholders.label("stage_minimum"),
             segment_minimum.label("segment_minimum"),
             segment_name.label("segment"),
             engaged.label("engaged"),
         )
-        .where(*open_deals(context), stage_minimum.is_not(None))
+        .where(ProcessStage.min_engaged_stakeholders > 0)
         .subquery()
     )
     required = case(
@@ -157,19 +160,10 @@ def no_economic_buyer(session: Session, context: DetectContext) -> Detection:
     cutoff = context.now - dt.timedelta(days=ENGAGEMENT_WINDOW_DAYS)
     buyer = aliased(Stakeholder)
     is_buyer = and_(buyer.opportunity_id == Opportunity.id, buyer.role == StakeholderRole.ECONOMIC_BUYER)
-    stage = stage_case(
-        context.contexts,
-        lambda item: item.name if item.requires_economic_buyer and not item.is_closed else None,
-    )
     inner = (
-        select(
-            *deal_columns(),
-            stage.label("stage"),
-            exists().where(is_buyer).label("on_map"),
-        )
+        staged_open_deals(context, ProcessStage.name.label("stage"), exists().where(is_buyer).label("on_map"))
         .where(
-            *open_deals(context),
-            stage.is_not(None),
+            ProcessStage.requires_economic_buyer.is_(True),
             ~exists().where(is_buyer, engaged_condition(buyer, cutoff)),
         )
         .subquery()
@@ -193,61 +187,57 @@ def no_economic_buyer(session: Session, context: DetectContext) -> Detection:
     )
 
 
-def _list_of(items: list[tuple[ColumnElement[bool], str]]) -> tuple[ColumnElement[int], ColumnElement[str]]:
-    """How many conditions hold, and the labels of those that hold, comma-separated."""
-    count: ColumnElement[int] = literal(0)
-    labels: ColumnElement[str] = text_of("")
-    for condition, label in items:
-        count = count + case((condition, 1), else_=0)
-        labels = labels + case((condition, text_of(f"{label}, ")), else_=text_of(""))
-    return count, func.rtrim(labels, ", ")
+def _unmet_requirements(context: DetectContext, kind: str, unmet: ColumnElement[bool]) -> Any:
+    """Per staged open deal: how many of its stage's requirements of ``kind`` are unmet, and their labels."""
+    requirement = stage_requirement
+    ordered = (
+        select(
+            deal_stage.c.opportunity_id,
+            requirement.c.label,
+            requirement.c.position,
+            requirement.c.required_count,
+        )
+        .join(requirement, requirement.c.stage_id == deal_stage.c.stage_id)
+        .join(Opportunity, Opportunity.id == deal_stage.c.opportunity_id)
+        .where(requirement.c.kind == kind, *open_deals(context), unmet)
+        .order_by(deal_stage.c.opportunity_id, requirement.c.position)
+        .subquery()
+    )
+    return (
+        select(
+            ordered.c.opportunity_id,
+            func.count().label("missing_count"),
+            func.max(ordered.c.required_count).label("required_count"),
+            join_label_list(context.dialect, ordered.c.label, ordered.c.position).label("missing"),
+        )
+        .group_by(ordered.c.opportunity_id)
+        .subquery()
+    )
 
 
 def qualification_incomplete(session: Session, context: DetectContext) -> Detection:
     """Open deals whose stage's required dimensions are below the stage's minimum status."""
-    dimensions_by_process = {
-        ctx.process.id: {d.key: d for d in framework_dimensions(session, ctx.framework.id)}
-        for ctx in context.contexts
-    }
-
-    def missing(stage: ProcessStage) -> tuple[ColumnElement[int], ColumnElement[str], int] | None:
-        if stage.is_closed or not stage.required_dimensions:
-            return None
-        dimensions = dimensions_by_process[stage.process_id]
-        good = [
-            status.value for status, rank in STATUS_RANK.items() if rank >= STATUS_RANK[stage.minimum_status]
-        ]
-        items = [
-            (
-                ~exists().where(
-                    QualificationEntry.opportunity_id == Opportunity.id,
-                    QualificationEntry.dimension_id == dimensions[key].id,
-                    QualificationEntry.status.in_(good),
-                ),
-                dimensions[key].name,
-            )
-            for key in stage.required_dimensions
-            if key in dimensions
-        ]
-        if not items:
-            return None
-        count, labels = _list_of(items)
-        return count, labels, len(items)
-
-    def part(index: int) -> Any:
-        return lambda stage: None if (found := missing(stage)) is None else found[index]
-
-    missing_count = stage_case(context.contexts, part(0))
+    rank = case(
+        {status.value: value for status, value in STATUS_RANK.items()},
+        value=QualificationEntry.status,
+        else_=0,
+    )
+    met = exists().where(
+        QualificationEntry.opportunity_id == deal_stage.c.opportunity_id,
+        QualificationEntry.dimension_id == stage_requirement.c.dimension_id,
+        rank >= stage_requirement.c.minimum_rank,
+    )
+    unmet = _unmet_requirements(context, "dimension", ~met)
     inner = (
-        select(
-            *deal_columns(),
-            stage_case(context.contexts, _open_stage_name).label("stage"),
-            stage_case(context.contexts, lambda s: s.minimum_status.value).label("minimum"),
-            missing_count.label("missing_count"),
-            stage_case(context.contexts, part(1)).label("missing"),
-            stage_case(context.contexts, part(2)).label("required_count"),
+        staged_open_deals(
+            context,
+            ProcessStage.name.label("stage"),
+            ProcessStage.minimum_status.label("minimum"),
+            unmet.c.missing_count,
+            unmet.c.required_count,
+            unmet.c.missing,
         )
-        .where(*open_deals(context), missing_count > 0)
+        .join(unmet, unmet.c.opportunity_id == Opportunity.id)
         .subquery()
     )
     explanation = sentence(
@@ -277,26 +267,18 @@ def qualification_incomplete(session: Session, context: DetectContext) -> Detect
 
 def missing_fields(session: Session, context: DetectContext) -> Detection:
     """Open deals with fields their stage requires left empty."""
-
-    def missing(stage: ProcessStage) -> tuple[ColumnElement[int], ColumnElement[str]] | None:
-        names = [name for name in stage.required_fields if getattr(Opportunity, name, None) is not None]
-        if stage.is_closed or not names:
-            return None
-        return _list_of(
-            [(getattr(Opportunity, name).is_(None), REQUIRED_FIELD_LABELS.get(name, name)) for name in names]
-        )
-
-    count = stage_case(context.contexts, lambda stage: None if (m := missing(stage)) is None else m[0])
+    empty = case(
+        *[
+            (stage_requirement.c.field == name, getattr(Opportunity, name).is_(None))
+            for name in REQUIRED_FIELD_LABELS
+            if getattr(Opportunity, name, None) is not None
+        ],
+        else_=false(),
+    )
+    unmet = _unmet_requirements(context, "field", empty)
     inner = (
-        select(
-            *deal_columns(),
-            stage_case(context.contexts, _open_stage_name).label("stage"),
-            count.label("missing_count"),
-            stage_case(context.contexts, lambda stage: None if (m := missing(stage)) is None else m[1]).label(
-                "missing"
-            ),
-        )
-        .where(*open_deals(context), count > 0)
+        staged_open_deals(context, ProcessStage.name.label("stage"), unmet.c.missing_count, unmet.c.missing)
+        .join(unmet, unmet.c.opportunity_id == Opportunity.id)
         .subquery()
     )
     explanation = sentence("Stage ", inner.c.stage, " requires ", inner.c.missing, "; not filled in")
@@ -308,24 +290,15 @@ def missing_fields(session: Session, context: DetectContext) -> Detection:
     )
 
 
-def _late_stage(context: DetectContext) -> ColumnElement[Any]:
-    threshold = context.rule.number("late_stage_probability")
-    return stage_case(
-        context.contexts,
-        lambda stage: stage.name if not stage.is_closed and stage.probability >= threshold else None,
-    )
+def _late_stage(context: DetectContext) -> ColumnElement[bool]:
+    return ProcessStage.probability >= context.rule.number("late_stage_probability")
 
 
 def no_action_plan(session: Session, context: DetectContext) -> Detection:
     """Late-stage open deals without a mutual action plan."""
-    stage = _late_stage(context)
     inner = (
-        select(*deal_columns(), stage.label("stage"))
-        .where(
-            *open_deals(context),
-            stage.is_not(None),
-            ~exists().where(ActionPlan.opportunity_id == Opportunity.id),
-        )
+        staged_open_deals(context, ProcessStage.name.label("stage"))
+        .where(_late_stage(context), ~exists().where(ActionPlan.opportunity_id == Opportunity.id))
         .subquery()
     )
     threshold = context.rule.number("late_stage_probability")
@@ -344,7 +317,6 @@ def no_action_plan(session: Session, context: DetectContext) -> Detection:
 
 def action_plan_overdue(session: Session, context: DetectContext) -> Detection:
     """Late-stage open deals whose mutual action plan has open steps past their due date."""
-    stage = _late_stage(context)
     due_before = context.today - dt.timedelta(days=context.rule.number("grace_days"))
     overdue = and_(
         ActionStep.plan_id == ActionPlan.id,
@@ -360,8 +332,10 @@ def action_plan_overdue(session: Session, context: DetectContext) -> Detection:
         .scalar_subquery()
     )
     inner = (
-        select(*deal_columns(), stage.label("stage"), count.label("overdue"), oldest.label("oldest_due"))
-        .where(*open_deals(context), stage.is_not(None), exists().where(overdue))
+        staged_open_deals(
+            context, ProcessStage.name.label("stage"), count.label("overdue"), oldest.label("oldest_due")
+        )
+        .where(_late_stage(context), exists().where(overdue))
         .subquery()
     )
     explanation = sentence(

@@ -14,12 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
     ColumnElement,
-    Index,
-    MetaData,
     String,
     Table,
     and_,
@@ -42,7 +37,7 @@ from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.deals.compliance import import_scope
 from bridgehead.deals.process import processes
-from bridgehead.intelligence.gaps import detect_activity, detect_deals
+from bridgehead.intelligence.gaps import detect_activity, detect_deals, scratch
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal
 from bridgehead.intelligence.gaps.rules import effective_rules
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection
@@ -66,21 +61,7 @@ DETECTORS: dict[GapKind, Detector] = {
 
 # Core statements on the table (not the ORM class): row counts come back on both databases.
 _signals: Table = GapSignal.__table__  # type: ignore[assignment]
-# The scratch table lives per connection (TEMPORARY) and outside the application's metadata.
-_scratch_metadata = MetaData()
-_hits = Table(
-    "gap_scan_hit",
-    _scratch_metadata,
-    Column("subject_key", String(120), nullable=False),
-    Column("opportunity_id", BigInteger),
-    Column("account_id", BigInteger),
-    Column("owner_id", BigInteger),
-    Column("amount_at_risk", BigInteger),
-    Column("explanation", String(500)),
-    Column("evidence", JSON),
-    Index("ix_gap_scan_hit_subject_key", "subject_key"),
-    prefixes=["TEMPORARY"],
-)
+_hits = scratch.hits
 
 
 @dataclass(frozen=True)
@@ -211,9 +192,8 @@ def scan(
     now = now or utcnow()
     rules = effective_rules(session)
     contexts = processes(session)
-    connection = session.connection()
-    _hits.create(connection, checkfirst=True)
-    dialect = connection.dialect.name
+    dialect = session.connection().dialect.name
+    scratch.prepare(session, contexts, scope.deals if scope is not None else true())
     result = ScanResult()
     for kind in kinds or list(DETECTORS):
         rule = rules[kind]
@@ -234,7 +214,7 @@ def scan(
         result.kinds.append(item)
         if progress is not None:
             progress(item)
-    session.execute(delete(_hits))
+    scratch.clear(session)
     session.flush()
     return result
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     null,
     true,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import CompoundSelect, Select
 
 from bridgehead.common.types import UTCDateTime
@@ -213,3 +214,11 @@ def deal_columns() -> list[Any]:
 def everything() -> ColumnElement[bool]:
     """The full-scan deal scope."""
     return true()
+
+
+def join_label_list(dialect: str, label: ColumnElement[str], order: ColumnElement[Any]) -> ColumnElement[str]:
+    """An aggregate joining ``label`` with ", " in ``order`` (``group_concat`` / ``string_agg``)."""
+    if dialect == "postgresql":
+        return func.string_agg(label, aggregate_order_by(text_of(", "), order))
+    # SQLite's group_concat keeps the order rows arrive in; the detectors feed them by position.
+    return func.group_concat(label, ", ")

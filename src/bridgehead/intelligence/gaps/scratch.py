@@ -1,0 +1,142 @@
+"""Per-connection scratch tables of a scan: the hits of one detector, each deal's stage, stage requirements.
+
+Mapping a deal to its process stage is a CASE over the deal's type and CRM stage name; evaluated
+once per scan into ``gap_deal_stage`` it becomes a plain indexed join for every detector. The
+stages' required dimensions and fields (JSON lists in ``process_stage``) are unrolled into
+``gap_stage_requirement`` rows so the detectors can join and group instead of branching per stage.
+The tables are TEMPORARY and outside the application's metadata: no migration, no other session
+sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from bridgehead.crm.models import Opportunity
+from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext
+from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
+from bridgehead.intelligence.gaps.sqltools import stage_case
+
+_metadata = MetaData()
+
+hits = Table(
+    "gap_scan_hit",
+    _metadata,
+    Column("subject_key", String(120), nullable=False),
+    Column("opportunity_id", BigInteger),
+    Column("account_id", BigInteger),
+    Column("owner_id", BigInteger),
+    Column("amount_at_risk", BigInteger),
+    Column("explanation", String(500)),
+    Column("evidence", JSON),
+    Index("ix_gap_scan_hit_subject_key", "subject_key"),
+    prefixes=["TEMPORARY"],
+)
+
+deal_stage = Table(
+    "gap_deal_stage",
+    _metadata,
+    Column("opportunity_id", BigInteger, primary_key=True),
+    Column("stage_id", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+stage_requirement = Table(
+    "gap_stage_requirement",
+    _metadata,
+    Column("stage_id", BigInteger, nullable=False),
+    Column("kind", String(20), nullable=False),  # "dimension" or "field"
+    Column("position", Integer, nullable=False),
+    Column("dimension_id", BigInteger),
+    Column("field", String(40)),
+    Column("label", String(120), nullable=False),
+    Column("minimum_rank", Integer),
+    Column("required_count", Integer, nullable=False),
+    Index("ix_gap_stage_requirement_stage_id", "stage_id", "kind"),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _requirement_rows(session: Session, contexts: Sequence[ProcessContext]) -> list[dict[str, Any]]:
+    """One row per required dimension and required field of every open stage (configuration, not deals)."""
+    rows: list[dict[str, Any]] = []
+    for context in contexts:
+        dimensions = {d.key: d for d in framework_dimensions(session, context.framework.id)}
+        for stage in context.stages:
+            if stage.is_closed:
+                continue
+            required = [dimensions[key] for key in stage.required_dimensions if key in dimensions]
+            for position, dimension in enumerate(required):
+                rows.append(
+                    {
+                        "stage_id": stage.id,
+                        "kind": "dimension",
+                        "position": position,
+                        "dimension_id": dimension.id,
+                        "field": None,
+                        "label": dimension.name,
+                        "minimum_rank": STATUS_RANK[stage.minimum_status],
+                        "required_count": len(required),
+                    }
+                )
+            fields = [name for name in stage.required_fields if getattr(Opportunity, name, None) is not None]
+            for position, name in enumerate(fields):
+                rows.append(
+                    {
+                        "stage_id": stage.id,
+                        "kind": "field",
+                        "position": position,
+                        "dimension_id": None,
+                        "field": name,
+                        "label": REQUIRED_FIELD_LABELS.get(name, name),
+                        "minimum_rank": None,
+                        "required_count": len(fields),
+                    }
+                )
+    return rows
+
+
+def prepare(session: Session, contexts: Sequence[ProcessContext], deal_scope: ColumnElement[bool]) -> None:
+    """Create the scratch tables on this connection and fill the deal stages and stage requirements."""
+    connection = session.connection()
+    for table in (hits, deal_stage, stage_requirement):
+        table.create(connection, checkfirst=True)
+        session.execute(delete(table))
+    stage_id = stage_case(contexts, lambda stage: None if stage.is_closed and not stage.is_won else stage.id)
+    session.execute(
+        insert(deal_stage).from_select(
+            ["opportunity_id", "stage_id"],
+            select(Opportunity.id, stage_id).where(
+                or_(Opportunity.is_closed.is_(False), Opportunity.is_won.is_(True)),
+                deal_scope,
+                stage_id.is_not(None),
+            ),
+        )
+    )
+    rows = _requirement_rows(session, contexts)
+    if rows:
+        session.execute(insert(stage_requirement), rows)
+
+
+def clear(session: Session) -> None:
+    """Empty the scratch tables (they stay defined for the connection's next scan)."""
+    for table in (hits, deal_stage, stage_requirement):
+        session.execute(delete(table))
