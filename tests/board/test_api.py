@@ -65,8 +65,14 @@ def test_drill_down_as_json_and_csv(
     body = client.get(url, params={"period": PERIOD, "org_unit_id": world.north.id}, headers=headers).json()
     assert body["org_unit_name"] == "North"
     assert [m["name"] for m in body["members"] if m["kind"] == "unit"] == ["Team A", "Team B"]
-    assert body["inbox"][0]["url"].startswith(
-        f"/gaps?priority_id={world.priority.id}&org_unit_id={world.north.id}"
+    assert body["inbox"][0]["url"] == f"/gaps?org_unit_id={world.north.id}&kind=off_strategy"
+    knowledge = client.get(
+        f"/api/v1/board/{world.priority.id}/knowledge",
+        params={"org_unit_id": world.north.id},
+        headers=headers,
+    ).json()
+    assert knowledge["inbox"][0]["url"].startswith(
+        f"/gaps?priority_id={world.priority.id}&org_unit_id={world.north.id}&kind="
     )
     table = client.get(url, params={"period": PERIOD, "format": "csv"}, headers=headers)
     sections = {row["section"] for row in csv.DictReader(io.StringIO(table.text))}
@@ -139,7 +145,7 @@ def test_pages_render_and_executives_land_on_the_board(
     drill = client.get(f"/board/{world.priority.id}/alignment", params={"period": PERIOD})
     assert drill.status_code == 200
     assert f'href="/deals/{world.deals["dan-small"].id}"' in drill.text
-    assert "/gaps?priority_id=" in drill.text
+    assert "/gaps?org_unit_id=" in drill.text
     assert client.get("/board", params={"period": "soon"}).status_code == 422
     saved = client.post(
         f"/board/plans/{world.priority.id}",

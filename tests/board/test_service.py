@@ -14,6 +14,7 @@ from bridgehead.crm.models import Activity, Opportunity
 from bridgehead.errors import NotFound, PermissionDenied, ValidationFailed
 from bridgehead.intelligence.board import plan, service
 from bridgehead.intelligence.board.schemas import Board, GapName, PlanWrite
+from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
 from bridgehead.strategy.models import Segment, SegmentMember, SegmentStance, TargetMetric
 from tests.board.support import NOW, PERIOD, World, build_world, deal, populate
 from tests.factories import make_user
@@ -138,10 +139,7 @@ def test_drill_down_ranks_reps_and_lists_the_deals(db_session: Session, world: W
     assert drill.deals[0].url == f"/deals/{world.deals['dan-small'].id}"
     assert drill.deals[0].reasons == ["at Small business"]
     assert [link.kind for link in drill.inbox] == ["off_strategy"]
-    assert (
-        drill.inbox[0].url
-        == f"/gaps?priority_id={world.priority.id}&org_unit_id={world.company.id}&kind=off_strategy"
-    )
+    assert drill.inbox[0].url == f"/gaps?org_unit_id={world.company.id}&kind=off_strategy"
 
 
 def test_knowledge_drill_down_lists_deals_missing_evidence(db_session: Session, world: World) -> None:
@@ -185,3 +183,26 @@ def test_bad_input_names_the_parameter(db_session: Session, world: World) -> Non
     assert missing.value.context["field"] == "org_unit_id"
     with pytest.raises(NotFound):
         service.drill_down(db_session, viewer=None, priority_id=10_000_000, gap=GapName.ALIGNMENT, now=NOW)
+
+
+def test_open_gap_signals_are_counted_per_kind_and_member(db_session: Session, world: World) -> None:
+    dan_small = world.deals["dan-small"]
+    for resolved in (None, NOW):
+        db_session.add(
+            GapSignal(
+                kind=GapKind.OFF_STRATEGY,
+                severity=Severity.MEDIUM,
+                subject_key=f"opportunity:{dan_small.id}",
+                opportunity_id=dan_small.id,
+                owner_id=world.reps["dan"].id,
+                explanation="Pipeline at a deprioritised segment",
+                resolved_at=resolved,
+            )
+        )
+    db_session.flush()
+    drill = service.drill_down(
+        db_session, viewer=None, priority_id=world.priority.id, gap=GapName.ALIGNMENT, period=PERIOD, now=NOW
+    )
+    assert drill.inbox[0].open_signals == 1
+    signals = {member.name: member.open_signals for member in drill.members}
+    assert (signals["Dan Rep"], signals["South"], signals["Ann Rep"]) == (1, 1, 0)

@@ -54,6 +54,7 @@ from bridgehead.intelligence.board.schemas import (
 from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.metrics.periods import current_quarter, grain_of, parse_period, periods_ending
 from bridgehead.intelligence.metrics.queries import cycle_days
+from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
 
 TREND_PERIODS = 4
 DEAL_LIMIT = 50
@@ -274,15 +275,16 @@ def _members(
 
 
 def _inbox(name: GapName, priority_id: int, unit_id: int, counts: dict[GapKind, int]) -> list[InboxLink]:
-    return [
-        InboxLink(
-            kind=kind.value,
-            url="/gaps?"
-            + urlencode({"priority_id": priority_id, "org_unit_id": unit_id, "kind": kind.value}),
-            open_signals=counts.get(kind, 0),
-        )
-        for kind in INBOX_KINDS[name]
-    ]
+    """Links to the gap inbox; off-strategy deals lie outside the priority's pipeline by definition,
+    so the alignment links filter by unit and kind only (a priority filter would hide them all)."""
+    links = []
+    for kind in INBOX_KINDS[name]:
+        params: dict[str, object] = {"org_unit_id": unit_id, "kind": kind.value}
+        if name != GapName.ALIGNMENT:
+            params = {"priority_id": priority_id, **params}
+        url = "/gaps?" + urlencode(params)
+        links.append(InboxLink(kind=kind.value, url=url, open_signals=counts.get(kind, 0)))
+    return links
 
 
 def drill_down(
@@ -308,7 +310,17 @@ def drill_down(
     inputs = read_inputs(session, context, scopes, periods, baseline, now=now)
     gaps = gaps_for(inputs, context, None, today=now.date())
     latest = gaps[selected.label]
-    signal_scope = scopes.everything if gap == GapName.ALIGNMENT else scopes.priority
+    # Count what the linked inbox will list: off-strategy signals are on deals outside the priority's
+    # pipeline, so they are filtered by unit only; the others by unit and the priority, as the inbox does.
+    signal_scope = (
+        scopes.everything
+        if gap == GapName.ALIGNMENT
+        else resolve_scope(
+            session,
+            viewer=viewer,
+            filters=MetricFilters(period=selected, org_unit_id=unit_id, priority_id=priority.id),
+        )
+    )
     by_kind: dict[GapKind, int] = {}
     by_owner: dict[int | None, int] = {}
     for (owner, kind), count in queries.open_signals(session, signal_scope, INBOX_KINDS[gap]).items():
