@@ -85,6 +85,11 @@ def test_inbox_page_mine_and_team_with_inline_snooze(
     assert f'href="/deals/{mine.id}"' in team.text
     empty_mine = client.get("/gaps", params={"view": "mine"})
     assert 'data-testid="empty-inbox"' in empty_mine.text
+    deal(db_session, org, close_date=PAST, name="Second deal")
+    run(db_session, GapKind.CLOSE_DATE_PAST)
+    second_page = client.get("/gaps", params={"page_size": 1, "page": 2})
+    assert second_page.status_code == 200
+    assert "page 2 of 2" in second_page.text
     filtered = client.get("/gaps", params={"kind": "stale_deal"})
     assert "No signals match these filters" in filtered.text
     bad = client.get("/gaps", params={"org_unit_id": 999999})

@@ -128,6 +128,7 @@ def test_strategy_adoption_counts_reps_whose_open_deals_meet_the_standard(
     )
     assert (result.reps_meeting, result.active_reps) == (2, 3)
     assert result.rate == pytest.approx(2 / 3)
+    assert result.deal_share == pytest.approx(2 / 3)  # one of three open deals breaks the standard
     team = strategy_adoption(
         db_session, resolve_scope(db_session, viewer=org.manager, filters=MetricFilters(period=period))
     )

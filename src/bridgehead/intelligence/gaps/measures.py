@@ -45,6 +45,8 @@ class Adoption:
     rate: float | None
     reps_meeting: int
     active_reps: int
+    # The same standard per deal: the share of those reps' open deals in scope that meet it.
+    deal_share: float | None = None
 
 
 def _moment(day: dt.date) -> ColumnElement[dt.datetime]:
@@ -82,7 +84,12 @@ def strategy_adoption(session: Session, scope: Scope) -> Adoption:
         GapSignal.kind.in_([kind.value for kind in PLAYBOOK_STANDARD_KINDS]),
     )
     per_rep = (
-        select(Opportunity.owner_id, func.max(case((breaking, 1), else_=0)).label("breaks"))
+        select(
+            Opportunity.owner_id,
+            func.max(case((breaking, 1), else_=0)).label("breaks"),
+            func.sum(case((breaking, 1), else_=0)).label("breaking_deals"),
+            func.count().label("deals"),
+        )
         .join(User, User.id == Opportunity.owner_id)
         .where(
             Opportunity.is_closed.is_(False),
@@ -93,12 +100,20 @@ def strategy_adoption(session: Session, scope: Scope) -> Adoption:
         .group_by(Opportunity.owner_id)
         .subquery()
     )
-    active, breaking_reps = session.execute(
-        select(func.count(), func.coalesce(func.sum(cast(per_rep.c.breaks, Integer)), 0))
+    active, breaking_reps, breaking_deals, deals = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(cast(per_rep.c.breaks, Integer)), 0),
+            func.coalesce(func.sum(cast(per_rep.c.breaking_deals, Integer)), 0),
+            func.coalesce(func.sum(cast(per_rep.c.deals, Integer)), 0),
+        )
     ).one()
     meeting = int(active) - int(breaking_reps)
     return Adoption(
-        rate=None if not active else meeting / int(active), reps_meeting=meeting, active_reps=int(active)
+        rate=None if not active else meeting / int(active),
+        reps_meeting=meeting,
+        active_reps=int(active),
+        deal_share=None if not deals else (int(deals) - int(breaking_deals)) / int(deals),
     )
 
 

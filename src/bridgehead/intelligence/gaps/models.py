@@ -95,7 +95,7 @@ class GapSignal(Base):
     subject_key: Mapped[str] = mapped_column(String(120))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
-    # Who must act: the deal's (or account's) owner when raised.
+    # Who must act: the deal's (or account's) owner, refreshed by every scan that finds the gap again.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     # Money at risk orders the inbox: the open deal's amount (won amount for handoffs).
     amount_at_risk: Mapped[Decimal | None] = mapped_column(MoneyAmount)

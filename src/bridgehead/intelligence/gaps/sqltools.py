@@ -25,7 +25,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
-    true,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import CompoundSelect, Select
@@ -209,11 +208,6 @@ def open_deals(context: DetectContext) -> list[ColumnElement[bool]]:
 def deal_columns() -> list[Any]:
     """The deal columns every deal detector carries into its hit."""
     return [Opportunity.id, Opportunity.account_id, Opportunity.owner_id, Opportunity.amount]
-
-
-def everything() -> ColumnElement[bool]:
-    """The full-scan deal scope."""
-    return true()
 
 
 def join_label_list(dialect: str, label: ColumnElement[str], order: ColumnElement[Any]) -> ColumnElement[str]:
