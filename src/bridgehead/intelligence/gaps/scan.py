@@ -131,6 +131,9 @@ def _apply(
     session: Session, detection: Detection, severity: Any, scope: ScanScope | None, now: dt.datetime
 ) -> KindResult:
     kind = detection.kind
+    open_in_scope = and_(GapSignal.kind == kind, GapSignal.resolved_at.is_(None), _in_scope(scope))
+    if session.scalar(select(literal(1)).where(open_in_scope).limit(1)) is None:
+        return _raise_all(session, detection, severity, open_in_scope, now)
     session.execute(delete(_hits))
     session.execute(insert(_hits).from_select(list(HIT_COLUMNS), detection.rows))
     found = exists().where(_hits.c.subject_key == GapSignal.subject_key)
@@ -174,6 +177,35 @@ def _apply(
         still_open=int(getattr(refreshed, "rowcount", 0) or 0),
         resolved=resolved,
     )
+
+
+def _raise_all(
+    session: Session,
+    detection: Detection,
+    severity: Any,
+    open_in_scope: ColumnElement[bool],
+    now: dt.datetime,
+) -> KindResult:
+    """Nothing of this kind is open in scope (a first scan, or all cleared): every hit is a new signal.
+
+    One INSERT … SELECT straight from the detector, without the scratch copy and the per-hit
+    "already open?" lookups; the signals it wrote are the kind's open ones in scope.
+    """
+    columns = detection.rows.subquery()
+    new_rows = select(
+        literal(detection.kind.value, String()),
+        literal(severity.value, String()),
+        *[columns.c[name] for name in HIT_COLUMNS],
+        literal(now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    )
+    session.execute(
+        insert(_signals).from_select(
+            ["kind", "severity", *HIT_COLUMNS, "raised_at", "last_seen_at"], new_rows
+        )
+    )
+    raised = session.scalar(select(func.count()).select_from(GapSignal).where(open_in_scope)) or 0
+    return KindResult(kind=detection.kind, raised=raised)
 
 
 def scan(
