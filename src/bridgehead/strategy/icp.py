@@ -12,9 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
-    ColumnElement,
     Integer,
-    Select,
     String,
     Table,
     case,
@@ -24,7 +22,6 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    true,
     type_coerce,
 )
 from sqlalchemy.orm import Session
@@ -48,7 +45,7 @@ from bridgehead.strategy.segment_schemas import (
     IcpCriterionUpdate,
     ScoreBucket,
 )
-from bridgehead.strategy.segments import account_scope, bulk_write, require_editor
+from bridgehead.strategy.segments import bulk_write, on_scope, require_editor
 
 _AUDIT_FIELDS = ["label", "rule", "weight", "position"]
 FitOrder = Literal["top", "bottom"]
@@ -149,44 +146,39 @@ def delete_criterion(session: Session, *, actor: User, criterion_id: int) -> Non
     )
 
 
-def score_accounts(session: Session, *, only_accounts: Select[Any] | None = None) -> int:
+def score_accounts(session: Session, *, scope: Table | None = None) -> int:
     """Recompute accounts' fit in one INSERT ... SELECT; return how many accounts were scored.
 
-    ``only_accounts`` (a query of account ids, e.g. those an import changed) rescores just those
-    when every criterion reads the account row alone; otherwise every account is rescored. With no
-    criteria there is no profile to fit, so no account has a score.
+    ``scope`` (an ``account_scope`` table, e.g. of the accounts an import changed) rescores just
+    those when every criterion reads the account row alone; otherwise every account is rescored.
+    With no criteria there is no profile to fit, so no account has a score.
     """
     fit = typing.cast(Table, AccountFit.__table__)
     criteria = list_criteria(session)
-    if only_accounts is not None and all(reads_only_account_row(criterion.rule) for criterion in criteria):
-        with bulk_write(session), account_scope(session, only_accounts) as scope:
-            scoped = select(scope.c.account_id)
-            session.execute(delete(fit).where(fit.c.account_id.in_(scoped)))
-            return _insert_fits(session, criteria, Account.id.in_(scoped))
+    if scope is not None and all(reads_only_account_row(criterion.rule) for criterion in criteria):
+        with bulk_write(session):
+            session.execute(delete(fit).where(fit.c.account_id.in_(select(scope.c.id))))
+            return _insert_fits(session, criteria, scope)
     with bulk_write(session):
         session.execute(delete(fit))
-        return _insert_fits(session, criteria, true())
+        return _insert_fits(session, criteria, None)
 
 
-def _insert_fits(session: Session, criteria: list[IcpCriterion], accounts: ColumnElement[bool]) -> int:
+def _insert_fits(session: Session, criteria: list[IcpCriterion], scope: Table | None) -> int:
     fit = typing.cast(Table, AccountFit.__table__)
     if not criteria:
         return 0
     total_weight = sum(criterion.weight for criterion in criteria)
     # OFFSET 0 keeps the databases from merging this subquery into the outer one, which would copy
     # each criterion's condition into both the score and the list of met ids (evaluating it twice).
-    flags = (
-        select(
-            Account.id.label("account_id"),
-            *(
-                case((compile_rule(criterion.rule), 1), else_=0).label(f"met_{index}")
-                for index, criterion in enumerate(criteria)
-            ),
-        )
-        .where(accounts)
-        .offset(0)
-        .subquery("flags")
-    )
+    flags_query = select(
+        Account.id.label("account_id"),
+        *(
+            case((compile_rule(criterion.rule), 1), else_=0).label(f"met_{index}")
+            for index, criterion in enumerate(criteria)
+        ),
+    ).offset(0)
+    flags = (on_scope(flags_query, scope) if scope is not None else flags_query).subquery("flags")
     met_weight = sum(
         (flags.c[f"met_{index}"] * criterion.weight for index, criterion in enumerate(criteria)),
         literal(0, Integer),
@@ -214,14 +206,10 @@ def _insert_fits(session: Session, criteria: list[IcpCriterion], accounts: Colum
     rowcount = getattr(result, "rowcount", -1)
     if isinstance(rowcount, int) and rowcount >= 0:
         return rowcount
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(fit)
-            .where(fit.c.account_id.in_(select(Account.id).where(accounts)))
-        )
-        or 0
-    )
+    counted = select(func.count()).select_from(fit)
+    if scope is not None:
+        counted = counted.where(fit.c.account_id.in_(select(scope.c.id)))
+    return session.scalar(counted) or 0
 
 
 def account_fit(session: Session, *, viewer: User, account_id: int) -> AccountFitRead:

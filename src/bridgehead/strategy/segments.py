@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import typing
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ClauseElement,
     Column,
     Integer,
     MetaData,
@@ -21,14 +22,17 @@ from sqlalchemy import (
     Table,
     case,
     delete,
+    false,
     func,
     insert,
     literal,
+    not_,
     select,
     text,
     type_coerce,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
 from bridgehead.audit.service import record_change
 from bridgehead.auth.models import Role, User
@@ -283,13 +287,35 @@ def preview_rule(
 # they are written (SQLite's default is 2 MiB). A per-connection memory setting, not durability.
 _BULK_CACHE_KIB = 65536
 _scope_metadata = MetaData()
-# The accounts a partial evaluation covers, written once and joined by every segment's statements.
-_ACCOUNT_SCOPE = Table(
-    "strategy_account_scope",
+# The columns rules read from the account row (a rule on won deals or owners is never scoped).
+_SCOPED_COLUMNS = (
+    "id",
+    "name",
+    "industry",
+    "employees",
+    "annual_revenue_amount",
+    "country",
+    "state",
+    "owner_id",
+    "parent_account_id",
+    "custom_fields",
+)
+_account = typing.cast(Table, Account.__table__)
+# A copy of the accounts a partial evaluation covers. Rules are evaluated on the copy, so the
+# statements read those few rows whatever plan the database would choose for the account table
+# (PostgreSQL cannot estimate a rule's selectivity and would scan all of it).
+_SCOPED_ACCOUNT = Table(
+    "strategy_scoped_account",
     _scope_metadata,
-    Column("account_id", Integer, primary_key=True, autoincrement=False),
+    *(
+        Column(name, _account.c[name].type, primary_key=name == "id", autoincrement=False)
+        for name in _SCOPED_COLUMNS
+    ),
     prefixes=["TEMPORARY"],
 )
+# Above this share of all accounts a partial evaluation costs more than a full one.
+_SCOPE_SHARE_LIMIT = 0.2
+_Element = TypeVar("_Element", bound=ClauseElement)
 
 
 @contextmanager
@@ -307,45 +333,75 @@ def bulk_write(session: Session) -> Iterator[None]:
 
 
 @contextmanager
-def account_scope(session: Session, account_ids: Select[Any]) -> Iterator[Table]:
-    """A temporary table of ``account_ids``, for statements that must touch those accounts only.
+def account_scope(session: Session, account_ids: Select[Any]) -> Iterator[Table | None]:
+    """A temporary copy of the accounts ``account_ids`` selects, for evaluating rules on those only.
 
-    Dropped on success; on an error the transaction's rollback removes it with everything else.
+    Yields None when they are so many that a full evaluation is cheaper. The copy is dropped on
+    success; on an error the transaction's rollback removes it with everything else.
     """
     connection = session.connection()
-    _ACCOUNT_SCOPE.drop(connection, checkfirst=True)
-    _ACCOUNT_SCOPE.create(connection)
-    session.execute(insert(_ACCOUNT_SCOPE).from_select(["account_id"], account_ids))
-    yield _ACCOUNT_SCOPE
-    _ACCOUNT_SCOPE.drop(connection)
+    _SCOPED_ACCOUNT.drop(connection, checkfirst=True)
+    _SCOPED_ACCOUNT.create(connection)
+    copied = select(*(_account.c[name] for name in _SCOPED_COLUMNS)).where(_account.c.id.in_(account_ids))
+    session.execute(insert(_SCOPED_ACCOUNT).from_select(list(_SCOPED_COLUMNS), copied))
+    scoped = session.scalar(select(func.count()).select_from(_SCOPED_ACCOUNT)) or 0
+    total = session.scalar(select(func.count()).select_from(_account)) or 0
+    if session.get_bind().dialect.name == "postgresql":
+        # Without statistics PostgreSQL would plan for a large copy and scan every member.
+        session.execute(text(f"ANALYZE {_SCOPED_ACCOUNT.name}"))
+    yield _SCOPED_ACCOUNT if scoped <= _SCOPE_SHARE_LIMIT * total else None
+    _SCOPED_ACCOUNT.drop(connection)
+
+
+def on_scope(clause: _Element, scope: Table) -> _Element:
+    """``clause`` (a rule's condition, or a query of accounts) reading the scope's copy instead."""
+
+    def replace(element: visitors.ExternallyTraversible, **_: Any) -> visitors.ExternallyTraversible | None:
+        if isinstance(element, Column) and element.table is _account and element.name in scope.c:
+            replacement: visitors.ExternallyTraversible = scope.c[element.name]
+            return replacement
+        return None
+
+    traversible: visitors.ExternallyTraversible = clause
+    return typing.cast(_Element, visitors.replacement_traverse(traversible, {}, replace))
 
 
 def _refresh_members(session: Session, segment: Segment, scope: Table | None) -> int:
     """Bring one segment's stored members in line with its rule; return its member count.
 
-    With ``scope``, only those accounts are looked at (the rule must read the account row alone).
+    With ``scope`` (an ``account_scope`` copy), only those accounts are looked at; the rule must
+    read the account row alone.
     """
     member = typing.cast(Table, SegmentMember.__table__)
     matched = compile_rule(segment.rule)
-    newly = select(literal(segment.id, Integer), Account.id).where(matched)
-    has_members = session.scalar(
-        select(member.c.account_id).where(member.c.segment_id == segment.id).limit(1)
-    )
-    if has_members is not None or scope is not None:
-        # Only the difference is written: members the rule no longer matches go, accounts it newly
-        # matches come; members that stay are checked through the primary key and left alone.
-        still_matches = select(Account.id).where(Account.id == member.c.account_id, matched).exists()
-        gone = [member.c.segment_id == segment.id, ~still_matches]
+    if scope is not None:
+        in_scope = on_scope(matched, scope)
+        no_longer = select(scope.c.id).where(not_(func.coalesce(in_scope, false())))
+        session.execute(
+            delete(member).where(member.c.segment_id == segment.id, member.c.account_id.in_(no_longer))
+        )
         already = (
             select(member.c.account_id)
-            .where(member.c.segment_id == segment.id, member.c.account_id == Account.id)
+            .where(member.c.segment_id == segment.id, member.c.account_id == scope.c.id)
             .exists()
         )
-        newly = newly.where(~already)
-        if scope is not None:
-            gone.append(member.c.account_id.in_(select(scope.c.account_id)))
-            newly = newly.where(Account.id.in_(select(scope.c.account_id)))
-        session.execute(delete(member).where(*gone))
+        newly = select(literal(segment.id, Integer), scope.c.id).where(in_scope, ~already)
+    else:
+        newly = select(literal(segment.id, Integer), Account.id).where(matched)
+        has_members = session.scalar(
+            select(member.c.account_id).where(member.c.segment_id == segment.id).limit(1)
+        )
+        if has_members is not None:
+            # Only the difference is written: members the rule no longer matches go, accounts it
+            # newly matches come; members that stay are checked through the primary key.
+            still_matches = select(Account.id).where(Account.id == member.c.account_id, matched).exists()
+            session.execute(delete(member).where(member.c.segment_id == segment.id, ~still_matches))
+            already = (
+                select(member.c.account_id)
+                .where(member.c.segment_id == segment.id, member.c.account_id == Account.id)
+                .exists()
+            )
+            newly = newly.where(~already)
     session.execute(insert(member).from_select(["segment_id", "account_id"], newly))
     return (
         session.scalar(select(func.count()).select_from(member).where(member.c.segment_id == segment.id)) or 0
@@ -357,16 +413,16 @@ def evaluate_segments(
     *,
     segment_ids: Sequence[int] | None = None,
     progress: ProgressCallback | None = None,
-    only_accounts: Select[Any] | None = None,
+    scope: Table | None = None,
 ) -> dict[int, int]:
     """Recompute the members of the given segments (default: every active one); return members by id.
 
     Per segment, inside the database: a first evaluation is one INSERT ... SELECT; later ones
     DELETE the members the rule no longer matches and INSERT the accounts it newly matches, so
-    only the difference is written. ``only_accounts`` (a query of account ids, e.g. those an import
-    changed) limits that to those accounts for rules that read the account row alone; rules on won
-    deals or owners are re-checked for every account. Either way the result equals a full
-    evaluation. The caller commits.
+    only the difference is written. ``scope`` (an ``account_scope`` table, e.g. of the accounts an
+    import changed) limits that to those accounts for rules that read the account row alone; rules
+    on won deals or owners are re-checked for every account. The result equals a full evaluation
+    as long as no account outside the scope changed. The caller commits.
     """
     statement = select(Segment).order_by(Segment.id)
     if segment_ids is None:
@@ -375,11 +431,7 @@ def evaluate_segments(
         statement = statement.where(Segment.id.in_(list(segment_ids)))
     segments = session.scalars(statement).all()
     counts: dict[int, int] = {}
-    with ExitStack() as stack:
-        stack.enter_context(bulk_write(session))
-        scope = (
-            stack.enter_context(account_scope(session, only_accounts)) if only_accounts is not None else None
-        )
+    with bulk_write(session):
         for done, segment in enumerate(segments):
             partial = scope if scope is not None and reads_only_account_row(segment.rule) else None
             counts[segment.id] = _refresh_members(session, segment, partial)
@@ -547,6 +599,10 @@ def after_import(session: Session, report: ImportReport) -> None:
         if report.run_id is not None
         else None
     )
-    touched = select(Account.id).where(Account.updated_at >= started) if started is not None else None
-    evaluate_segments(session, only_accounts=touched)
-    score_accounts(session, only_accounts=touched)
+    if started is None:
+        evaluate_segments(session)
+        score_accounts(session)
+        return
+    with account_scope(session, select(Account.id).where(Account.updated_at >= started)) as scope:
+        evaluate_segments(session, scope=scope)
+        score_accounts(session, scope=scope)
