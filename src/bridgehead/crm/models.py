@@ -139,21 +139,21 @@ class Opportunity(Base):
         Index(
             "ix_opportunity_owner_metrics",
             "owner_id",
-            "close_date",
             "is_closed",
+            "close_date",
             "is_won",
             "amount",
             "probability",
             "created_at",
             "stage",
         ),
-        Index("ix_opportunity_stage_outcome", "stage", "is_closed", "is_won", "probability"),
+        Index("ix_opportunity_stage_outcome", "stage", "is_closed", "is_won", "probability", "product"),
         Index("ix_opportunity_is_closed_close_date", "is_closed", "close_date"),
         # The list pages sort by these; without an index every page would sort the whole table.
         Index("ix_opportunity_amount", "amount"),
         Index("ix_opportunity_name", "name"),
         Index("ix_opportunity_is_closed_amount", "is_closed", "amount"),
-        Index("ix_opportunity_created_at", "created_at"),
+        Index("ix_opportunity_created_at_owner_id_amount", "created_at", "owner_id", "amount"),
     )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)

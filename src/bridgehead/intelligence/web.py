@@ -51,10 +51,8 @@ def metrics_page(request: Request, query: PageQuery, user: PageUser, session: Se
 
     def compute() -> dict[str, Any]:
         filters = service.filters_from_query(query)
-        return {
-            "headline": service.headline(session, viewer=user, filters=filters),
-            "sliced": service.sliced_metrics(session, viewer=user, filters=filters, by=query.by),
-        }
+        headline, sliced = service.headline_and_slices(session, viewer=user, filters=filters, by=query.by)
+        return {"headline": headline, "sliced": sliced}
 
     return _page(request, "intelligence/metrics.html", query, user, session, compute)
 

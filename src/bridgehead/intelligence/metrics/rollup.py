@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import Integer, and_, column, func, select, values
+from sqlalchemy import ColumnElement, Integer, column, func, select, values
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
@@ -99,56 +99,108 @@ def owner_groups(session: Session, dimension: Dimension) -> OwnerGroups:
     return OwnerGroups(dimension, groups, dict(members), number(None, None), index)
 
 
-def owner_deal_totals(
-    session: Session, scope: Scope, period: Period, unqualified_stages: Sequence[str]
-) -> dict[int | None, DealTotals]:
-    """Every additive deal figure per owner, in one grouped pass over the owner's covering index."""
-    closing = in_period(Opportunity.close_date, period)
-    closed, is_open = Opportunity.is_closed.is_(True), Opportunity.is_closed.is_(False)
-    won = and_(closed, Opportunity.is_won.is_(True), closing)
-    lost = and_(closed, Opportunity.is_won.is_not(True), closing)
-    open_closing = and_(is_open, closing)
-    qualified = (
-        and_(is_open, Opportunity.stage.not_in(list(unqualified_stages))) if unqualified_stages else is_open
+def owner_ids(session: Session) -> list[int]:
+    """Every user id: the owners whose rows are read owner by owner."""
+    return list(session.scalars(select(User.id)))
+
+
+def _per_owner(
+    session: Session,
+    owners: Sequence[int],
+    entity: Any,
+    owner_column: Any,
+    figures: Sequence[Any],
+    conditions: Sequence[ColumnElement[bool]],
+) -> list[tuple[Any, ...]]:
+    """(owner, *figures) per owner of the rows meeting ``conditions``.
+
+    The owners travel as a VALUES table the rows are joined to, so the store seeks each owner's
+    range in the index that starts with the owner (and, when the next index columns are
+    constrained, only that part of it) whether or not it holds statistics; rows without an owner
+    are read apart.
+    """
+    if not owners or len(owners) > MAX_MAPPED_OWNERS:
+        statement = select(owner_column, *figures).where(*conditions).group_by(owner_column)
+        return [tuple(row) for row in session.execute(statement)]
+    listed = (
+        values(column("owner_id", Integer), name="listed_owner")
+        .data([(o,) for o in owners])
+        .cte("listed_owner")
     )
-    created = in_period(Opportunity.created_at, period, is_datetime=True)
-    cents = func.coalesce(AMOUNT_CENTS, 0)
     statement = (
-        select(
-            Opportunity.owner_id,
-            count_if(won),
-            count_if(lost),
-            sum_if(won, cents),
-            sum_if(lost, cents),
-            count_if(open_closing),
-            sum_if(open_closing, cents),
-            sum_if(open_closing, cents * func.coalesce(Opportunity.probability, 0)),
-            count_if(is_open),
-            count_if(qualified),
-            count_if(created),
-            sum_if(created, cents),
+        select(listed.c.owner_id, *figures)
+        .select_from(listed)
+        .join(entity, owner_column == listed.c.owner_id)
+        .where(*conditions)
+        .group_by(listed.c.owner_id)
+    )
+    ownerless = (
+        select(owner_column, *figures).where(*conditions, owner_column.is_(None)).group_by(owner_column)
+    )
+    return [tuple(row) for row in session.execute(statement)] + [
+        tuple(row) for row in session.execute(ownerless)
+    ]
+
+
+def owner_deal_totals(
+    session: Session, scope: Scope, period: Period, unqualified_stages: Sequence[str], owners: Sequence[int]
+) -> dict[int | None, DealTotals]:
+    """The additive figures of open and created deals per owner: open deals from the owner's open
+    part of the covering index, deals created from the creation-date index. (Closed deals come
+    with the cycle histogram: ``group_closed_histogram``.)"""
+    closing = in_period(Opportunity.close_date, period)
+    cents = func.coalesce(AMOUNT_CENTS, 0)
+    totals: dict[int | None, DealTotals] = defaultdict(DealTotals)
+    qualified = Opportunity.stage.not_in(list(unqualified_stages)) if unqualified_stages else None
+    open_rows = _per_owner(
+        session,
+        owners,
+        Opportunity,
+        Opportunity.owner_id,
+        [
+            func.count(),
+            count_if(closing),
+            sum_if(closing, cents),
+            sum_if(closing, cents * func.coalesce(Opportunity.probability, 0)),
+            func.count() if qualified is None else count_if(qualified),
+        ],
+        [*scope.opportunity, Opportunity.is_closed.is_(False)],
+    )
+    for owner, open_any, open_closing, open_cents, weighted, qualified_count in open_rows:
+        figures = totals[owner]
+        figures.open_any, figures.open_closing, figures.open_closing_cents = (
+            int(open_any),
+            int(open_closing),
+            int(open_cents),
         )
-        .where(*scope.opportunity)
+        figures.weighted_cents_percent, figures.qualified = int(weighted), int(qualified_count)
+    created = (
+        select(Opportunity.owner_id, func.count(), func.coalesce(func.sum(AMOUNT_CENTS), 0))
+        .where(*scope.opportunity, in_period(Opportunity.created_at, period, is_datetime=True))
         .group_by(Opportunity.owner_id)
     )
-    return {
-        owner: DealTotals(*(int(value) for value in figures))
-        for owner, *figures in session.execute(statement)
-    }
+    for owner, count, created_cents in session.execute(created):
+        totals[owner].created, totals[owner].created_cents = int(count), int(created_cents)
+    return dict(totals)
 
 
-def owner_activity_counts(session: Session, scope: Scope, period: Period) -> dict[int | None, dict[str, int]]:
-    """Activities per owner and kind in ``period``: one pass over the owner index, kinds as CASE sums."""
+def owner_activity_counts(
+    session: Session, scope: Scope, period: Period, owners: Sequence[int]
+) -> dict[int | None, dict[str, int]]:
+    """Activities per owner and kind in ``period``, from each owner's date range of the covering index."""
     kinds = [kind.value for kind in ActivityKind]
-    statement = (
-        select(Activity.owner_id, *[count_if(Activity.kind == kind) for kind in kinds])
-        .where(*scope.activity, in_period(Activity.occurred_at, period, is_datetime=True))
-        .group_by(Activity.owner_id)
+    rows = _per_owner(
+        session,
+        owners,
+        Activity,
+        Activity.owner_id,
+        [count_if(Activity.kind == kind) for kind in kinds],
+        [*scope.activity, in_period(Activity.occurred_at, period, is_datetime=True)],
     )
-    result: dict[int | None, dict[str, int]] = {}
-    for owner, *counts in session.execute(statement):
-        result[owner] = {kind: int(count) for kind, count in zip(kinds, counts, strict=True) if count}
-    return result
+    return {
+        owner: {kind: int(count) for kind, count in zip(kinds, counts, strict=True) if count}
+        for owner, *counts in rows
+    }
 
 
 def group_totals(groups: OwnerGroups, per_owner: dict[int | None, DealTotals]) -> dict[int, DealTotals]:
@@ -172,23 +224,28 @@ def group_activities(
     return {group: dict(by_kind) for group, by_kind in totals.items()}
 
 
-def group_cycle_histogram(
-    session: Session, scope: Scope, groups: OwnerGroups, period: Period
-) -> list[tuple[int, bool, int, int]]:
-    """(group, won?, cycle days, deals) for deals closed in ``period``: enough for exact medians per group.
+ClosedRow = tuple[int, bool, int | None, int, int]
 
-    The (owner, group) pairs travel as a VALUES table joined to the deals, so the database walks
-    each owner's closed deals through the owner index; deals without a listed owner are counted apart.
+
+def group_closed_histogram(
+    session: Session, scope: Scope, groups: OwnerGroups, period: Period
+) -> list[ClosedRow]:
+    """(group, won?, cycle days, deals, cents) for deals closed in ``period``: won and lost counts and
+    amounts per group, and enough for exact median cycles, from one seek per owner.
+
+    The (owner, group) pairs travel as a VALUES table joined to the deals, so the database reads
+    each owner's closed deals of the period from the covering owner index; deals without a listed
+    owner are counted apart.
     """
     days = cycle_days(session)
+    cents = func.coalesce(func.sum(func.coalesce(AMOUNT_CENTS, 0)), 0)
     closed_in_period = [
         *scope.opportunity,
         Opportunity.is_closed.is_(True),
-        Opportunity.close_date.is_not(None),
         in_period(Opportunity.close_date, period),
     ]
     pairs = [(owner, group) for owner, owned in groups.members.items() for group in owned]
-    rows: list[tuple[int, bool, int, int]] = []
+    rows: list[tuple[Any, ...]] = []
     if pairs and len(pairs) <= MAX_MAPPED_OWNERS:
         mapping = (
             values(column("owner_id", Integer), column("group_no", Integer), name="owner_group")
@@ -196,30 +253,44 @@ def group_cycle_histogram(
             .cte("owner_group")
         )
         statement = (
-            select(mapping.c.group_no, Opportunity.is_won, days, func.count())
+            select(mapping.c.group_no, Opportunity.is_won, days, func.count(), cents)
             .select_from(mapping)
             .join(Opportunity, Opportunity.owner_id == mapping.c.owner_id)
             .where(*closed_in_period)
             .group_by(mapping.c.group_no, Opportunity.is_won, days)
         )
-        rows.extend((group, is_won, day, count) for group, is_won, day, count in session.execute(statement))
+        rows.extend(tuple(row) for row in session.execute(statement))
         ownerless = (
-            select(Opportunity.is_won, days, func.count())
+            select(Opportunity.is_won, days, func.count(), cents)
             .where(*closed_in_period, Opportunity.owner_id.is_(None))
             .group_by(Opportunity.is_won, days)
         )
-        rows.extend(
-            (groups.ownerless, is_won, day, count) for is_won, day, count in session.execute(ownerless)
-        )
+        rows.extend((groups.ownerless, *row) for row in session.execute(ownerless))
     else:
         # Too many owners to ship: group per owner in the database and map here.
         per_owner = (
-            select(Opportunity.owner_id, Opportunity.is_won, days, func.count())
+            select(Opportunity.owner_id, Opportunity.is_won, days, func.count(), cents)
             .where(*closed_in_period)
             .group_by(Opportunity.owner_id, Opportunity.is_won, days)
         )
-        for owner, is_won, day, count in session.execute(per_owner):
-            rows.extend((group, is_won, day, count) for group in groups.of(owner))
+        for owner, *row in session.execute(per_owner):
+            rows.extend((group, *row) for group in groups.of(owner))
     return [
-        (group, bool(is_won), int(day), int(count)) for group, is_won, day, count in rows if day is not None
+        (group, bool(is_won), None if day is None else int(day), int(count), int(total))
+        for group, is_won, day, count, total in rows
     ]
+
+
+def is_partition(groups: OwnerGroups) -> bool:
+    """Whether every owner is in exactly one group (so the groups' figures add up to the whole)."""
+    return all(len(owned) == 1 for owned in groups.members.values())
+
+
+def add_closed(totals: dict[int, DealTotals], histogram: Sequence[ClosedRow]) -> None:
+    """Won and lost deals and amounts per group, from the closed histogram."""
+    for group, is_won, _days, count, cents in histogram:
+        figures = totals.setdefault(group, DealTotals())
+        if is_won:
+            figures.won, figures.won_cents = figures.won + count, figures.won_cents + cents
+        else:
+            figures.lost, figures.lost_cents = figures.lost + count, figures.lost_cents + cents

@@ -108,8 +108,9 @@ class _Inputs:
 def _inputs(session: Session, viewer: User | None, filters: MetricFilters) -> _Inputs:
     scope = resolve_scope(session, viewer=viewer, filters=filters)
     ladder = stage_ladder(session, include_history=False)
-    deals = rollup.owner_deal_totals(session, scope, filters.period, ladder.unqualified)
-    activities = rollup.owner_activity_counts(session, scope, filters.period)
+    owners = rollup.owner_ids(session)
+    deals = rollup.owner_deal_totals(session, scope, filters.period, ladder.unqualified, owners)
+    activities = rollup.owner_activity_counts(session, scope, filters.period, owners)
     return _Inputs(scope, ladder, deals, activities)
 
 
@@ -118,7 +119,7 @@ def sliced_metrics(
 ) -> SlicedMetrics:
     """The main metrics per group of ``by`` (office, team, manager, rep, segment, product, priority)."""
     if by in rollup.OWNER_DIMENSIONS:
-        rows = _owner_slice_rows(session, _inputs(session, viewer, filters), by)
+        rows, _ = _owner_slices(session, _inputs(session, viewer, filters), by)
     else:
         scope = resolve_scope(session, viewer=viewer, filters=filters)
         rows = _slice_rows(session, scope, by, stage_ladder(session, include_history=False))
@@ -135,8 +136,9 @@ def headline_and_slices(
             sliced_metrics(session, viewer=viewer, filters=filters, by=by),
         )
     inputs = _inputs(session, viewer, filters)
-    rows = _owner_slice_rows(session, inputs, by)
-    return _headline(session, inputs), SlicedMetrics(period=filters.period.label, by=by, rows=rows)
+    rows, closed = _owner_slices(session, inputs, by)
+    sliced = SlicedMetrics(period=filters.period.label, by=by, rows=rows)
+    return _headline(session, inputs, closed), sliced
 
 
 def _slice_row(
@@ -162,22 +164,38 @@ def _slice_row(
     )
 
 
-def _group_histogram(
+def _closed_histogram(
     session: Session, scope: Scope, groups: rollup.OwnerGroups
 ) -> list[tuple[Any, Any, bool, int, int]]:
-    histogram = rollup.group_cycle_histogram(session, scope, groups, scope.filters.period)
-    return [(*groups.groups[group], is_won, days, count) for group, is_won, days, count in histogram]
+    """The closed histogram of ``groups`` keyed by (key, label) for ``_medians`` (unknown cycles left out)."""
+    histogram = rollup.group_closed_histogram(session, scope, groups, scope.filters.period)
+    return _keyed(groups, histogram)
 
 
-def _owner_slice_rows(session: Session, inputs: _Inputs, by: Dimension) -> list[SliceRow]:
-    """Slice rows for a dimension decided by the owner: per-owner figures summed per group."""
+def _keyed(
+    groups: rollup.OwnerGroups, histogram: list[rollup.ClosedRow]
+) -> list[tuple[Any, Any, bool, int, int]]:
+    return [
+        (*groups.groups[group], is_won, days, count)
+        for group, is_won, days, count, _cents in histogram
+        if days is not None
+    ]
+
+
+def _owner_slices(
+    session: Session, inputs: _Inputs, by: Dimension
+) -> tuple[list[SliceRow], list[rollup.ClosedRow] | None]:
+    """Slice rows for a dimension decided by the owner (per-owner figures summed per group), and the
+    closed histogram of everything when the groups partition the owners (so the headline can reuse it)."""
     groups = rollup.owner_groups(session, by)
+    histogram = rollup.group_closed_histogram(session, inputs.scope, groups, inputs.scope.filters.period)
     deals = rollup.group_totals(groups, inputs.deals)
+    rollup.add_closed(deals, histogram)
     activities = {
         group: sum(by_kind.values())
         for group, by_kind in rollup.group_activities(groups, inputs.activities).items()
     }
-    medians = _medians(_group_histogram(session, inputs.scope, groups))
+    medians = _medians(_keyed(groups, histogram))
     result = []
     for group, (key, label) in enumerate(groups.groups):
         figures = deals.get(group, rollup.DealTotals())
@@ -185,7 +203,9 @@ def _owner_slice_rows(session: Session, inputs: _Inputs, by: Dimension) -> list[
             result.append(
                 _slice_row(_key(key), _label(label, by), figures, activities.get(group, 0), medians)
             )
-    return sorted(result, key=lambda row: (row.key is None, row.label.lower()))
+    result.sort(key=lambda row: (row.key is None, row.label.lower()))
+    whole = [(0, *row[1:]) for row in histogram] if rollup.is_partition(groups) else None
+    return result, whole
 
 
 def _slice_rows(session: Session, scope: Scope, by: Dimension, ladder: StageLadder) -> list[SliceRow]:
@@ -224,14 +244,20 @@ def headline(session: Session, *, viewer: User | None, filters: MetricFilters) -
     return _headline(session, _inputs(session, viewer, filters))
 
 
-def _headline(session: Session, inputs: _Inputs) -> Headline:
+def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] | None = None) -> Headline:
+    """The headline from shared inputs; ``closed`` is the closed histogram of everything, if known."""
     filters, ladder = inputs.scope.filters, inputs.ladder
     period = filters.period
+    everyone = rollup.owner_groups(session, Dimension.ALL)
+    if closed is None:
+        closed = rollup.group_closed_histogram(session, inputs.scope, everyone, period)
     totals = rollup.DealTotals()
     for figures in inputs.deals.values():
         totals.add(figures)
+    closed_totals = {0: totals}
+    rollup.add_closed(closed_totals, [(0, *row[1:]) for row in closed])
     won, lost, won_cents = totals.won, totals.lost, totals.won_cents
-    histogram = _group_histogram(session, inputs.scope, rollup.owner_groups(session, Dimension.ALL))
+    histogram = _keyed(everyone, [(everyone.ownerless, *row[1:]) for row in closed])
     medians = _medians(histogram)
     won_days = [(days, count) for _k, _l, is_won, days, count in histogram if is_won]
     by_kind: dict[str, int] = defaultdict(int)
