@@ -184,19 +184,28 @@ def owner_deal_totals(
     return dict(totals)
 
 
-def owner_activity_counts(
-    session: Session, scope: Scope, period: Period, owners: Sequence[int]
-) -> dict[int | None, dict[str, int]]:
-    """Activities per owner and kind in ``period``, from each owner's date range of the covering index."""
+def owner_activity_counts(session: Session, scope: Scope, period: Period) -> dict[int | None, dict[str, int]]:
+    """Activities per owner and kind in ``period``, from each owner's date range of the covering index.
+
+    Joined from the user table (in id order, so SQLite groups without sorting; it picks this order
+    with or without statistics); activities without an owner are read apart.
+    """
     kinds = [kind.value for kind in ActivityKind]
-    rows = _per_owner(
-        session,
-        owners,
-        Activity,
-        Activity.owner_id,
-        [count_if(Activity.kind == kind) for kind in kinds],
-        [*scope.activity, in_period(Activity.occurred_at, period, is_datetime=True)],
+    figures = [count_if(Activity.kind == kind) for kind in kinds]
+    conditions = [*scope.activity, in_period(Activity.occurred_at, period, is_datetime=True)]
+    statement = (
+        select(User.id, *figures)
+        .select_from(User)
+        .join(Activity, Activity.owner_id == User.id)
+        .where(*conditions)
+        .group_by(User.id)
     )
+    ownerless = (
+        select(Activity.owner_id, *figures)
+        .where(*conditions, Activity.owner_id.is_(None))
+        .group_by(Activity.owner_id)
+    )
+    rows = [*session.execute(statement), *session.execute(ownerless)]
     return {
         owner: {kind: int(count) for kind, count in zip(kinds, counts, strict=True) if count}
         for owner, *counts in rows

@@ -110,7 +110,7 @@ def _inputs(session: Session, viewer: User | None, filters: MetricFilters) -> _I
     ladder = stage_ladder(session, include_history=False)
     owners = rollup.owner_ids(session)
     deals = rollup.owner_deal_totals(session, scope, filters.period, ladder.unqualified, owners)
-    activities = rollup.owner_activity_counts(session, scope, filters.period, owners)
+    activities = rollup.owner_activity_counts(session, scope, filters.period)
     return _Inputs(scope, ladder, deals, activities)
 
 
