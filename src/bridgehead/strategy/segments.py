@@ -386,6 +386,7 @@ def _refresh_members(session: Session, segment: Segment, scope: Table | None) ->
             .exists()
         )
         newly = select(literal(segment.id, Integer), scope.c.id).where(in_scope, ~already)
+        has_members = None
     else:
         newly = select(literal(segment.id, Integer), Account.id).where(matched)
         has_members = session.scalar(
@@ -402,7 +403,14 @@ def _refresh_members(session: Session, segment: Segment, scope: Table | None) ->
                 .exists()
             )
             newly = newly.where(~already)
-    session.execute(insert(member).from_select(["segment_id", "account_id"], newly))
+    result = session.execute(
+        insert(member)
+        .from_select(["segment_id", "account_id"], newly)
+        .execution_options(preserve_rowcount=True)
+    )
+    inserted = getattr(result, "rowcount", -1)
+    if scope is None and has_members is None and isinstance(inserted, int) and inserted >= 0:
+        return inserted  # a first evaluation: the segment had no member before this INSERT
     return (
         session.scalar(select(func.count()).select_from(member).where(member.c.segment_id == segment.id)) or 0
     )
