@@ -12,7 +12,7 @@ import altair as alt
 
 from bridgehead.intelligence.board.schemas import GapPoint
 
-SPARK_WIDTH = 140
+SPARK_WIDTH = 180
 SPARK_HEIGHT = 36
 
 
@@ -23,11 +23,18 @@ def _rows(points: list[GapPoint]) -> list[dict[str, Any]]:
     ]
 
 
+def _ceiling(points: list[GapPoint]) -> float:
+    # From 0 to a little above the highest value (at least 20 points, at most 100), so a drift of
+    # a few points shows without turning noise on a near-zero gap into a mountain.
+    highest = max((point.value for point in points if point.value is not None), default=0.0)
+    return min(100.0, max(20.0, highest * 1.15))
+
+
 def sparkline(points: list[GapPoint], title: str) -> dict[str, Any]:
-    """A small line of the gap over the periods (0-100), no axes, a tooltip per point."""
+    """A small line of the gap over the periods, no axes, a tooltip per point."""
     base = alt.Chart(alt.Data(values=_rows(points)))  # type: ignore[no-untyped-call]
     x = alt.X("period:O", axis=None, sort=None)
-    y = alt.Y("gap:Q", axis=None, scale=alt.Scale(domain=[0, 100]))
+    y = alt.Y("gap:Q", axis=None, scale=alt.Scale(domain=[0, _ceiling(points)]))
     tooltip = [alt.Tooltip("period:O", title="Period"), alt.Tooltip("gap:Q", title="Gap (0-100)")]
     line = base.mark_line(color="#475569").encode(x=x, y=y)
     dots = base.mark_point(filled=True, size=22, color="#0f172a").encode(x=x, y=y, tooltip=tooltip)

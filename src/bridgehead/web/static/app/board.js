@@ -10,6 +10,11 @@
     if (!source) return;
     try {
       const spec = JSON.parse(source.textContent);
+      // A full chart takes its card's width (the spec's fixed width would be clipped); sparklines keep theirs.
+      if (element.classList.contains("chart") && !spec.hconcat && !spec.vconcat) {
+        spec.width = "container";
+        spec.autosize = { type: "fit", contains: "padding" };
+      }
       await window.vegaEmbed(element, spec, {
         actions: false,
         renderer: "svg",
