@@ -9,7 +9,8 @@ the scan costs a handful of statements per detector whatever the number of deals
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -62,6 +64,8 @@ DETECTORS: dict[GapKind, Detector] = {
 # Core statements on the table (not the ORM class): row counts come back on both databases.
 _signals: Table = GapSignal.__table__  # type: ignore[assignment]
 _hits = scratch.hits
+# KiB of SQLite page cache during a scan (the default is 2 MB).
+SQLITE_SCAN_CACHE_KIB = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,25 @@ def _raise_all(
     return KindResult(kind=detection.kind, raised=raised)
 
 
+@contextmanager
+def _page_cache_for_bulk_writes(session: Session) -> Iterator[None]:
+    """On SQLite, a larger page cache while the scan runs, then the connection's own again.
+
+    A first scan writes hundreds of thousands of signals, each into six indexes; with SQLite's
+    default 2 MB cache the index pages are evicted and re-read all the time (about 30 % of the
+    scan at 200,000 deals).
+    """
+    if session.connection().dialect.name != "sqlite":
+        yield
+        return
+    previous = int(session.execute(text("PRAGMA cache_size")).scalar_one())
+    session.execute(text(f"PRAGMA cache_size=-{SQLITE_SCAN_CACHE_KIB}"))
+    try:
+        yield
+    finally:
+        session.execute(text(f"PRAGMA cache_size={previous}"))
+
+
 def scan(
     session: Session,
     *,
@@ -225,27 +248,28 @@ def scan(
     rules = effective_rules(session)
     contexts = processes(session)
     dialect = session.connection().dialect.name
-    scratch.prepare(session, contexts, scope.deals if scope is not None else true())
     result = ScanResult()
-    for kind in kinds or list(DETECTORS):
-        rule = rules[kind]
-        if not rule.enabled:
-            item = KindResult(
-                kind=kind, enabled=False, resolved=_resolve(session, kind, _in_scope(scope), now)
-            )
-        else:
-            context = DetectContext(
-                dialect=dialect,
-                now=now,
-                rule=rule,
-                contexts=contexts,
-                deal_scope=scope.deals if scope is not None else true(),
-                account_scope=scope.accounts if scope is not None else None,
-            )
-            item = _apply(session, DETECTORS[kind](session, context), rule.severity, scope, now)
-        result.kinds.append(item)
-        if progress is not None:
-            progress(item)
+    with _page_cache_for_bulk_writes(session):
+        scratch.prepare(session, contexts, scope.deals if scope is not None else true())
+        for kind in kinds or list(DETECTORS):
+            rule = rules[kind]
+            if not rule.enabled:
+                item = KindResult(
+                    kind=kind, enabled=False, resolved=_resolve(session, kind, _in_scope(scope), now)
+                )
+            else:
+                context = DetectContext(
+                    dialect=dialect,
+                    now=now,
+                    rule=rule,
+                    contexts=contexts,
+                    deal_scope=scope.deals if scope is not None else true(),
+                    account_scope=scope.accounts if scope is not None else None,
+                )
+                item = _apply(session, DETECTORS[kind](session, context), rule.severity, scope, now)
+            result.kinds.append(item)
+            if progress is not None:
+                progress(item)
     scratch.clear(session)
     session.flush()
     return result
