@@ -39,6 +39,7 @@ from tests.factories import (
     make_account,
     make_activity,
     make_contact,
+    make_history,
     make_opportunity,
     make_org_unit,
     make_user,
@@ -225,3 +226,7 @@ def populate(world: World, session: Session) -> None:
             created_at=at(created, 9), close_date=closed, is_closed=True, is_won=won,
             stage="Closed Won" if won else "Closed Lost", probability=100 if won else 0,
         )  # fmt: skip
+    # On 1 April (the start of Q2, when its forecast was taken) the deal lost in May stood at 50%.
+    make_history(
+        session, world.deals["q2-lost"], changed_at=at(dt.date(2025, 3, 15)), probability=50, stage="Proposal"
+    )

@@ -41,7 +41,7 @@ def test_board_prints_the_grid(emails: dict[str, str]) -> None:
     assert "Three-gap board · Company · 2025-Q2" in result.output
     assert "Win enterprise FS" in result.output
     assert "50.0" in result.output  # the alignment gap
-    assert "37.5" in result.output  # the knowledge gap
+    assert "62.5" in result.output  # the knowledge gap
 
 
 def test_board_as_a_manager_and_refusals(emails: dict[str, str]) -> None:

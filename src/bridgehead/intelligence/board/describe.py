@@ -29,7 +29,8 @@ DEFINITIONS: dict[GapName, str] = {
         "Percent unknown (0-100, higher is worse, 0 = no gap): mean of the shares of the priority's "
         "open deals (at the period's end, or now) without qualification evidence, without an activity "
         "in the freshness window, and without a stakeholder map, and of the forecast spread "
-        "P90 - P10 relative to the stage-weighted forecast of deals closing in the period (at most 1; "
+        "P90 - P10 relative to the stage-weighted forecast of deals closing in the period, as it stood "
+        "at the start of a past period or now for the current one (at most 1; "
         "deals win their amount with their stage probability, independently, 1,000 simulated outcomes)."
     ),
 }

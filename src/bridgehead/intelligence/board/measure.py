@@ -43,6 +43,14 @@ def moment_of(period: Period, now: dt.datetime) -> dt.datetime:
     return min(end, now)
 
 
+def forecast_moment_of(period: Period, now: dt.datetime) -> dt.datetime:
+    """When a period's forecast is taken: at its start for a past period (the forecast the period
+    was run on; at its end nothing closing in it is still open), now for the current or a future one."""
+    start = dt.datetime.combine(period.start, dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(period.end, dt.time(), tzinfo=dt.UTC)
+    return start if end <= now else now
+
+
 def elapsed_fraction(period: Period, today: dt.date) -> float:
     """How much of the period has passed (1 for a past period, 0 for a future one)."""
     length = (period.end - period.start).days
@@ -138,7 +146,10 @@ def read_inputs(
     initiatives: dict[str, dict[Owner, tuple[int, int]]] = {}
     for period in periods:
         moment = moments[period.label]
-        forecast[period.label] = queries.forecast_deals(session, scopes.priority, period, moment)
+        taken = forecast_moment_of(period, now)
+        forecast[period.label] = queries.forecast_deals(
+            session, scopes.priority, period, taken, current=taken == now
+        )
         initiatives[period.label] = queries.initiatives(
             session, context.chain_ids, scopes.owner_condition(Initiative.owner_id), moment
         )

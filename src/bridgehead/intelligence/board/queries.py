@@ -216,25 +216,34 @@ class ForecastDeals:
     probabilities: list[int]
 
 
-def forecast_deals(session: Session, scope: Scope, period: Period, moment: dt.datetime) -> ForecastDeals:
-    """Priority deals open at ``moment`` whose close date is in ``period``, with their probability then
-    (the last stage-history row before ``moment``; the deal's own probability when it has none)."""
-    then = (
-        select(OpportunityHistory.probability)
-        .where(OpportunityHistory.opportunity_id == Opportunity.id, OpportunityHistory.changed_at < moment)
-        .order_by(OpportunityHistory.changed_at.desc(), OpportunityHistory.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    still_open_now = moment >= dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    # For today's board the deal's own probability is the current one: no history lookup needed.
-    probability = Opportunity.probability if still_open_now else func.coalesce(then, Opportunity.probability)
+def forecast_deals(
+    session: Session, scope: Scope, period: Period, moment: dt.datetime, *, current: bool
+) -> ForecastDeals:
+    """Priority deals open at ``moment`` whose close date is in ``period``, with their probability then.
+
+    ``current``: the moment is now, so each deal's own probability holds. Otherwise the probability is
+    the last stage-history row before ``moment``; a deal without one counts with its own probability
+    while still open, and is left out once closed (its probability now is the outcome, not a forecast).
+    """
+    if current:
+        probability: Any = Opportunity.probability
+    else:
+        then = (
+            select(OpportunityHistory.probability)
+            .where(
+                OpportunityHistory.opportunity_id == Opportunity.id, OpportunityHistory.changed_at < moment
+            )
+            .order_by(OpportunityHistory.changed_at.desc(), OpportunityHistory.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        probability = func.coalesce(then, case((Opportunity.is_closed.is_(False), Opportunity.probability)))
     statement = select(
-        Opportunity.owner_id, func.coalesce(metric_queries.AMOUNT_CENTS, 0), func.coalesce(probability, 0)
+        Opportunity.owner_id, func.coalesce(metric_queries.AMOUNT_CENTS, 0), probability
     ).where(*scope.opportunity, open_at(moment), metric_queries.in_period(Opportunity.close_date, period))
-    rows = session.execute(statement).all()
+    rows = [row for row in session.execute(statement) if current or row[2] is not None]
     return ForecastDeals(
-        [row[0] for row in rows], [int(row[1]) for row in rows], [int(row[2]) for row in rows]
+        [row[0] for row in rows], [int(row[1]) for row in rows], [int(row[2] or 0) for row in rows]
     )
 
 
