@@ -127,41 +127,46 @@ def effort_conditions(context: PlanContext) -> queries.EffortConditions:
 
 def read_inputs(
     session: Session,
-    context: PlanContext,
+    contexts: Sequence[PlanContext],
     scopes: Scopes,
     periods: Sequence[Period],
     baseline: Period,
     *,
     now: dt.datetime,
-    effort: dict[tuple[str, Owner], compute.Effort] | None = None,
-) -> Inputs:
-    """Run the board's grouped queries for ``periods`` (and ``baseline`` for outcomes); ``effort``
-    passes rows already read for several priorities at once."""
-    if effort is None:
-        effort = queries.effort(session, scopes.everything, periods, [effort_conditions(context)])[0]
-    outcomes = queries.outcomes(session, scopes.priority, [baseline, *periods])
-    window = stale_days(session)
+) -> list[Inputs]:
+    """Run the board's grouped queries for ``periods`` (and ``baseline`` for outcomes), each one pass
+    for every priority of ``contexts`` at once (a flag column per priority); one ``Inputs`` each."""
+    conditions = [context.counts_toward for context in contexts]
+    efforts = queries.effort(session, scopes.everything, periods, [effort_conditions(c) for c in contexts])
+    outcomes = queries.outcomes(session, scopes.everything, [baseline, *periods], conditions)
     moments = {period.label: moment_of(period, now) for period in periods}
-    forecast: dict[str, queries.ForecastDeals] = {}
-    initiatives: dict[str, dict[Owner, tuple[int, int]]] = {}
+    evidence = queries.evidence(session, scopes.everything, moments, stale_days(session), conditions)
+    forecasts: dict[str, list[queries.ForecastDeals]] = {}
     for period in periods:
-        moment = moments[period.label]
         taken = forecast_moment_of(period, now)
-        forecast[period.label] = queries.forecast_deals(
-            session, scopes.priority, period, taken, current=taken == now
+        forecasts[period.label] = queries.forecast_deals(
+            session, scopes.everything, period, taken, conditions, current=taken == now
         )
-        initiatives[period.label] = queries.initiatives(
-            session, context.chain_ids, scopes.owner_condition(Initiative.owner_id), moment
+    result = []
+    for index, context in enumerate(contexts):
+        initiatives = {
+            period.label: queries.initiatives(
+                session, context.chain_ids, scopes.owner_condition(Initiative.owner_id), moments[period.label]
+            )
+            for period in periods
+        }
+        result.append(
+            Inputs(
+                periods=list(periods),
+                baseline=baseline,
+                effort=_split(efforts[index]),
+                outcomes=_split(outcomes[index]),
+                evidence=evidence[index],
+                forecast={label: deals[index] for label, deals in forecasts.items()},
+                initiatives=initiatives,
+            )
         )
-    return Inputs(
-        periods=list(periods),
-        baseline=baseline,
-        effort=_split(effort),
-        outcomes=_split(outcomes),
-        evidence=queries.evidence(session, scopes.priority, moments, window),
-        forecast=forecast,
-        initiatives=initiatives,
-    )
+    return result
 
 
 def _total(rows: dict[Owner, Total], owners: Collection[int] | None, zero: Total) -> Total:

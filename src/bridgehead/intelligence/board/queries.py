@@ -27,12 +27,7 @@ from bridgehead.intelligence.board.compute import Effort, Evidence, Outcomes
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal
 from bridgehead.intelligence.metrics import queries as metric_queries
 from bridgehead.intelligence.metrics.scope import Scope
-from bridgehead.intelligence.slices import Dimension, Slice, period_slice
-
-
-def _by_period_and_owner(column: Any, owner: Any, periods: Sequence[Period], *, is_datetime: bool) -> Slice:
-    by_period = period_slice(column, periods, is_datetime=is_datetime)
-    return Slice(Dimension.ALL, by_period.key, owner)
+from bridgehead.intelligence.slices import period_slice
 
 
 def _span(periods: Sequence[Period]) -> Period:
@@ -123,22 +118,52 @@ def effort(
     return result
 
 
+def _flags(priorities: Sequence[ColumnElement[bool]]) -> list[Any]:
+    return [case((condition, 1), else_=0) for condition in priorities]
+
+
 def outcomes(
-    session: Session, scope: Scope, periods: Sequence[Period]
-) -> dict[tuple[str, int | None], Outcomes]:
-    """Closed deals per (period of close date, owner) and their won cycle days, via the engine."""
-    slice_ = _by_period_and_owner(Opportunity.close_date, Opportunity.owner_id, periods, is_datetime=False)
+    session: Session, everything: Scope, periods: Sequence[Period], priorities: Sequence[ColumnElement[bool]]
+) -> list[dict[tuple[str, int | None], Outcomes]]:
+    """Per priority: its deals closed per (period of close date, owner), won and lost, won cents and
+    the won cycle days (the engine's ``cycle_days``), in one grouped pass for every priority."""
     span = _span(periods)
-    days: dict[tuple[str, int | None], dict[int, int]] = {}
-    for key, owner, is_won, day, count in metric_queries.cycle_histogram(session, scope, slice_, span):
-        if key is not None and is_won:
-            bucket = days.setdefault((str(key), owner), {})
-            bucket[day] = bucket.get(day, 0) + count
-    result: dict[tuple[str, int | None], Outcomes] = {}
-    for row in metric_queries.closed_outcomes(session, scope, slice_, span):
-        if row.key is not None:
-            key = (str(row.key), row.label)
-            result[key] = Outcomes(row.won, row.lost, row.won_cents, days.get(key, {}))
+    key = period_slice(Opportunity.close_date, periods, is_datetime=False).key
+    days = metric_queries.cycle_days(session)
+    flags = _flags(priorities)
+    statement = (
+        select(
+            key,
+            Opportunity.owner_id,
+            Opportunity.is_won,
+            days,
+            func.count(),
+            func.coalesce(func.sum(func.coalesce(metric_queries.AMOUNT_CENTS, 0)), 0),
+            *flags,
+        )
+        .where(
+            *everything.opportunity,
+            Opportunity.is_closed.is_(True),
+            metric_queries.in_period(Opportunity.close_date, span),
+            or_(*priorities),
+        )
+        .group_by(key, Opportunity.owner_id, Opportunity.is_won, days, *flags)
+    )
+    result: list[dict[tuple[str, int | None], Outcomes]] = [{} for _ in priorities]
+    for row in session.execute(statement):
+        if row[0] is None:
+            continue
+        won, count, cents = bool(row[2]), int(row[4]), int(row[5])
+        part = Outcomes(
+            won=count if won else 0,
+            lost=0 if won else count,
+            won_cents=cents if won else 0,
+            cycle_days={int(row[3]): count} if won and row[3] is not None else {},
+        )
+        for index, table in enumerate(result):
+            if row[6 + index]:
+                table_key = (str(row[0]), row[1])
+                table[table_key] = table.get(table_key, Outcomes()) + part
     return result
 
 
@@ -177,10 +202,14 @@ def has_stakeholder_map() -> ColumnElement[bool]:
 
 
 def evidence(
-    session: Session, scope: Scope, moments: dict[str, dt.datetime], stale_days: int
-) -> dict[str, dict[int | None, Evidence]]:
-    """Per moment (by label) and owner: deals in ``scope`` open at that moment and how many lack
-    qualification evidence, recent activity and a stakeholder map; one pass for all moments."""
+    session: Session,
+    everything: Scope,
+    moments: dict[str, dt.datetime],
+    stale_days: int,
+    priorities: Sequence[ColumnElement[bool]],
+) -> list[dict[str, dict[int | None, Evidence]]]:
+    """Per priority, moment (by label) and owner: the priority's deals open at that moment and how
+    many lack qualification evidence, recent activity and a stakeholder map; one pass for all."""
     columns: list[Any] = []
     qualified, mapped = has_qualification_evidence(), has_stakeholder_map()
     for moment in moments.values():
@@ -189,21 +218,30 @@ def evidence(
             condition = is_open if lacking is None else and_(is_open, lacking)
             columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0))
     earliest, latest = min(moments.values()), max(moments.values())
+    flags = _flags(priorities)
     statement = (
-        select(Opportunity.owner_id, *columns)
+        select(Opportunity.owner_id, *flags, *columns)
         .where(
-            *scope.opportunity,
+            *everything.opportunity,
             Opportunity.created_at < latest,
             or_(Opportunity.is_closed.is_(False), Opportunity.close_date >= earliest.date()),
+            or_(*priorities),
         )
-        .group_by(Opportunity.owner_id)
+        .group_by(Opportunity.owner_id, *flags)
     )
-    result: dict[str, dict[int | None, Evidence]] = {label: {} for label in moments}
+    result: list[dict[str, dict[int | None, Evidence]]] = [
+        {label: {} for label in moments} for _ in priorities
+    ]
+    offset = 1 + len(priorities)
     for row in session.execute(statement):
         for index, label in enumerate(moments):
-            values = [int(value) for value in row[1 + 4 * index : 5 + 4 * index]]
-            if values[0]:
-                result[label][row[0]] = Evidence(*values)
+            values = [int(value) for value in row[offset + 4 * index : offset + 4 + 4 * index]]
+            if not values[0]:
+                continue
+            for priority_index, table in enumerate(result):
+                if row[1 + priority_index]:
+                    owners = table[label]
+                    owners[row[0]] = owners.get(row[0], Evidence()) + Evidence(*values)
     return result
 
 
@@ -217,9 +255,16 @@ class ForecastDeals:
 
 
 def forecast_deals(
-    session: Session, scope: Scope, period: Period, moment: dt.datetime, *, current: bool
-) -> ForecastDeals:
-    """Priority deals open at ``moment`` whose close date is in ``period``, with their probability then.
+    session: Session,
+    everything: Scope,
+    period: Period,
+    moment: dt.datetime,
+    priorities: Sequence[ColumnElement[bool]],
+    *,
+    current: bool,
+) -> list[ForecastDeals]:
+    """Per priority: its deals open at ``moment`` whose close date is in ``period``, with their
+    probability then.
 
     ``current``: the moment is now, so each deal's own probability holds. Otherwise the probability is
     the last stage-history row before ``moment``; a deal without one counts with its own probability
@@ -239,12 +284,23 @@ def forecast_deals(
         )
         probability = func.coalesce(then, case((Opportunity.is_closed.is_(False), Opportunity.probability)))
     statement = select(
-        Opportunity.owner_id, func.coalesce(metric_queries.AMOUNT_CENTS, 0), probability
-    ).where(*scope.opportunity, open_at(moment), metric_queries.in_period(Opportunity.close_date, period))
-    rows = [row for row in session.execute(statement) if current or row[2] is not None]
-    return ForecastDeals(
-        [row[0] for row in rows], [int(row[1]) for row in rows], [int(row[2] or 0) for row in rows]
+        Opportunity.owner_id, func.coalesce(metric_queries.AMOUNT_CENTS, 0), probability, *_flags(priorities)
+    ).where(
+        *everything.opportunity,
+        open_at(moment),
+        metric_queries.in_period(Opportunity.close_date, period),
+        or_(*priorities),
     )
+    rows = [row for row in session.execute(statement) if current or row[2] is not None]
+    result = []
+    for index in range(len(priorities)):
+        mine = [row for row in rows if row[3 + index]]
+        result.append(
+            ForecastDeals(
+                [row[0] for row in mine], [int(row[1]) for row in mine], [int(row[2] or 0) for row in mine]
+            )
+        )
+    return result
 
 
 def initiatives(

@@ -25,7 +25,6 @@ from bridgehead.intelligence.board.describe import DEFINITIONS, deal_reasons, pa
 from bridgehead.intelligence.board.measure import (
     GapSet,
     Inputs,
-    effort_conditions,
     gaps_for,
     moment_of,
     read_inputs,
@@ -189,27 +188,23 @@ def board(
     root, unit_id = resolve_unit(tree, viewer, org_unit_id)
     contexts = [plan_for(session, priority, unit_id) for priority in active_priorities(session)]
     rows = []
-    efforts: list[dict[tuple[str, int | None], compute.Effort]] = []
-    for index, context in enumerate(contexts):
-        scopes = scopes_for(session, viewer, context, selected)
-        if index == 0:
-            # One pass over the unit's deals and activities gives every priority's effort.
-            efforts = queries.effort(
-                session, scopes.everything, periods, [effort_conditions(item) for item in contexts]
+    if contexts:
+        # The unit's scope does not depend on the priority; every query reads all priorities at once.
+        scopes = scopes_for(session, viewer, contexts[0], selected)
+        all_inputs = read_inputs(session, contexts, scopes, periods, baseline, now=now)
+        for context, inputs in zip(contexts, all_inputs, strict=True):
+            gaps = gaps_for(inputs, context, None, today=now.date())
+            rows.append(
+                PriorityRow(
+                    priority_id=context.priority.id,
+                    title=context.priority.title,
+                    plan_priority_id=context.plan.id,
+                    plan_title=context.plan.title,
+                    planned_share=context.planned_share,
+                    planned_share_source=context.planned_share_source,
+                    cells=_cells(context, gaps, periods),
+                )
             )
-        inputs = read_inputs(session, context, scopes, periods, baseline, now=now, effort=efforts[index])
-        gaps = gaps_for(inputs, context, None, today=now.date())
-        rows.append(
-            PriorityRow(
-                priority_id=context.priority.id,
-                title=context.priority.title,
-                plan_priority_id=context.plan.id,
-                plan_title=context.plan.title,
-                planned_share=context.planned_share,
-                planned_share_source=context.planned_share_source,
-                cells=_cells(context, gaps, periods),
-            )
-        )
     return Board(
         period=selected.label,
         periods=[p.label for p in periods],
@@ -307,7 +302,7 @@ def drill_down(
     priority = get_priority(session, priority_id)
     context = plan_for(session, priority, unit_id)
     scopes = scopes_for(session, viewer, context, selected)
-    inputs = read_inputs(session, context, scopes, periods, baseline, now=now)
+    inputs = read_inputs(session, [context], scopes, periods, baseline, now=now)[0]
     gaps = gaps_for(inputs, context, None, today=now.date())
     latest = gaps[selected.label]
     # Count what the linked inbox will list: off-strategy signals are on deals outside the priority's
