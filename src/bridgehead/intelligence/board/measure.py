@@ -19,7 +19,7 @@ from bridgehead.auth.models import User
 from bridgehead.auth.service import visibility_for
 from bridgehead.common.types import Period
 from bridgehead.governance.models import Initiative
-from bridgehead.intelligence.board import compute, queries
+from bridgehead.intelligence.board import compute, queries, scratch
 from bridgehead.intelligence.board.plan import PlanContext, expectations
 from bridgehead.intelligence.gaps.models import GapKind, GapRule
 from bridgehead.intelligence.metrics.scope import MetricFilters, Scope, everything_visible, resolve_scope
@@ -136,17 +136,18 @@ def read_inputs(
 ) -> list[Inputs]:
     """Run the board's grouped queries for ``periods`` (and ``baseline`` for outcomes), each one pass
     for every priority of ``contexts`` at once (a flag column per priority); one ``Inputs`` each."""
-    conditions = [context.counts_toward for context in contexts]
-    efforts = queries.effort(session, scopes.everything, periods, [effort_conditions(c) for c in contexts])
-    outcomes = queries.outcomes(session, scopes.everything, [baseline, *periods], conditions)
-    moments = {period.label: moment_of(period, now) for period in periods}
-    evidence = queries.evidence(session, scopes.everything, moments, stale_days(session), conditions)
-    forecasts: dict[str, list[queries.ForecastDeals]] = {}
-    for period in periods:
-        taken = forecast_moment_of(period, now)
-        forecasts[period.label] = queries.forecast_deals(
-            session, scopes.everything, period, taken, conditions, current=taken == now
-        )
+    with scratch.flagged(session, scopes.everything, [effort_conditions(c) for c in contexts]) as flags:
+        conditions = [item.priority for item in flags]
+        efforts = queries.effort(session, scopes.everything, periods, flags)
+        outcomes = queries.outcomes(session, scopes.everything, [baseline, *periods], conditions)
+        moments = {period.label: moment_of(period, now) for period in periods}
+        evidence = queries.evidence(session, scopes.everything, moments, stale_days(session), conditions)
+        forecasts: dict[str, list[queries.ForecastDeals]] = {}
+        for period in periods:
+            taken = forecast_moment_of(period, now)
+            forecasts[period.label] = queries.forecast_deals(
+                session, scopes.everything, period, taken, conditions, current=taken == now
+            )
     result = []
     for index, context in enumerate(contexts):
         initiatives = {

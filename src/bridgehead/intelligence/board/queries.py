@@ -83,17 +83,30 @@ def effort(
         .cte("deal_flags")
         .prefix_with("MATERIALIZED")
     )
+    # Activities counted per (period, owner, deal) first, so each deal's flags are joined once per
+    # group rather than once per activity.
     activity_key = period_slice(Activity.occurred_at, periods, is_datetime=True).key
-    activity_columns: list[Any] = [func.count()]
-    for index in range(len(conditions)):
-        activity_columns.append(func.coalesce(func.sum(flags.c[f"on_{index}"]), 0))
-        activity_columns.append(func.coalesce(func.sum(flags.c[f"off_{index}"]), 0))
-    activities = session.execute(
-        select(activity_key, Activity.owner_id, *activity_columns)
-        .select_from(Activity)
-        .outerjoin(flags, flags.c.id == Activity.opportunity_id)
+    per_deal = (
+        select(
+            activity_key.label("period"),
+            Activity.owner_id.label("owner_id"),
+            Activity.opportunity_id.label("opportunity_id"),
+            func.count().label("activities"),
+        )
         .where(*everything.activity, metric_queries.in_period(Activity.occurred_at, span, is_datetime=True))
-        .group_by(activity_key, Activity.owner_id)
+        .group_by(activity_key, Activity.owner_id, Activity.opportunity_id)
+        .subquery("activity_per_deal")
+    )
+    activity_columns: list[Any] = [func.sum(per_deal.c.activities)]
+    for index in range(len(conditions)):
+        for prefix in ("on", "off"):
+            flag = func.coalesce(flags.c[f"{prefix}_{index}"], 0)
+            activity_columns.append(func.coalesce(func.sum(flag * per_deal.c.activities), 0))
+    activities = session.execute(
+        select(per_deal.c.period, per_deal.c.owner_id, *activity_columns)
+        .select_from(per_deal)
+        .outerjoin(flags, flags.c.id == per_deal.c.opportunity_id)
+        .group_by(per_deal.c.period, per_deal.c.owner_id)
     ).all()
     result: list[dict[tuple[str, int | None], Effort]] = [{} for _ in conditions]
     for row in created:
