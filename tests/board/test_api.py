@@ -171,3 +171,11 @@ def test_other_roles_keep_their_home_page(client: TestClient, db_session: Sessio
     assert client.get("/").status_code == 200
     assert "Three-gap board" not in client.get("/").text
     assert client.get("/board").status_code == 403
+
+
+def test_an_empty_organisation_gets_a_next_step_not_an_error(client: TestClient, db_session: Session) -> None:
+    sign_in(client, db_session, make_user(db_session, role=Role.ADMIN))
+    page = client.get("/")  # an admin lands on the board
+    assert page.status_code == 200
+    assert 'data-testid="board-no-units"' in page.text
+    assert 'href="/admin/users"' in page.text  # the navigation is there

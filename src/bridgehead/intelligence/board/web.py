@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from bridgehead.auth.models import User
 from bridgehead.common.types import MAX_ID
-from bridgehead.errors import ValidationFailed
+from bridgehead.errors import NotFound, ValidationFailed
 from bridgehead.intelligence.board import charts, plan, service
 from bridgehead.intelligence.board.describe import format_gap
 from bridgehead.intelligence.board.schemas import GAP_SUBTITLES, GAP_TITLES, BoardQuery, GapName, PlanWrite
@@ -53,6 +53,11 @@ def board_page(request: Request, query: PageQuery, user: PageUser, session: Sess
     except ValidationFailed as exc:
         context["error"] = _error_text(exc)
         return render(request, "board/board.html", {**context, "board": None}, status_code=422)
+    except NotFound:
+        if query.org_unit_id is not None:
+            raise
+        # No unit to show yet (an empty organisation, or a manager without a unit): say what to do.
+        return render(request, "board/board.html", {**context, "board": None, "no_units": True})
     sparks = {
         f"spark-{row.priority_id}-{cell.gap.value}": _spec_json(
             charts.sparkline(cell.trend, f"{GAP_TITLES[cell.gap]} of {row.title}")
