@@ -113,7 +113,7 @@ def test_filters_update_the_table_in_place(page: Page, live_server: LiveServer) 
 
 def test_main_pages_render_for_an_executive(page: Page, live_server: LiveServer) -> None:
     sign_in(page, live_server, _login_by_role(live_server, "executive"))
-    expect(page).to_have_title(re.compile("Home"))
+    expect(page).to_have_title(re.compile("Three-gap board"))  # an executive's home is the board
     expect(page.get_by_test_id("organisation")).to_have_text("Meridian Cloud")
     screenshot(page, "home-as-executive")
 
