@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import LiveServer, screenshot, sign_in
 
@@ -51,9 +51,17 @@ def test_executive_drills_from_the_board_to_a_deal(page: Page, live_server: Live
     expect(page).to_have_url(re.compile(r"/deals/\d+$"))
 
 
-def test_a_manager_sees_their_line_and_a_rep_does_not_see_the_board(page: Page, live_server: LiveServer) -> None:
+def test_a_manager_sees_their_line_and_a_rep_does_not_see_the_board(
+    page: Page, browser: Browser, live_server: LiveServer
+) -> None:
     sign_in(page, live_server, _login(live_server, "manager"))
     page.goto(live_server.base_url + "/board")
     expect(page.get_by_test_id("gap-grid")).to_be_visible()
     options = page.get_by_label("Org unit").locator("option").all_inner_texts()
     assert "Meridian Cloud" not in [option.strip() for option in options]
+    rep = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    sign_in(rep, live_server, _login(live_server, "rep"))
+    expect(rep.get_by_role("link", name="Gap inbox")).to_be_visible()
+    expect(rep.get_by_role("link", name="Three-gap board")).to_have_count(0)
+    assert rep.goto(live_server.base_url + "/board").status == 403  # type: ignore[union-attr]
+    rep.context.close()
