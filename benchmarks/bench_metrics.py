@@ -443,6 +443,7 @@ def measure_duckdb(directory: str) -> dict[str, Any]:
             "median_cycle_lost_days": str(row[4]),
         },
         "offices": len(offices),
+        "version": f"DuckDB {duckdb.__version__}",
     }
 
 
@@ -634,6 +635,7 @@ def main() -> None:
                 "[green]met[/]" if ok else "[red]missed[/]",
             )
         console.print(table)
+        console.print(f"{results[0][1].get('version', 'DuckDB')}; load average {os.getloadavg()[0]:.2f}")
         for label, result, _, _ in results:
             values = result["values"]
             console.print(

@@ -1,9 +1,11 @@
 """Owner roll-ups: the fast path for metrics grouped by anything a deal's owner decides.
 
 Everything, rep, manager, team and office are functions of the owner, so each additive figure is
-computed once per owner in one pass over an index (CASE sums instead of one scan per figure and no
-join to users or the org tree per row), then summed per group here. Medians are not additive, so
-the cycle histogram joins a small (owner, group) table built once per request instead.
+computed per owner from the owner's part of a covering index (a seek per owner for open deals,
+deals closed in the period and activities; CASE sums instead of one scan per figure; no join to
+users or the org tree per row), then summed per group here. Medians are not additive, so the
+closed-deal histogram (which also gives won and lost counts) joins a small (owner, group) table
+built once per call instead.
 """
 
 from __future__ import annotations
