@@ -13,7 +13,9 @@ from bridgehead.connectors.after_import import run_after_import
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import EntityCounts, ImportReport
 from bridgehead.intelligence.gaps.measures import Agility, agility, strategy_adoption
-from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
+from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal, Severity
+from bridgehead.intelligence.gaps.rules import ensure_rules
+from bridgehead.intelligence.metrics import service as metrics_service
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
 from tests.factories import make_user
 from tests.gaps.conftest import NOW, Org, deal, open_signals, run
@@ -134,3 +136,46 @@ def test_strategy_adoption_counts_reps_whose_open_deals_meet_the_standard(
     )
     assert (team.reps_meeting, team.active_reps) == (1, 2)
     assert db_session.scalars(select(GapSignal.id)).first() is not None
+
+
+def test_the_metrics_headline_reports_adoption_and_agility_once_a_scan_has_run(
+    db_session: Session, org: Org
+) -> None:
+    period = Period.containing(NOW.date())
+    filters = MetricFilters(period=period)
+
+    def headline() -> dict[str, object]:
+        return {
+            metric.key: metric
+            for metric in metrics_service.headline(db_session, viewer=None, filters=filters).metrics
+        }
+
+    good = deal(db_session, org)
+    off_standard = deal(db_session, org, owner_id=org.other_rep.id)
+    _signal(db_session, off_standard.id, GapKind.NO_ECONOMIC_BUYER, NOW, None)
+    start = dt.datetime.combine(period.start, dt.time(), dt.UTC)
+    _signal(db_session, good.id, GapKind.STALE_DEAL, start, start + dt.timedelta(days=3))
+    before = headline()
+    assert before["strategy_adoption"].available is False  # type: ignore[attr-defined]
+    assert before["agility"].value is None  # type: ignore[attr-defined]
+
+    ensure_rules(db_session)  # what a scan does first
+    after = headline()
+    adoption = strategy_adoption(db_session, resolve_scope(db_session, viewer=None, filters=filters))
+    assert after["strategy_adoption"].available is True  # type: ignore[attr-defined]
+    assert after["strategy_adoption"].value == pytest.approx(adoption.rate)  # type: ignore[attr-defined]
+    assert adoption.rate == pytest.approx(1 / 2)
+    assert "1 of 2 reps" in after["strategy_adoption"].note  # type: ignore[attr-defined]
+    assert after["agility"].value == pytest.approx(3.0)  # type: ignore[attr-defined]
+
+    for rule in db_session.scalars(select(GapRule)):
+        if rule.kind == GapKind.NO_ECONOMIC_BUYER:
+            rule.enabled = False
+    db_session.flush()
+    partly = headline()
+    assert "not checked: no economic buyer" in partly["strategy_adoption"].note  # type: ignore[attr-defined]
+    assert partly["strategy_adoption"].value == pytest.approx(1.0)  # type: ignore[attr-defined]
+    for rule in db_session.scalars(select(GapRule)):
+        rule.enabled = False
+    db_session.flush()
+    assert headline()["strategy_adoption"].available is False  # type: ignore[attr-defined]

@@ -67,6 +67,8 @@ def test_metrics_without_their_inputs_say_so(db_session: Session, org: Org) -> N
         assert metrics[key].value is None
         assert metrics[key].note
     assert "quota" in metrics["quota_attainment"].note
+    assert "gap scan" in metrics["strategy_adoption"].note
+    assert "gap scan" in metrics["agility"].note
     with_target = MetricFilters(period=FILTERS.period, target_amount=Decimal(1000))
     open_deal = make_opportunity(
         db_session, owner_id=org.rep_a.id, amount=Decimal(2500), close_date=IN_PERIOD

@@ -8,6 +8,7 @@ median is taken from a histogram by the metrics engine's own pure function.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, literal, select
@@ -76,12 +77,18 @@ def agility(session: Session, scope: Scope) -> Agility:
     )
 
 
-def strategy_adoption(session: Session, scope: Scope) -> Adoption:
-    """Active reps with open deals in scope, and how many have no open standard-breaking signal on them."""
+def strategy_adoption(
+    session: Session, scope: Scope, kinds: Collection[GapKind] = PLAYBOOK_STANDARD_KINDS
+) -> Adoption:
+    """Active reps with open deals in scope, and how many have no open standard-breaking signal on them.
+
+    ``kinds`` is the standard's detectors that are switched on; an open signal of a detector switched
+    off later does not count against anyone.
+    """
     breaking = exists().where(
         GapSignal.opportunity_id == Opportunity.id,
         GapSignal.resolved_at.is_(None),
-        GapSignal.kind.in_([kind.value for kind in PLAYBOOK_STANDARD_KINDS]),
+        GapSignal.kind.in_([kind.value for kind in kinds]),
     )
     per_rep = (
         select(

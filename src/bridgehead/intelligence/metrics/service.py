@@ -1,8 +1,8 @@
 """The metrics every page, API endpoint and CLI command reads: defined once (DESIGN.md section 8).
 
 Each function resolves the viewer's scope, runs a few grouped queries (``queries``) and does the
-arithmetic in pure functions (``compute``). Metrics whose inputs do not exist yet (quotas,
-playbook standards, gap signals) are reported as unavailable with the reason, never as a number.
+arithmetic in pure functions (``compute``). Metrics whose inputs do not exist yet (quotas; gap
+signals before the first gap scan) are reported as unavailable with the reason, never as a number.
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
 from bridgehead.common.types import Period
 from bridgehead.crm.models import Activity, Opportunity
+from bridgehead.intelligence.gaps import measures as gap_measures
+from bridgehead.intelligence.gaps.measures import PLAYBOOK_STANDARD_KINDS
+from bridgehead.intelligence.gaps.models import GapRule
 from bridgehead.intelligence.metrics import compute, queries, rollup
 from bridgehead.intelligence.metrics.periods import Grain, current_quarter, parse_period, periods_ending
 from bridgehead.intelligence.metrics.scope import MetricFilters, Scope, resolve_scope
@@ -361,22 +365,7 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
             available=False,
             note="needs quotas, which Bridgehead does not hold yet",
         ),
-        MetricValue(
-            key="strategy_adoption",
-            label="Strategy adoption rate",
-            value=None,
-            unit="ratio",
-            available=False,
-            note="needs playbook standards (qualification by stage, multi-threading), not defined yet",
-        ),
-        MetricValue(
-            key="agility",
-            label="Agility",
-            value=None,
-            unit="days",
-            available=False,
-            note="needs gap signals (raised → resolved), not recorded yet",
-        ),
+        *_gap_measures(session, inputs.scope),
     ]
     return Headline(
         period=period.label,
@@ -385,6 +374,80 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
         metrics=metrics,
         activities_by_kind=dict(sorted(by_kind.items())),
     )
+
+
+def _gap_measures(session: Session, scope: Scope) -> list[MetricValue]:
+    """Strategy adoption and agility, read from gap signals; unavailable until a gap scan has run."""
+    enabled = {
+        rule.kind: rule.enabled
+        for rule in session.scalars(
+            select(GapRule).where(GapRule.kind.in_([kind.value for kind in PLAYBOOK_STANDARD_KINDS]))
+        )
+    }
+    if not enabled:
+        # A rate of 100 % before any detector has looked would be a lie; say what to run instead.
+        reason = "no gap scan has run yet (bridgehead gaps scan, or an import)"
+        return [
+            MetricValue(
+                key="strategy_adoption",
+                label="Strategy adoption rate",
+                value=None,
+                unit="ratio",
+                available=False,
+                note=f"needs gap signals: {reason}",
+            ),
+            MetricValue(
+                key="agility",
+                label="Agility",
+                value=None,
+                unit="days",
+                available=False,
+                note=f"needs gap signals: {reason}",
+            ),
+        ]
+    agility = gap_measures.agility(session, scope)
+    switched_off = sorted(kind.value.replace("_", " ") for kind, on in enabled.items() if not on)
+    if len(switched_off) == len(PLAYBOOK_STANDARD_KINDS):
+        adoption_value = MetricValue(
+            key="strategy_adoption",
+            label="Strategy adoption rate",
+            value=None,
+            unit="ratio",
+            available=False,
+            note="every detector of the playbook standard is switched off (Gap rules)",
+        )
+    else:
+        checked = [kind for kind, on in enabled.items() if on]
+        adoption = gap_measures.strategy_adoption(session, scope, checked)
+        deals = (
+            "" if adoption.deal_share is None else f"; {adoption.deal_share:.0%} of their open deals meet it"
+        )
+        adoption_value = MetricValue(
+            key="strategy_adoption",
+            label="Strategy adoption rate",
+            value=None if adoption.rate is None else round(adoption.rate, 4),
+            unit="ratio",
+            available=adoption.rate is not None,
+            note=(
+                f"{adoption.reps_meeting:,} of {adoption.active_reps:,} reps with open deals meet the playbook "
+                f"standard (qualified for the stage, multi-threaded, fresh activity){deals}"
+                if adoption.rate is not None
+                else "no rep has open deals in scope"
+            )
+            + (f"; not checked: {', '.join(switched_off)} (switched off)" if switched_off else ""),
+        )
+    agility_value = MetricValue(
+        key="agility",
+        label="Agility",
+        value=agility.median_days,
+        unit="days",
+        available=agility.median_days is not None,
+        note=f"median days from a gap signal raised to resolved, over {agility.resolved_signals:,} resolved "
+        "in the period"
+        if agility.median_days is not None
+        else "no gap signal was resolved in the period",
+    )
+    return [adoption_value, agility_value]
 
 
 def cycle_metrics(
