@@ -6,7 +6,12 @@ into SQLite, COPY into PostgreSQL). Then ``bridgehead``'s full gap scan runs in 
 per database (wall time and peak RSS via ``os.wait4``) and commits its signals, as
 ``bridgehead gaps scan`` does. The scan's "now" is the end of the generated two years.
 
-Goal (issue 7): under 15 s each, peak under 4 GB.
+The same detectors written by hand in DuckDB SQL (``gaps_duckdb.py``) run over the same rows
+exported to Parquet, in the same run, and write their signals into a DuckDB file; the table
+gives each database's time as a multiple of DuckDB's. Every engine's open signals are then
+compared per kind: the count and a digest of (subject key, explanation) must agree.
+
+Goal (issue 7): under 15 s each, peak under 4 GB, within 3x of DuckDB.
 
 Usage::
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -33,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
+import gaps_duckdb
 from bench_metrics import GOAL_PEAK_MIB, GOAL_SECONDS, SPAN_DAYS, generate, load_postgres, load_sqlite
 from run import BRIDGEHEAD, drop_postgres_database, env_for, fresh_postgres_database
 
@@ -63,11 +70,38 @@ def measure_scan(url: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "raised": result.raised, "detectors": detectors}
 
 
-def run_step(url: str) -> tuple[dict[str, Any], float, float]:
-    """The scan in a fresh process: its result, wall seconds and peak RSS (MiB)."""
+def _digest(rows: Any) -> dict[str, list[Any]]:
+    """Per kind: how many open signals, and an order-free digest of their subject keys and explanations."""
+    digests: dict[str, list[Any]] = {}
+    for kind, subject_key, explanation in rows:
+        entry = digests.setdefault(kind, [0, 0])
+        entry[0] += 1
+        row = hashlib.blake2b(f"{subject_key}\x00{explanation}".encode(), digest_size=8).digest()
+        entry[1] = (entry[1] + int.from_bytes(row)) % (1 << 64)
+    return {kind: [count, f"{value:016x}"] for kind, (count, value) in sorted(digests.items())}
+
+
+def digest_signals(target: str) -> dict[str, list[Any]]:
+    """The digest of a database's open signals (a URL) or of the DuckDB file's signals (a path)."""
+    query = "SELECT kind, subject_key, explanation FROM {} WHERE resolved_at IS NULL"
+    if "://" not in target:
+        import duckdb
+
+        connection = duckdb.connect(target, read_only=True)
+        return _digest(connection.execute("SELECT kind, subject_key, explanation FROM signal").fetchall())
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(target)
+    with engine.connect() as connection:
+        result = connection.execution_options(yield_per=50_000).execute(text(query.format("gap_signal")))
+        return _digest(result)
+
+
+def run_step(*args: str) -> tuple[dict[str, Any], float, float]:
+    """This script's measuring mode in a fresh process: its result, wall seconds and peak RSS (MiB)."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, __file__, "--measure", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert process.stdout is not None
     output = process.stdout.read()
@@ -75,7 +109,7 @@ def run_step(url: str) -> tuple[dict[str, Any], float, float]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         error = process.stderr.read().decode()[-1500:] if process.stderr else ""
-        raise SystemExit(f"scan on {url} failed: {error}")
+        raise SystemExit(f"{args} failed: {error}")
     return json.loads(output), seconds, usage.ru_maxrss / 1024
 
 
@@ -96,14 +130,24 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--duckdb", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--digest", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure_scan(args.measure)))
+        return
+    if args.duckdb:
+        print(json.dumps(gaps_duckdb.measure(args.duckdb[0], SCAN_NOW, args.duckdb[1])))
+        return
+    if args.digest:
+        print(json.dumps(digest_signals(args.digest)))
         return
     sizes = [int(value * args.scale) for value in (args.opportunities, args.history, args.activities)]
 
     work = Path(tempfile.mkdtemp(prefix="bh-bench-gaps-"))
     results: list[tuple[str, dict[str, Any], float, float]] = []
+    digests: dict[str, dict[str, list[Any]]] = {}
+    parquet = work / "parquet"
     try:
         started = time.perf_counter()
         tables = generate(*sizes)
@@ -111,6 +155,9 @@ def main() -> None:
             f"generated in {time.perf_counter() - started:.1f} s: {sizes[0]:,} opportunities, "
             f"{len(tables['history']['id']):,} history rows, {sizes[2]:,} activities"
         )
+        started = time.perf_counter()
+        gaps_duckdb.write_parquet(parquet, tables)
+        console.print(f"Parquet written in {time.perf_counter() - started:.1f} s")
         if not args.skip_sqlite:
             sqlite_url = f"sqlite:///{work / 'gaps.db'}"
             subprocess.run(
@@ -119,8 +166,10 @@ def main() -> None:
             started = time.perf_counter()
             load_sqlite(work / "gaps.db", tables)
             console.print(f"SQLite loaded in {time.perf_counter() - started:.1f} s")
-            results.append(("SQLite", *run_step(sqlite_url)))
+            results.append(("SQLite", *run_step("--measure", sqlite_url)))
             console.print(f"SQLite scanned ({_load_average()})")
+            digests["SQLite"] = run_step("--digest", sqlite_url)[0]
+            gaps_duckdb.export_playbook(sqlite_url, parquet)
         postgres_url = None if args.skip_postgres else fresh_postgres_database()
         if postgres_url:
             try:
@@ -130,28 +179,63 @@ def main() -> None:
                 started = time.perf_counter()
                 load_postgres(postgres_url, tables)
                 console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
-                results.append(("PostgreSQL", *run_step(postgres_url)))
+                results.append(("PostgreSQL", *run_step("--measure", postgres_url)))
                 console.print(f"PostgreSQL scanned ({_load_average()})")
+                digests["PostgreSQL"] = run_step("--digest", postgres_url)[0]
+                if not (parquet / gaps_duckdb.CONFIG).exists():
+                    gaps_duckdb.export_playbook(postgres_url, parquet)
             finally:
                 drop_postgres_database(postgres_url)
         del tables
+        if results:
+            duck_file = str(work / "signals.duckdb")
+            duck = run_step("--duckdb", str(parquet), duck_file)
+            console.print(f"DuckDB ran ({_load_average()})")
+            digests["DuckDB"] = run_step("--digest", duck_file)[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     table = Table(title=f"Full gap scan, cold (new process): {sizes[0]:,} opportunities; {_load_average()}")
-    for column in ("database", "scan (s)", "process wall (s)", "peak RSS (MiB)", "signals raised", "goal"):
-        table.add_column(column, justify="left" if column == "database" else "right")
+    columns = ("engine", "scan (s)", "process wall (s)", "peak RSS (MiB)", "signals", "x DuckDB", "goal")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "engine" else "right")
+    duck_seconds = duck[0]["seconds"] if results else float("nan")
+    if results:
+        signals = sum(duck[0]["counts"].values())
+        table.add_row(
+            "DuckDB (hand-written)",
+            f"{duck_seconds:.2f}",
+            f"{duck[1]:.2f}",
+            f"{duck[2]:,.0f}",
+            f"{signals:,}",
+            "1.0",
+            "",
+        )
     for label, result, wall, peak in results:
-        ok = result["seconds"] < GOAL_SECONDS and peak < GOAL_PEAK_MIB
+        ratio = result["seconds"] / duck_seconds
+        ok = result["seconds"] < GOAL_SECONDS and peak < GOAL_PEAK_MIB and ratio <= 3
         table.add_row(
             label,
             f"{result['seconds']:.2f}",
             f"{wall:.2f}",
             f"{peak:,.0f}",
             f"{result['raised']:,}",
+            f"{ratio:.1f}",
             "[green]met[/]" if ok else "[red]missed[/]",
         )
     console.print(table)
+    if results:
+        console.print(f"{duck[0]['version']}; load average now {_load_average()}")
+        reference = next(iter(digests.values()))
+        for label, digest in digests.items():
+            same = "identical" if digest == reference else "[red]DIFFERENT[/]"
+            console.print(
+                f"{label}: open signals per kind and their explanations {same} to {next(iter(digests))}'s"
+            )
+            if digest != reference:
+                for kind in sorted(set(digest) | set(reference)):
+                    if digest.get(kind) != reference.get(kind):
+                        console.print(f"  {kind}: {digest.get(kind)} vs {reference.get(kind)}")
     detail = Table(title="Seconds per detector (signals raised)")
     detail.add_column("detector")
     for label, *_ in results:

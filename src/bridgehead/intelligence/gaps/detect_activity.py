@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from bridgehead.crm.models import Account, Activity, ActivityDirection, Opportunity, OpportunityHistory
 from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.gaps.sqltools import (
+    MATERIALIZED,
     DetectContext,
     Detection,
     deal_columns,
@@ -93,7 +94,8 @@ def stale_deal(session: Session, context: DetectContext) -> Detection:
             *open_deals(context),
             Opportunity.created_at < context.moment(context.now - dt.timedelta(days=days)),
         )
-        .subquery()
+        .cte()
+        .prefix_with(MATERIALIZED)
     )
     idle = elapsed(
         context.dialect, context.moment(context.now), func.coalesce(inner.c.last_at, inner.c.created_at)
@@ -205,7 +207,8 @@ def off_strategy(session: Session, context: DetectContext) -> Detection:
     deals = (
         select(*deal_columns(), deal_segment.label("segment"))
         .where(*open_deals(context), deal_segment.is_not(None))
-        .subquery()
+        .cte()
+        .prefix_with(MATERIALIZED)
     )
     deal_rows = select(
         *deal_hit_columns(
@@ -239,7 +242,8 @@ def off_strategy(session: Session, context: DetectContext) -> Detection:
         select(Account.id, Account.owner_id, account_segment.label("segment"), recent.c.activities)
         .join(recent, recent.c.account_id == Account.id)
         .where(account_scope, Account.id.not_in(with_open_deals), account_segment.is_not(None))
-        .subquery()
+        .cte()
+        .prefix_with(MATERIALIZED)
     )
     account_rows = select(
         sentence("account:", accounts.c.id).label("subject_key"),

@@ -45,6 +45,7 @@ from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.gaps.rules import SEGMENT_MINIMUMS
 from bridgehead.intelligence.gaps.scratch import deal_stage, stage_requirement
 from bridgehead.intelligence.gaps.sqltools import (
+    MATERIALIZED,
     DetectContext,
     Detection,
     deal_columns,
@@ -120,7 +121,8 @@ def single_threaded(session: Session, context: DetectContext) -> Detection:
             engaged.label("engaged"),
         )
         .where(ProcessStage.min_engaged_stakeholders > 0)
-        .subquery()
+        .cte()
+        .prefix_with(MATERIALIZED)
     )
     required = case(
         (func.coalesce(inner.c.segment_minimum, 0) > inner.c.stage_minimum, inner.c.segment_minimum),
@@ -166,7 +168,8 @@ def no_economic_buyer(session: Session, context: DetectContext) -> Detection:
             ProcessStage.requires_economic_buyer.is_(True),
             ~exists().where(is_buyer, engaged_condition(buyer, cutoff)),
         )
-        .subquery()
+        .cte()
+        .prefix_with(MATERIALIZED)
     )
     explanation = case(
         (
@@ -336,7 +339,8 @@ def action_plan_overdue(session: Session, context: DetectContext) -> Detection:
             context, ProcessStage.name.label("stage"), count.label("overdue"), oldest.label("oldest_due")
         )
         .where(_late_stage(context), exists().where(overdue))
-        .subquery()
+        .cte()
+        .prefix_with(MATERIALIZED)
     )
     explanation = sentence(
         inner.c.overdue,
@@ -372,7 +376,8 @@ def handoff_not_accepted(session: Session, context: DetectContext) -> Detection:
             Opportunity.close_date >= oldest,
             or_(status.is_(None), status != HandoffStatus.ACCEPTED.value),
         )
-        .subquery()
+        .cte()
+        .prefix_with(MATERIALIZED)
     )
     explanation = case(
         (

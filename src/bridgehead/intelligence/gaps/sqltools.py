@@ -47,6 +47,11 @@ HIT_COLUMNS = (
     "evidence",
 )
 MAX_EXPLANATION = 500
+# A detector's inner rows as a CTE with this prefix are computed once. As a plain subquery both
+# databases may inline them, and every mention of a correlated column (the last activity, the
+# engaged stakeholders, a segment) in the explanation, the evidence and the WHERE would run its
+# subquery again (five times per deal for the stale deal detector on SQLite).
+MATERIALIZED = "MATERIALIZED"
 Part = str | int | ColumnElement[Any]
 
 

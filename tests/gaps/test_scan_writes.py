@@ -1,0 +1,144 @@
+"""How a scan writes: a first full scan (indexes built afterwards) and a re-scan (only what changed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
+from bridgehead.intelligence.gaps.scan import scan
+from tests.factories import make_activity
+from tests.gaps.conftest import NOW, Org, deal, engage, open_signals, run
+
+TODAY = NOW.date()
+
+
+def _trip_several_detectors(session: Session, org: Org) -> None:
+    deal(session, org, created_at=NOW - dt.timedelta(days=60))  # stale
+    deal(session, org, close_date=TODAY - dt.timedelta(days=5), stage="Proposal")  # past, late stage
+    busy = deal(session, org, stage="Solution")
+    engage(session, busy, org.contacts[0])  # one engaged stakeholder where the stage asks for two
+    inbound = deal(session, org)
+    make_activity(
+        session, opportunity_id=inbound.id, occurred_at=NOW - dt.timedelta(days=3), direction="inbound"
+    )
+
+
+def _snapshot(session: Session) -> set[tuple[Any, ...]]:
+    rows = session.scalars(
+        select(GapSignal).where(GapSignal.resolved_at.is_(None), GapSignal.subject_key != "dummy")
+    ).all()
+    return {
+        (
+            row.kind,
+            row.severity,
+            row.subject_key,
+            row.opportunity_id,
+            row.account_id,
+            row.owner_id,
+            row.amount_at_risk,
+            row.explanation,
+            str(sorted(row.evidence.items())),
+            row.raised_at,
+        )
+        for row in rows
+    }
+
+
+def test_a_first_full_scan_writes_what_a_scan_over_open_signals_writes(db_session: Session, org: Org) -> None:
+    _trip_several_detectors(db_session, org)
+    # With a signal open, the scan takes the path that checks every hit against the open ones.
+    dummy = GapSignal(
+        kind=GapKind.OFF_STRATEGY,
+        severity=Severity.LOW,
+        subject_key="dummy",
+        explanation="x",
+        evidence={},
+        raised_at=NOW,
+        last_seen_at=NOW,
+    )
+    db_session.add(dummy)
+    db_session.flush()
+    checked = scan(db_session, now=NOW)
+    expected = _snapshot(db_session)
+    assert len(expected) >= 5
+    # Nothing open: the first-scan path drops the signal indexes, inserts, and builds them again.
+    for row in db_session.scalars(select(GapSignal)).all():
+        db_session.delete(row)
+    db_session.flush()
+    first = scan(db_session, now=NOW)
+    assert _snapshot(db_session) == expected
+    assert [(k.kind, k.raised) for k in first.kinds] == [(k.kind, k.raised) for k in checked.kinds]
+    names = {index["name"] for index in inspect(db_session.connection()).get_indexes("gap_signal")}
+    assert {index.name for index in GapSignal.__table__.indexes} <= names  # type: ignore[attr-defined]
+    # The rebuilt unique index still allows one open signal per kind and subject.
+    some = db_session.scalars(select(GapSignal).limit(1)).one()
+    duplicate = GapSignal(
+        kind=some.kind, severity=some.severity, subject_key=some.subject_key, explanation="again", evidence={}
+    )
+    with db_session.begin_nested():
+        db_session.add(duplicate)
+        with pytest.raises(IntegrityError):
+            db_session.flush()
+
+
+def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
+    db_session: Session, org: Org
+) -> None:
+    stale = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    past = deal(db_session, org, close_date=TODAY - dt.timedelta(days=5))
+    assert run(db_session, GapKind.STALE_DEAL).raised == 1
+    assert run(db_session, GapKind.CLOSE_DATE_PAST).raised == 1
+    signal = open_signals(db_session, GapKind.STALE_DEAL)[stale.id]
+    signal.acknowledged_at = NOW
+    signal.acknowledged_by_id = org.rep.id
+    signal.acknowledge_reason = "waiting for the budget"
+    snoozed = open_signals(db_session, GapKind.CLOSE_DATE_PAST)[past.id]
+    snoozed.snoozed_until = NOW + dt.timedelta(days=7)
+    snoozed.snooze_reason = "customer on holiday"
+    db_session.flush()
+    before = open_signals(db_session, GapKind.STALE_DEAL)[stale.id]
+    first_explanation, first_seen, first_idle = (
+        before.explanation,
+        before.last_seen_at,
+        before.evidence["idle_days"],
+    )
+
+    # The same gaps five minutes later: nothing raised or resolved, the texts and people's notes unchanged.
+    again = run(db_session, GapKind.STALE_DEAL, now=NOW + dt.timedelta(minutes=5))
+    assert (again.raised, again.still_open, again.resolved) == (0, 1, 0)
+    after = open_signals(db_session, GapKind.STALE_DEAL)[stale.id]
+    assert after.id == before.id
+    assert after.explanation == first_explanation
+    assert after.last_seen_at > first_seen
+    assert after.acknowledge_reason == "waiting for the budget"
+
+    # Ten days later the idle days in the explanation and evidence move; the acknowledgement stays.
+    later = run(db_session, GapKind.STALE_DEAL, now=NOW + dt.timedelta(days=10))
+    assert (later.raised, later.still_open) == (0, 1)
+    moved = open_signals(db_session, GapKind.STALE_DEAL)[stale.id]
+    assert moved.id == before.id
+    assert moved.explanation != first_explanation
+    assert moved.evidence["idle_days"] == first_idle + 10
+    assert moved.acknowledged_by_id == org.rep.id
+    # A new owner is written too.
+    stale.owner_id = org.other_rep.id
+    db_session.flush()
+    run(db_session, GapKind.STALE_DEAL, now=NOW + dt.timedelta(days=10))
+    assert open_signals(db_session, GapKind.STALE_DEAL)[stale.id].owner_id == org.other_rep.id
+
+    # The snoozed signal survives a re-scan of its kind, and resolves when its condition clears.
+    run(db_session, GapKind.CLOSE_DATE_PAST, now=NOW + dt.timedelta(minutes=5))
+    kept = open_signals(db_session, GapKind.CLOSE_DATE_PAST)[past.id]
+    assert kept.id == snoozed.id
+    assert kept.snooze_reason == "customer on holiday"
+    past.close_date = TODAY + dt.timedelta(days=30)
+    db_session.flush()
+    cleared = run(db_session, GapKind.CLOSE_DATE_PAST, now=NOW + dt.timedelta(minutes=10))
+    assert cleared.resolved == 1
+    assert past.id not in open_signals(db_session, GapKind.CLOSE_DATE_PAST)
