@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import Role, User
@@ -64,7 +64,10 @@ def agility(session: Session, scope: Scope) -> Agility:
         .where(
             GapSignal.resolved_at >= _moment(period.start),
             GapSignal.resolved_at < _moment(period.end),
-            GapSignal.opportunity_id.in_(select(Opportunity.id).where(*scope.opportunity)),
+            # Seeking every deal's signals would cost a lookup per deal; unfiltered, none is needed.
+            GapSignal.opportunity_id.is_not(None)
+            if scope.unrestricted
+            else GapSignal.opportunity_id.in_(select(Opportunity.id).where(*scope.opportunity)),
         )
         .group_by(hours)
     ).all()
@@ -85,23 +88,30 @@ def strategy_adoption(
     ``kinds`` is the standard's detectors that are switched on; an open signal of a detector switched
     off later does not count against anyone.
     """
-    breaking = exists().where(
-        GapSignal.opportunity_id == Opportunity.id,
-        GapSignal.resolved_at.is_(None),
-        GapSignal.kind.in_([kind.value for kind in kinds]),
+    # The deals with an open standard-breaking signal, read once (not a correlated lookup per deal).
+    breaking = (
+        select(GapSignal.opportunity_id)
+        .where(
+            GapSignal.opportunity_id.is_not(None),
+            GapSignal.resolved_at.is_(None),
+            GapSignal.kind.in_([kind.value for kind in kinds]),
+        )
+        .distinct()
+        .subquery()
     )
+    breaks = case((breaking.c.opportunity_id.is_not(None), 1), else_=0)
     per_rep = (
         select(
             Opportunity.owner_id,
-            func.max(case((breaking, 1), else_=0)).label("breaks"),
-            func.sum(case((breaking, 1), else_=0)).label("breaking_deals"),
+            func.max(breaks).label("breaks"),
+            func.sum(breaks).label("breaking_deals"),
             func.count().label("deals"),
         )
-        .join(User, User.id == Opportunity.owner_id)
+        .outerjoin(breaking, breaking.c.opportunity_id == Opportunity.id)
         .where(
+            # A semi-join on the reps lets the database seek each rep's open deals in the owner index.
+            Opportunity.owner_id.in_(select(User.id).where(User.role == Role.REP, User.is_active.is_(True))),
             Opportunity.is_closed.is_(False),
-            User.role == Role.REP,
-            User.is_active.is_(True),
             *scope.opportunity,
         )
         .group_by(Opportunity.owner_id)

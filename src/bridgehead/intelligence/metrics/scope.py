@@ -46,6 +46,9 @@ class Scope:
     filters: MetricFilters
     opportunity: list[ColumnElement[bool]]
     activity: list[ColumnElement[bool]]
+    # True when the conditions select every record (a viewer who sees everything, no filter): queries
+    # over tables that hang off opportunities may then skip the semi-join to them.
+    unrestricted: bool = False
 
 
 def everything_visible() -> Visibility:
@@ -120,4 +123,11 @@ def resolve_scope(session: Session, *, viewer: User | None, filters: MetricFilte
         opportunity.extend(deal_conditions)
         # An activity counts when it touched a deal in the slice.
         activity.append(Activity.opportunity_id.in_(select(Opportunity.id).where(*deal_conditions)))
-    return Scope(filters=filters, opportunity=opportunity, activity=activity)
+    unrestricted = (
+        visibility.sees_everything
+        and not deal_conditions
+        and filters.org_unit_id is None
+        and filters.rep_id is None
+        and filters.segment_id is None
+    )
+    return Scope(filters=filters, opportunity=opportunity, activity=activity, unrestricted=unrestricted)
