@@ -376,6 +376,23 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
     )
 
 
+def _adoption_value(value: float | None, note: str) -> MetricValue:
+    return MetricValue(
+        key="strategy_adoption",
+        label="Strategy adoption rate",
+        value=value,
+        unit="ratio",
+        available=value is not None,
+        note=note,
+    )
+
+
+def _agility_value(value: float | None, note: str) -> MetricValue:
+    return MetricValue(
+        key="agility", label="Agility", value=value, unit="days", available=value is not None, note=note
+    )
+
+
 def _gap_measures(session: Session, scope: Scope) -> list[MetricValue]:
     """Strategy adoption and agility, read from gap signals; unavailable until a gap scan has run."""
     enabled = {
@@ -386,64 +403,32 @@ def _gap_measures(session: Session, scope: Scope) -> list[MetricValue]:
     }
     if not enabled:
         # A rate of 100 % before any detector has looked would be a lie; say what to run instead.
-        reason = "no gap scan has run yet (bridgehead gaps scan, or an import)"
-        return [
-            MetricValue(
-                key="strategy_adoption",
-                label="Strategy adoption rate",
-                value=None,
-                unit="ratio",
-                available=False,
-                note=f"needs gap signals: {reason}",
-            ),
-            MetricValue(
-                key="agility",
-                label="Agility",
-                value=None,
-                unit="days",
-                available=False,
-                note=f"needs gap signals: {reason}",
-            ),
-        ]
-    agility = gap_measures.agility(session, scope)
+        note = "needs gap signals: no gap scan has run yet (bridgehead gaps scan, or an import)"
+        return [_adoption_value(None, note), _agility_value(None, note)]
     switched_off = sorted(kind.value.replace("_", " ") for kind, on in enabled.items() if not on)
     if len(switched_off) == len(PLAYBOOK_STANDARD_KINDS):
-        adoption_value = MetricValue(
-            key="strategy_adoption",
-            label="Strategy adoption rate",
-            value=None,
-            unit="ratio",
-            available=False,
-            note="every detector of the playbook standard is switched off (Gap rules)",
+        adoption_value = _adoption_value(
+            None, "every detector of the playbook standard is switched off (Gap rules)"
         )
     else:
         checked = [kind for kind, on in enabled.items() if on]
         adoption = gap_measures.strategy_adoption(session, scope, checked)
-        deals = (
-            "" if adoption.deal_share is None else f"; {adoption.deal_share:.0%} of their open deals meet it"
-        )
-        adoption_value = MetricValue(
-            key="strategy_adoption",
-            label="Strategy adoption rate",
-            value=None if adoption.rate is None else round(adoption.rate, 4),
-            unit="ratio",
-            available=adoption.rate is not None,
-            note=(
+        if adoption.rate is None:
+            note = "no rep has open deals in scope"
+        else:
+            note = (
                 f"{adoption.reps_meeting:,} of {adoption.active_reps:,} reps with open deals meet the playbook "
-                f"standard (qualified for the stage, multi-threaded, fresh activity){deals}"
-                if adoption.rate is not None
-                else "no rep has open deals in scope"
+                "standard (qualified for the stage, multi-threaded, fresh activity)"
             )
-            + (f"; not checked: {', '.join(switched_off)} (switched off)" if switched_off else ""),
-        )
-    agility_value = MetricValue(
-        key="agility",
-        label="Agility",
-        value=agility.median_days,
-        unit="days",
-        available=agility.median_days is not None,
-        note=f"median days from a gap signal raised to resolved, over {agility.resolved_signals:,} resolved "
-        "in the period"
+            if adoption.deal_share is not None:
+                note += f"; {adoption.deal_share:.0%} of their open deals meet it"
+        if switched_off:
+            note += f"; not checked: {', '.join(switched_off)} (switched off)"
+        adoption_value = _adoption_value(None if adoption.rate is None else round(adoption.rate, 4), note)
+    agility = gap_measures.agility(session, scope)
+    agility_value = _agility_value(
+        agility.median_days,
+        f"median days from a gap signal raised to resolved, over {agility.resolved_signals:,} resolved in the period"
         if agility.median_days is not None
         else "no gap signal was resolved in the period",
     )
