@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 from benchmarks.salesforce_generator import generate_salesforce_export, sf_id
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridgehead.connectors import deferred_indexes
 from bridgehead.connectors import engine as import_engine
-from bridgehead.connectors.deferred_indexes import DeferredIndexes, plain_indexes
+from bridgehead.connectors.deferred_indexes import DeferredIndexes, foreign_keys, plain_indexes
 from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOptions, run_import
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.salesforce import salesforce_batches
@@ -66,8 +67,12 @@ def every_load_is_large(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def all_plain_indexes(session: Session) -> dict[str, list[tuple[str, str]]]:
-    """Every CRM table's plain indexes, as the database reports them."""
-    return {name: plain_indexes(session, name) for name in CRM_TABLES}
+    """Every CRM table's plain indexes and (on PostgreSQL) foreign keys, as the database reports them."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return {
+        name: plain_indexes(session, name) + (foreign_keys(session, name) if postgres else [])
+        for name in CRM_TABLES
+    }
 
 
 Imported = tuple[dict[str, str], dict[str, tuple[int, int, int, int]]]
@@ -128,6 +133,55 @@ def test_indexes_set_aside_store_exactly_the_rows_the_ordinary_path_stores(
     assert rebuilt
     assert rebuilt[0] > 0
     assert fast == ordinary
+
+
+@pytest.mark.postgres
+def test_foreign_keys_set_aside_on_postgres_are_added_back_and_checked(
+    db_session: Session, export_dir: Path, every_load_is_large: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("foreign keys are set aside on PostgreSQL only")
+    before = {name: foreign_keys(db_session, name) for name in CRM_TABLES}
+    assert before["activity"]
+    set_aside: list[str] = []
+    original = DeferredIndexes.rebuild
+
+    def spy(self: DeferredIndexes) -> None:
+        set_aside.extend(self.foreign_keys)
+        original(self)
+
+    monkeypatch.setattr(DeferredIndexes, "rebuild", spy)
+
+    report = run(db_session, export_dir)
+
+    assert report.ok
+    assert {"opportunity", "activity", "opportunity_history"} <= set(set_aside)
+    assert {name: foreign_keys(db_session, name) for name in CRM_TABLES} == before
+
+
+@pytest.mark.postgres
+def test_a_dangling_reference_stored_while_foreign_keys_are_aside_fails_the_import(
+    db_session: Session, export_dir: Path, every_load_is_large: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("foreign keys are set aside on PostgreSQL only")
+    before_rows = state(db_session)
+    original = DeferredIndexes.rebuild
+
+    def corrupt_then_rebuild(self: DeferredIndexes) -> None:
+        # What a bug in reference resolution would store: an activity pointing at no account.
+        db_session.execute(
+            text("UPDATE activity SET account_id = -1 WHERE id = (SELECT min(id) FROM activity)")
+        )
+        original(self)
+
+    monkeypatch.setattr(DeferredIndexes, "rebuild", corrupt_then_rebuild)
+
+    with pytest.raises(IntegrityError):
+        run(db_session, export_dir)
+    db_session.rollback()
+
+    assert state(db_session) == before_rows
 
 
 def test_every_index_set_aside_is_rebuilt_as_it_was(

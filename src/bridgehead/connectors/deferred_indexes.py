@@ -10,6 +10,15 @@ Only plain (non-unique) indexes are set aside: unique indexes keep enforcing the
 and answer the external-id lookups every later step makes. Each index is dropped and recreated
 from the exact definition the database reports, inside the import's transaction, so a failed or
 refused import (which the caller rolls back) leaves the schema exactly as it was too.
+
+On PostgreSQL the table's foreign keys are set aside the same way: each one is a trigger that
+looks up the referenced row, one query per reference per inserted row (4 per activity), which
+cost more than the insert itself. Adding the constraint back checks every row in one join, so an
+import that stored a dangling reference still fails (and rolls back) before it commits. The engine
+only stores ids it has just read from the referenced tables, so that never happens in practice.
+Dropping a foreign key locks the referenced table against writes until the import commits; the
+dropped indexes already lock the loaded table. SQLite cannot drop a foreign key without
+rebuilding the table, so there the triggers stay.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ class DeferredIndexes:
 
     session: Session
     dropped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # PostgreSQL only: (name, definition) of each foreign key set aside, by table.
+    foreign_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def set_aside_for(self, table: Table, incoming_rows: int) -> None:
         """Drop ``table``'s plain indexes if ``incoming_rows`` new rows make a rebuild cheaper."""
@@ -46,9 +57,16 @@ class DeferredIndexes:
         for name, _ in indexes:
             connection.exec_driver_sql(f'DROP INDEX "{name}"')
         self.dropped[table.name] = indexes
+        if connection.dialect.name == "postgresql":
+            constraints = foreign_keys(self.session, table.name)
+            if constraints:
+                drops = ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in constraints)
+                connection.exec_driver_sql(f'ALTER TABLE "{table.name}" {drops}')
+                self.foreign_keys[table.name] = constraints
 
     def rebuild(self) -> None:
-        """Recreate every index set aside, from its original definition."""
+        """Recreate every index and foreign key set aside, from its original definition (adding a
+        foreign key back checks every stored row against the referenced table)."""
         if not self.dropped:
             return
         connection = self.session.connection()
@@ -57,7 +75,11 @@ class DeferredIndexes:
         for indexes in self.dropped.values():
             for _, definition in indexes:
                 connection.exec_driver_sql(definition)
+        for table_name, constraints in self.foreign_keys.items():
+            adds = ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints)
+            connection.exec_driver_sql(f'ALTER TABLE "{table_name}" {adds}')
         self.dropped.clear()
+        self.foreign_keys.clear()
 
 
 def plain_indexes(session: Session, table_name: str) -> list[tuple[str, str]]:
@@ -85,3 +107,19 @@ def plain_indexes(session: Session, table_name: str) -> list[tuple[str, str]]:
         for name, definition in rows
         if not str(definition).upper().startswith("CREATE UNIQUE")
     )
+
+
+def foreign_keys(session: Session, table_name: str) -> list[tuple[str, str]]:
+    """(name, definition) of each foreign key of ``table_name`` on PostgreSQL, as stored."""
+    rows = (
+        session.connection()
+        .execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid = CAST(quote_ident(:table) AS regclass)"
+            ),
+            {"table": table_name},
+        )
+        .all()
+    )
+    return sorted((str(name), str(definition)) for name, definition in rows)
