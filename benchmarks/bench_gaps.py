@@ -18,6 +18,9 @@ Usage::
     .venv/bin/python benchmarks/bench_gaps.py                      # full size
     .venv/bin/python benchmarks/bench_gaps.py --scale 0.1          # a tenth of every table
     .venv/bin/python benchmarks/bench_gaps.py --opportunities 20000 --history 60000 --activities 100000
+    # measure again on data loaded by an earlier run (nothing generated or loaded; a SQLite copy is
+    # scanned, the PostgreSQL database's gap_signal is truncated first):
+    .venv/bin/python benchmarks/bench_gaps.py --sqlite-db loaded.db --postgres-url URL --parquet DIR
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
@@ -113,6 +118,17 @@ def run_step(*args: str) -> tuple[dict[str, Any], float, float]:
     return json.loads(output), seconds, usage.ru_maxrss / 1024
 
 
+def _truncate_signals(url: str) -> None:
+    """Empty a reused database's signals, so its scan is a first one again."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE gap_signal"))
+        connection.execute(text("ANALYZE gap_signal"))
+    engine.dispose()
+
+
 def _load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
@@ -129,6 +145,13 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=5_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--sqlite-db", type=Path, help="a SQLite file loaded earlier (scanned on a copy)")
+    parser.add_argument(
+        "--postgres-url", help="a PostgreSQL database loaded earlier (its signals are truncated)"
+    )
+    parser.add_argument(
+        "--parquet", type=Path, help="Parquet files written earlier by gaps_duckdb.write_parquet"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--duckdb", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--digest", help=argparse.SUPPRESS)
@@ -148,44 +171,65 @@ def main() -> None:
     results: list[tuple[str, dict[str, Any], float, float]] = []
     digests: dict[str, dict[str, list[Any]]] = {}
     parquet = work / "parquet"
+    if args.parquet:
+        shutil.copytree(args.parquet, parquet)
+        sizes[0] = pq.ParquetFile(parquet / "opportunity.parquet").metadata.num_rows
+        sizes[2] = pq.ParquetFile(parquet / "activity.parquet").metadata.num_rows
+    reuse = args.sqlite_db or args.postgres_url
     try:
-        started = time.perf_counter()
-        tables = generate(*sizes)
-        console.print(
-            f"generated in {time.perf_counter() - started:.1f} s: {sizes[0]:,} opportunities, "
-            f"{len(tables['history']['id']):,} history rows, {sizes[2]:,} activities"
-        )
-        started = time.perf_counter()
-        gaps_duckdb.write_parquet(parquet, tables)
-        console.print(f"Parquet written in {time.perf_counter() - started:.1f} s")
+        tables: dict[str, Any] = {}
+        if not (
+            args.parquet
+            and (args.sqlite_db or args.skip_sqlite)
+            and (args.postgres_url or args.skip_postgres)
+        ):
+            started = time.perf_counter()
+            tables = generate(*sizes)
+            console.print(
+                f"generated in {time.perf_counter() - started:.1f} s: {sizes[0]:,} opportunities, "
+                f"{len(tables['history']['id']):,} history rows, {sizes[2]:,} activities"
+            )
+        if not args.parquet:
+            started = time.perf_counter()
+            gaps_duckdb.write_parquet(parquet, tables)
+            console.print(f"Parquet written in {time.perf_counter() - started:.1f} s")
         if not args.skip_sqlite:
             sqlite_url = f"sqlite:///{work / 'gaps.db'}"
-            subprocess.run(
-                [BRIDGEHEAD, "init"], env=env_for(sqlite_url), check=True, stdout=subprocess.DEVNULL
-            )
-            started = time.perf_counter()
-            load_sqlite(work / "gaps.db", tables)
-            console.print(f"SQLite loaded in {time.perf_counter() - started:.1f} s")
+            if args.sqlite_db:
+                shutil.copy(args.sqlite_db, work / "gaps.db")
+                with sqlite3.connect(work / "gaps.db") as connection:
+                    connection.execute("DELETE FROM gap_signal")
+            else:
+                subprocess.run(
+                    [BRIDGEHEAD, "init"], env=env_for(sqlite_url), check=True, stdout=subprocess.DEVNULL
+                )
+                started = time.perf_counter()
+                load_sqlite(work / "gaps.db", tables)
+                console.print(f"SQLite loaded in {time.perf_counter() - started:.1f} s")
             results.append(("SQLite", *run_step("--measure", sqlite_url)))
             console.print(f"SQLite scanned ({_load_average()})")
             digests["SQLite"] = run_step("--digest", sqlite_url)[0]
             gaps_duckdb.export_playbook(sqlite_url, parquet)
-        postgres_url = None if args.skip_postgres else fresh_postgres_database()
+        if args.postgres_url and not args.skip_postgres:
+            _truncate_signals(args.postgres_url)
+        postgres_url = None if args.skip_postgres else (args.postgres_url or fresh_postgres_database())
         if postgres_url:
             try:
-                subprocess.run(
-                    [BRIDGEHEAD, "init"], env=env_for(postgres_url), check=True, stdout=subprocess.DEVNULL
-                )
-                started = time.perf_counter()
-                load_postgres(postgres_url, tables)
-                console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
+                if not args.postgres_url:
+                    subprocess.run(
+                        [BRIDGEHEAD, "init"], env=env_for(postgres_url), check=True, stdout=subprocess.DEVNULL
+                    )
+                    started = time.perf_counter()
+                    load_postgres(postgres_url, tables)
+                    console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
                 results.append(("PostgreSQL", *run_step("--measure", postgres_url)))
                 console.print(f"PostgreSQL scanned ({_load_average()})")
                 digests["PostgreSQL"] = run_step("--digest", postgres_url)[0]
                 if not (parquet / gaps_duckdb.CONFIG).exists():
                     gaps_duckdb.export_playbook(postgres_url, parquet)
             finally:
-                drop_postgres_database(postgres_url)
+                if not args.postgres_url:
+                    drop_postgres_database(postgres_url)
         del tables
         if results:
             duck_file = str(work / "signals.duckdb")
@@ -195,7 +239,10 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    table = Table(title=f"Full gap scan, cold (new process): {sizes[0]:,} opportunities; {_load_average()}")
+    source = " (data loaded by an earlier run)" if reuse else ""
+    table = Table(
+        title=f"Full gap scan, cold (new process): {sizes[0]:,} opportunities{source}; {_load_average()}"
+    )
     columns = ("engine", "scan (s)", "process wall (s)", "peak RSS (MiB)", "signals", "x DuckDB", "goal")
     for column in columns:
         table.add_column(column, justify="left" if column == "engine" else "right")
@@ -225,7 +272,7 @@ def main() -> None:
         )
     console.print(table)
     if results:
-        console.print(f"{duck[0]['version']}; load average now {_load_average()}")
+        console.print(f"{duck[0]['version']}; {_load_average()}")
         reference = next(iter(digests.values()))
         for label, digest in digests.items():
             same = "identical" if digest == reference else "[red]DIFFERENT[/]"

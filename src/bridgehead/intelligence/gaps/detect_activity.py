@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, literal, select, true, union_all
+from sqlalchemy import String, cast, exists, false, func, literal, select, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from bridgehead.crm.models import Account, Activity, ActivityDirection, Opportunity, OpportunityHistory
@@ -17,6 +17,7 @@ from bridgehead.intelligence.gaps.sqltools import (
     deal_columns,
     deal_hit_columns,
     elapsed,
+    in_deal_order,
     json_object,
     open_deals,
     plural,
@@ -75,7 +76,7 @@ def slow_follow_up(session: Session, context: DetectContext) -> Detection:
     }
     return Detection(
         GapKind.SLOW_FOLLOW_UP,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        in_deal_order(context, select(*deal_hit_columns(context, inner, explanation, evidence)), inner.c.id),
         "opportunity",
     )
 
@@ -89,10 +90,13 @@ def stale_deal(session: Session, context: DetectContext) -> Detection:
         .scalar_subquery()
     )
     inner = (
-        select(*deal_columns(), last.label("last_at"), Opportunity.created_at)
-        .where(
-            *open_deals(context),
-            Opportunity.created_at < context.moment(context.now - dt.timedelta(days=days)),
+        in_deal_order(
+            context,
+            select(*deal_columns(), last.label("last_at"), Opportunity.created_at).where(
+                *open_deals(context),
+                Opportunity.created_at < context.moment(context.now - dt.timedelta(days=days)),
+            ),
+            Opportunity.id,
         )
         .cte()
         .prefix_with(MATERIALIZED)
@@ -157,7 +161,7 @@ def close_date_pushed(session: Session, context: DetectContext) -> Detection:
     }
     return Detection(
         GapKind.CLOSE_DATE_PUSHED,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        in_deal_order(context, select(*deal_hit_columns(context, inner, explanation, evidence)), inner.c.id),
         "opportunity",
     )
 
@@ -182,7 +186,7 @@ def close_date_past(session: Session, context: DetectContext) -> Detection:
     evidence = {"close_date": inner.c.close_date, "days_past": overdue}
     return Detection(
         GapKind.CLOSE_DATE_PAST,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        in_deal_order(context, select(*deal_hit_columns(context, inner, explanation, evidence)), inner.c.id),
         "opportunity",
     )
 
@@ -262,4 +266,10 @@ def off_strategy(session: Session, context: DetectContext) -> Detection:
         ).label("evidence"),
     )
     union = union_all(deal_rows, account_rows).subquery()
-    return Detection(GapKind.OFF_STRATEGY, select(union), "both")
+    # Without an active deprioritised segment nothing can be off strategy: the detector reads no
+    # deal and no activity (both databases skip a query whose WHERE is constant false).
+    deprioritised = select(Segment.id).where(
+        Segment.stance == SegmentStance.DEPRIORITISE, Segment.is_active.is_(True)
+    )
+    anything = session.scalar(deprioritised.limit(1)) is not None
+    return Detection(GapKind.OFF_STRATEGY, select(union).where(true() if anything else false()), "both")

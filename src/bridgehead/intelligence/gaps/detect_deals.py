@@ -50,6 +50,7 @@ from bridgehead.intelligence.gaps.sqltools import (
     Detection,
     deal_columns,
     deal_hit_columns,
+    in_deal_order,
     join_label_list,
     open_deals,
     plural,
@@ -368,7 +369,11 @@ def handoff_not_accepted(session: Session, context: DetectContext) -> Detection:
     oldest = context.today - dt.timedelta(days=context.rule.number("lookback_days"))
     status = select(Handoff.status).where(Handoff.opportunity_id == Opportunity.id).limit(1).scalar_subquery()
     inner = (
-        select(*deal_columns(), Opportunity.close_date.label("won_on"), status.label("handoff"))
+        in_deal_order(
+            context,
+            select(*deal_columns(), Opportunity.close_date.label("won_on"), status.label("handoff")),
+            Opportunity.id,
+        )
         .where(
             Opportunity.is_won.is_(True),
             context.deal_scope,

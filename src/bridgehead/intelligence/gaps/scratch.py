@@ -23,12 +23,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     delete,
     insert,
     or_,
     select,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.util import ClauseAdapter
 
 from bridgehead.crm.models import Opportunity
 from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext
@@ -48,6 +50,17 @@ hits = Table(
     Column("explanation", String(500)),
     Column("evidence", JSON),
     Index("ix_gap_scan_hit_subject_key", "subject_key"),
+    prefixes=["TEMPORARY"],
+)
+
+# Each distinct (deal type, CRM stage) of the deals a scan covers, with the process stage it maps to.
+stage_pair = Table(
+    "gap_stage_pair",
+    _metadata,
+    Column("type", String(100)),
+    Column("stage", String(100), nullable=False),
+    Column("stage_id", BigInteger, nullable=False),
+    Index("ix_gap_stage_pair_stage", "stage", "type"),
     prefixes=["TEMPORARY"],
 )
 
@@ -117,18 +130,36 @@ def _requirement_rows(session: Session, contexts: Sequence[ProcessContext]) -> l
 def prepare(session: Session, contexts: Sequence[ProcessContext], deal_scope: ColumnElement[bool]) -> None:
     """Create the scratch tables on this connection and fill the deal stages and stage requirements."""
     connection = session.connection()
-    for table in (hits, deal_stage, stage_requirement):
+    for table in (hits, stage_pair, deal_stage, stage_requirement):
         table.create(connection, checkfirst=True)
         session.execute(delete(table))
-    stage_id = stage_case(contexts, lambda stage: None if stage.is_closed and not stage.is_won else stage.id)
+    # The stage CASE (a dozen lower(trim(…)) IN (…) branches) runs once per distinct (type, stage)
+    # pair, not once per deal: a million deals carry a handful of pairs.
+    covered = (or_(Opportunity.is_closed.is_(False), Opportunity.is_won.is_(True)), deal_scope)
+    pairs = select(Opportunity.type, Opportunity.stage).where(*covered).distinct().subquery()
+    stage_id = ClauseAdapter(pairs).traverse(
+        stage_case(contexts, lambda stage: None if stage.is_closed and not stage.is_won else stage.id)
+    )
+    session.execute(
+        insert(stage_pair).from_select(
+            ["type", "stage", "stage_id"],
+            select(pairs.c.type, pairs.c.stage, stage_id).where(
+                pairs.c.stage.is_not(None), stage_id.is_not(None)
+            ),
+        )
+    )
     session.execute(
         insert(deal_stage).from_select(
             ["opportunity_id", "stage_id"],
-            select(Opportunity.id, stage_id).where(
-                or_(Opportunity.is_closed.is_(False), Opportunity.is_won.is_(True)),
-                deal_scope,
-                stage_id.is_not(None),
-            ),
+            select(Opportunity.id, stage_pair.c.stage_id)
+            .join(
+                stage_pair,
+                and_(
+                    stage_pair.c.stage == Opportunity.stage,
+                    stage_pair.c.type.is_not_distinct_from(Opportunity.type),
+                ),
+            )
+            .where(*covered),
         )
     )
     rows = _requirement_rows(session, contexts)
@@ -138,5 +169,5 @@ def prepare(session: Session, contexts: Sequence[ProcessContext], deal_scope: Co
 
 def clear(session: Session) -> None:
     """Empty the scratch tables (they stay defined for the connection's next scan)."""
-    for table in (hits, deal_stage, stage_requirement):
+    for table in (hits, stage_pair, deal_stage, stage_requirement):
         session.execute(delete(table))
