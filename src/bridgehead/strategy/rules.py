@@ -480,11 +480,16 @@ def _won_deals_condition(op: str, value: Any) -> ColumnElement[bool]:
     count = func.count()
     holds = _number_condition(count, op, value, lambda item: item)
     zero_holds = _number_holds(op, value, 0)
-    won = (
-        select(Opportunity.account_id)
+    # OFFSET 0: the won deals are read straight from the table and then grouped. Grouped directly,
+    # SQLite walks the account index in order and looks up every deal's row to test is_won (three
+    # to four times slower for 300,000 deals).
+    won_deals = (
+        select(Opportunity.account_id.label("account_id"))
         .where(Opportunity.is_won.is_(True), Opportunity.account_id.is_not(None))
-        .group_by(Opportunity.account_id)
+        .offset(0)
+        .subquery("won_deal")
     )
+    won = select(won_deals.c.account_id).group_by(won_deals.c.account_id)
     if zero_holds:
         return Account.id.not_in(won.having(not_(holds)))
     return Account.id.in_(won.having(holds))
