@@ -8,6 +8,7 @@ after an import only for the accounts it changed.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     ClauseElement,
     Column,
+    ColumnElement,
     Integer,
     MetaData,
     Select,
@@ -30,9 +32,14 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import Join
 
 from bridgehead.audit.service import record_change
 from bridgehead.auth.models import Role, User
@@ -286,6 +293,12 @@ def preview_rule(
 # 64 MiB: the member table and its account index of a million-account book stay in memory while
 # they are written (SQLite's default is 2 MiB). A per-connection memory setting, not durability.
 _BULK_CACHE_KIB = 65536
+# Segments whose first members are computed together in one pass over the accounts: one bit each
+# of a mask that stays a 32-bit integer on both databases.
+_PASS_SEGMENTS = 30
+# On PostgreSQL a first evaluation into an empty member table of a book at least this large loads
+# the members without the table's foreign keys and account index and builds them afterwards.
+BULK_LOAD_MIN_ACCOUNTS = 50_000
 _scope_metadata = MetaData()
 # The columns rules read from the account row (a rule on won deals or owners is never scoped).
 _SCOPED_COLUMNS = (
@@ -325,11 +338,15 @@ def bulk_write(session: Session) -> Iterator[None]:
         yield
         return
     previous = session.execute(text("PRAGMA cache_size")).scalar_one()
+    previous_temp = session.execute(text("PRAGMA temp.cache_size")).scalar_one()
     session.execute(text(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}"))
+    # Scratch tables (the scope copy, the segment flags) live in the temporary database.
+    session.execute(text(f"PRAGMA temp.cache_size = -{_BULK_CACHE_KIB}"))
     try:
         yield
     finally:
         session.execute(text(f"PRAGMA cache_size = {int(previous)}"))
+        session.execute(text(f"PRAGMA temp.cache_size = {int(previous_temp)}"))
 
 
 @contextmanager
@@ -416,6 +433,113 @@ def _refresh_members(session: Session, segment: Segment, scope: Table | None) ->
     )
 
 
+class _OuterFirstJoin(Join):
+    """An inner join whose left side is the outer loop: SQLite's ``CROSS JOIN ... ON``.
+
+    SQLite would otherwise loop over the few (segment, bit) pairs outside and scan every
+    account's mask once per segment. PostgreSQL plans the join itself (a plain JOIN).
+    """
+
+    inherit_cache = True
+
+
+@compiles(_OuterFirstJoin, "sqlite")
+def _outer_first_join_sqlite(element: _OuterFirstJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    kw.pop("asfrom", None)
+    from_linter = kw.get("from_linter")
+    if from_linter is not None:  # the two sides are joined (no cartesian-product warning)
+        from_linter.edges.update(itertools.product(element.left._from_objects, element.right._from_objects))
+    left = element.left._compiler_dispatch(compiler, asfrom=True, **kw)
+    right = element.right._compiler_dispatch(compiler, asfrom=True, **kw)
+    onclause = element.onclause._compiler_dispatch(compiler, **kw) if element.onclause is not None else "1"
+    return f"{left} CROSS JOIN {right} ON {onclause}"
+
+
+def _first_members_together(session: Session, segments: Sequence[Segment]) -> dict[int, int]:
+    """Store the first members of segments that have none, whose rules read the account row alone.
+
+    One scan of the accounts evaluates every rule of a pass (up to ``_PASS_SEGMENTS``) into a bit
+    mask per account, so each account row (and on SQLite its custom fields, parsed once per row for
+    all rules) is read once instead of once per segment. The mask is joined to the pass's
+    (segment, bit) pairs, so the memberships are written account by account: the account index
+    grows at its end and the foreign-key checks read the accounts in order. The members are
+    exactly those of one INSERT ... SELECT per rule. Returns the member count of each segment.
+    """
+    member = typing.cast(Table, SegmentMember.__table__)
+    counts: dict[int, int] = {}
+    for start in range(0, len(segments), _PASS_SEGMENTS):
+        batch = segments[start : start + _PASS_SEGMENTS]
+        mask: ColumnElement[int] = literal(0, Integer)
+        for bit, segment in enumerate(batch):
+            matched = case(
+                (compile_rule(segment.rule), literal(1 << bit, Integer)), else_=literal(0, Integer)
+            )
+            mask = mask + matched
+        # OFFSET 0 keeps the databases from merging the subquery into the join, which would
+        # evaluate the rules once per account and segment instead of once per account.
+        flagged = select(Account.id.label("account_id"), mask.label("mask")).offset(0).subquery("flagged")
+        bits = union_all(
+            *(
+                select(
+                    literal(segment.id, Integer).label("segment_id"), literal(1 << bit, Integer).label("bit")
+                )
+                for bit, segment in enumerate(batch)
+            )
+        ).subquery("pass_bit")
+        pairs = select(bits.c.segment_id, flagged.c.account_id).select_from(
+            _OuterFirstJoin(flagged, bits, flagged.c.mask.bitwise_and(bits.c.bit) != 0)
+        )
+        session.execute(insert(member).from_select(["segment_id", "account_id"], pairs))
+        counted = session.execute(
+            select(member.c.segment_id, func.count())
+            .where(member.c.segment_id.in_([segment.id for segment in batch]))
+            .group_by(member.c.segment_id)
+        )
+        found = {int(segment_id): int(count) for segment_id, count in counted}
+        counts.update({segment.id: found.get(segment.id, 0) for segment in batch})
+    return counts
+
+
+def _is_bulk_load(session: Session) -> bool:
+    """Whether this is a first evaluation of a large book on PostgreSQL (the member table empty)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    member = typing.cast(Table, SegmentMember.__table__)
+    if session.scalar(select(member.c.segment_id).limit(1)) is not None:
+        return False
+    sampled = select(_account.c.id).limit(BULK_LOAD_MIN_ACCOUNTS).subquery()
+    accounts = session.scalar(select(func.count()).select_from(sampled)) or 0
+    return accounts >= BULK_LOAD_MIN_ACCOUNTS
+
+
+@contextmanager
+def _loading_members(session: Session, bulk: bool) -> Iterator[None]:
+    """With ``bulk``, load the member table without its account index and foreign keys (PostgreSQL).
+
+    PostgreSQL checks a foreign key per inserted row with a trigger that also locks the account
+    row; for a first load of millions of memberships the constraints are dropped and added again
+    in the same transaction, which checks them with one set-wise query, and the index is built
+    once from the loaded rows. Other sessions touching memberships or accounts wait for the
+    transaction. (SQLite cannot drop a foreign key; it checks them per row, in account order.)
+    """
+    if not bulk:
+        yield
+        return
+    member = typing.cast(Table, SegmentMember.__table__)
+    connection = session.connection()
+    foreign_keys = sorted(member.foreign_key_constraints, key=lambda constraint: str(constraint.name))
+    indexes = sorted(member.indexes, key=lambda index: str(index.name))
+    for constraint in foreign_keys:
+        connection.execute(DropConstraint(constraint))
+    for index in indexes:
+        index.drop(connection)
+    yield
+    for index in indexes:
+        index.create(connection)
+    for constraint in foreign_keys:
+        connection.execute(AddConstraint(constraint, isolate_from_table=False))
+
+
 def evaluate_segments(
     session: Session,
     *,
@@ -425,12 +549,15 @@ def evaluate_segments(
 ) -> dict[int, int]:
     """Recompute the members of the given segments (default: every active one); return members by id.
 
-    Per segment, inside the database: a first evaluation is one INSERT ... SELECT; later ones
-    DELETE the members the rule no longer matches and INSERT the accounts it newly matches, so
-    only the difference is written. ``scope`` (an ``account_scope`` table, e.g. of the accounts an
-    import changed) limits that to those accounts for rules that read the account row alone; rules
-    on won deals or owners are re-checked for every account. The result equals a full evaluation
-    as long as no account outside the scope changed. The caller commits.
+    Inside the database: a first evaluation is one INSERT ... SELECT per segment, and first
+    evaluations of several segments whose rules read the account row alone share one scan of the
+    accounts (``_first_members_together``); on PostgreSQL the first load into an empty member table
+    of a large book goes in before the table's foreign keys and account index (``_loading_members``).
+    Later evaluations DELETE the members the rule no longer matches and INSERT the accounts it
+    newly matches, so only the difference is written. ``scope`` (an ``account_scope`` table, e.g.
+    of the accounts an import changed) limits that to those accounts for rules that read the
+    account row alone; rules on won deals or owners are re-checked for every account. The result
+    equals a full evaluation as long as no account outside the scope changed. The caller commits.
     """
     statement = select(Segment).order_by(Segment.id)
     if segment_ids is None:
@@ -439,16 +566,47 @@ def evaluate_segments(
         statement = statement.where(Segment.id.in_(list(segment_ids)))
     segments = session.scalars(statement).all()
     counts: dict[int, int] = {}
-    with bulk_write(session):
-        for done, segment in enumerate(segments):
+    member = typing.cast(Table, SegmentMember.__table__)
+    together: list[Segment] = []
+    if scope is None:
+        with_members = set(
+            session.scalars(
+                select(Segment.id).where(
+                    Segment.id.in_([segment.id for segment in segments]),
+                    select(member.c.account_id).where(member.c.segment_id == Segment.id).exists(),
+                )
+            )
+        )
+        together = [
+            segment
+            for segment in segments
+            if segment.id not in with_members and reads_only_account_row(segment.rule)
+        ]
+        if len(together) < 2:
+            together = []
+    done = 0
+
+    def evaluated(segment: Segment) -> None:
+        nonlocal done
+        segment.member_count = counts[segment.id]
+        segment.evaluated_at = utcnow()
+        done += 1
+        if progress is not None:
+            progress("segments", done, len(segments))
+
+    with bulk_write(session), _loading_members(session, bool(together) and _is_bulk_load(session)):
+        if together:
+            counts.update(_first_members_together(session, together))
+            for segment in together:
+                evaluated(segment)
+        for segment in segments:
+            if segment.id in counts:
+                continue
             partial = scope if scope is not None and reads_only_account_row(segment.rule) else None
             counts[segment.id] = _refresh_members(session, segment, partial)
-            segment.member_count = counts[segment.id]
-            segment.evaluated_at = utcnow()
-            if progress is not None:
-                progress("segments", done + 1, len(segments))
+            evaluated(segment)
     session.flush()
-    return counts
+    return {segment.id: counts[segment.id] for segment in segments}
 
 
 # --- changes -----------------------------------------------------------------------------------
