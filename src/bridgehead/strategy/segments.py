@@ -383,11 +383,11 @@ def on_scope(clause: _Element, scope: Table) -> _Element:
     return typing.cast(_Element, visitors.replacement_traverse(traversible, {}, replace))
 
 
-def _refresh_members(session: Session, segment: Segment, scope: Table | None) -> int:
+def _refresh_members(session: Session, segment: Segment, scope: Table | None, *, empty: bool = False) -> int:
     """Bring one segment's stored members in line with its rule; return its member count.
 
     With ``scope`` (an ``account_scope`` copy), only those accounts are looked at; the rule must
-    read the account row alone.
+    read the account row alone. ``empty`` says the caller knows the segment has no members.
     """
     member = typing.cast(Table, SegmentMember.__table__)
     matched = compile_rule(segment.rule)
@@ -406,8 +406,10 @@ def _refresh_members(session: Session, segment: Segment, scope: Table | None) ->
         has_members = None
     else:
         newly = select(literal(segment.id, Integer), Account.id).where(matched)
-        has_members = session.scalar(
-            select(member.c.account_id).where(member.c.segment_id == segment.id).limit(1)
+        has_members = (
+            None
+            if empty
+            else session.scalar(select(member.c.account_id).where(member.c.segment_id == segment.id).limit(1))
         )
         if has_members is not None:
             # Only the difference is written: members the rule no longer matches go, accounts it
@@ -514,13 +516,15 @@ def _is_bulk_load(session: Session) -> bool:
 
 @contextmanager
 def _loading_members(session: Session, bulk: bool) -> Iterator[None]:
-    """With ``bulk``, load the member table without its account index and foreign keys (PostgreSQL).
+    """With ``bulk``, load the member table without its keys and account index (PostgreSQL).
 
     PostgreSQL checks a foreign key per inserted row with a trigger that also locks the account
-    row; for a first load of millions of memberships the constraints are dropped and added again
-    in the same transaction, which checks them with one set-wise query, and the index is built
-    once from the loaded rows. Other sessions touching memberships or accounts wait for the
-    transaction. (SQLite cannot drop a foreign key; it checks them per row, in account order.)
+    row, and memberships written account by account land all over the primary key's B-tree. For
+    a first load of millions of memberships the primary key, index and foreign keys are dropped
+    and added again in the same transaction: the key and index built once, sorted, from the
+    loaded rows, the foreign keys checked by one set-wise query each. Other sessions touching
+    memberships or accounts wait for the transaction. (SQLite cannot drop a key; it writes the
+    memberships in account order, where its per-row checks read the accounts in order.)
     """
     if not bulk:
         yield
@@ -533,7 +537,9 @@ def _loading_members(session: Session, bulk: bool) -> Iterator[None]:
         connection.execute(DropConstraint(constraint))
     for index in indexes:
         index.drop(connection)
+    connection.execute(DropConstraint(member.primary_key))
     yield
+    connection.execute(AddConstraint(member.primary_key, isolate_from_table=False))
     for index in indexes:
         index.create(connection)
     for constraint in foreign_keys:
@@ -568,6 +574,7 @@ def evaluate_segments(
     counts: dict[int, int] = {}
     member = typing.cast(Table, SegmentMember.__table__)
     together: list[Segment] = []
+    with_members: set[int] = set()
     if scope is None:
         with_members = set(
             session.scalars(
@@ -603,7 +610,8 @@ def evaluate_segments(
             if segment.id in counts:
                 continue
             partial = scope if scope is not None and reads_only_account_row(segment.rule) else None
-            counts[segment.id] = _refresh_members(session, segment, partial)
+            empty = scope is None and segment.id not in with_members
+            counts[segment.id] = _refresh_members(session, segment, partial, empty=empty)
             evaluated(segment)
     session.flush()
     return {segment.id: counts[segment.id] for segment in segments}
