@@ -153,6 +153,7 @@ def _apply(
         return _raise_all(session, detection, severity, now)
     session.execute(delete(_hits))
     session.execute(insert(_hits).from_select(list(HIT_COLUMNS), detection.rows))
+    scratch.analyze(session, _hits)
     found = exists().where(_hits.c.subject_key == GapSignal.subject_key)
     resolved = _resolve(session, kind, and_(_in_scope(scope), ~found), now)
     still_open = and_(

@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
@@ -165,6 +166,20 @@ def prepare(session: Session, contexts: Sequence[ProcessContext], deal_scope: Co
     rows = _requirement_rows(session, contexts)
     if rows:
         session.execute(insert(stage_requirement), rows)
+    analyze(session, stage_pair, deal_stage, stage_requirement)
+
+
+def analyze(session: Session, *tables: Table) -> None:
+    """On PostgreSQL, statistics for freshly filled scratch tables (autovacuum never sees temporary ones).
+
+    Without them the planner guesses one row per requirement kind and plans nested loops with a
+    scan of ``qualification_entry`` per deal and requirement. SQLite plans these joins well enough
+    from its defaults.
+    """
+    if session.connection().dialect.name != "postgresql":
+        return
+    for table in tables:
+        session.execute(text(f"ANALYZE {table.name}"))
 
 
 def clear(session: Session) -> None:
