@@ -13,6 +13,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from benchmarks.salesforce_generator import generate_salesforce_export, sf_id
@@ -194,6 +195,61 @@ def test_every_index_set_aside_is_rebuilt_as_it_was(
     assert report.ok
     assert {"opportunity", "activity", "opportunity_history"} <= set(every_load_is_large)
     assert all_plain_indexes(db_session) == before
+
+
+AFTER_IMPORT_TABLES = ("stakeholder", "stage_compliance_flag")
+
+
+def after_import_rows(session: Session) -> tuple[list[Any], list[Any]]:
+    """Stakeholders and compliance flags the after-import step wrote (records by external id and
+    stages by name: a rolled back run leaves PostgreSQL's sequences moved on)."""
+    stakeholders = session.execute(
+        text(
+            "SELECT o.external_id, c.external_id, k.role, k.stance, k.influence, k.source FROM stakeholder k "
+            "JOIN opportunity o ON o.id = k.opportunity_id JOIN contact c ON c.id = k.contact_id"
+        )
+    ).all()
+    flags = session.execute(
+        text(
+            "SELECT o.external_id, s.name, f.kind, f.key, f.message FROM stage_compliance_flag f "
+            "JOIN opportunity o ON o.id = f.opportunity_id JOIN process_stage s ON s.id = f.stage_id"
+        )
+    ).all()
+    return sorted(map(tuple, stakeholders)), sorted(map(tuple, flags))
+
+
+def test_the_compliance_step_sets_its_tables_aside_after_a_first_import_and_writes_the_same_rows(
+    db_session: Session, export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+
+    def schema() -> dict[str, list[tuple[str, str]]]:
+        return {
+            name: plain_indexes(db_session, name) + (foreign_keys(db_session, name) if postgres else [])
+            for name in AFTER_IMPORT_TABLES
+        }
+
+    before = schema()
+    assert run(db_session, export_dir).ok
+    ordinary = after_import_rows(db_session)
+    db_session.rollback()
+
+    monkeypatch.setattr(deferred_indexes, "MIN_ROWS", 1)
+    set_aside: list[str] = []
+    original = DeferredIndexes.rebuild
+
+    def spy(self: DeferredIndexes) -> None:
+        set_aside.extend(self.dropped)
+        original(self)
+
+    monkeypatch.setattr(DeferredIndexes, "rebuild", spy)
+    assert run(db_session, export_dir).ok
+
+    assert set(AFTER_IMPORT_TABLES) <= set(set_aside)
+    assert ordinary[0]
+    assert ordinary[1]
+    assert after_import_rows(db_session) == ordinary
+    assert schema() == before
 
 
 def test_a_weekly_reimport_keeps_its_indexes(
