@@ -115,7 +115,22 @@ def run_step(*args: str) -> tuple[dict[str, Any], float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         error = process.stderr.read().decode()[-1500:] if process.stderr else ""
         raise SystemExit(f"{args} failed: {error}")
-    return json.loads(output), seconds, usage.ru_maxrss / 1024
+    result = json.loads(output)
+    # The child's own high-water mark after exec; ru_maxrss would include the memory of the parent
+    # it was forked from (the generated tables).
+    peak = result.pop("peak_mib", None) if isinstance(result, dict) else None
+    return result, seconds, peak if peak is not None else usage.ru_maxrss / 1024
+
+
+def _peak_mib() -> float | None:
+    """This process's peak resident memory (VmHWM), MiB; None where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def _truncate_signals(url: str) -> None:
@@ -157,10 +172,14 @@ def main() -> None:
     parser.add_argument("--digest", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure_scan(args.measure)))
+        print(json.dumps({**measure_scan(args.measure), "peak_mib": _peak_mib()}))
         return
     if args.duckdb:
-        print(json.dumps(gaps_duckdb.measure(args.duckdb[0], SCAN_NOW, args.duckdb[1])))
+        print(
+            json.dumps(
+                {**gaps_duckdb.measure(args.duckdb[0], SCAN_NOW, args.duckdb[1]), "peak_mib": _peak_mib()}
+            )
+        )
         return
     if args.digest:
         print(json.dumps(digest_signals(args.digest)))
