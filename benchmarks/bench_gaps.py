@@ -45,7 +45,15 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
 import gaps_duckdb
-from bench_metrics import GOAL_PEAK_MIB, GOAL_SECONDS, SPAN_DAYS, generate, load_postgres, load_sqlite
+from bench_metrics import (
+    GOAL_PEAK_MIB,
+    GOAL_SECONDS,
+    SPAN_DAYS,
+    generate,
+    load_postgres,
+    load_sqlite,
+    peak_mib,
+)
 from run import BRIDGEHEAD, drop_postgres_database, env_for, fresh_postgres_database
 
 console = Console(width=150)
@@ -122,17 +130,6 @@ def run_step(*args: str) -> tuple[dict[str, Any], float, float]:
     return result, seconds, peak if peak is not None else usage.ru_maxrss / 1024
 
 
-def _peak_mib() -> float | None:
-    """This process's peak resident memory (VmHWM), MiB; None where /proc is missing."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def _truncate_signals(url: str) -> None:
     """Empty a reused database's signals, so its scan is a first one again."""
     from sqlalchemy import create_engine, text
@@ -172,12 +169,12 @@ def main() -> None:
     parser.add_argument("--digest", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps({**measure_scan(args.measure), "peak_mib": _peak_mib()}))
+        print(json.dumps({**measure_scan(args.measure), "peak_mib": peak_mib()}))
         return
     if args.duckdb:
         print(
             json.dumps(
-                {**gaps_duckdb.measure(args.duckdb[0], SCAN_NOW, args.duckdb[1]), "peak_mib": _peak_mib()}
+                {**gaps_duckdb.measure(args.duckdb[0], SCAN_NOW, args.duckdb[1]), "peak_mib": peak_mib()}
             )
         )
         return

@@ -459,7 +459,22 @@ def run_step(args: list[str]) -> tuple[dict[str, Any], float, float]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{args} failed: {process.stderr.read().decode()[-800:] if process.stderr else ''}")
-    return json.loads(output), seconds, usage.ru_maxrss / 1024
+    result = json.loads(output)
+    # The child's own high-water mark after exec; ru_maxrss would include the memory of the parent
+    # it was forked from (the generated tables).
+    peak = result.pop("peak_mib", None) if isinstance(result, dict) else None
+    return result, seconds, peak if peak is not None else usage.ru_maxrss / 1024
+
+
+def peak_mib() -> float | None:
+    """This process's peak resident memory (VmHWM), MiB; None where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def _drop_caches_sqlite(path: Path) -> None:
@@ -555,10 +570,10 @@ def main() -> None:
         print(_session_token(args.session_token))
         return
     if args.measure == "bridgehead":
-        print(json.dumps(measure_bridgehead(args.target)))
+        print(json.dumps({**measure_bridgehead(args.target), "peak_mib": peak_mib()}))
         return
     if args.measure == "duckdb":
-        print(json.dumps(measure_duckdb(args.target)))
+        print(json.dumps({**measure_duckdb(args.target), "peak_mib": peak_mib()}))
         return
 
     work = Path(tempfile.mkdtemp(prefix="bh-bench-metrics-"))
