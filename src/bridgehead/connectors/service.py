@@ -16,6 +16,7 @@ from bridgehead.connectors.engine import (
     ImportOptions,
     ImportReport,
     ProgressCallback,
+    import_page_cache,
     run_import,
 )
 from bridgehead.connectors.mapping import Mapping, import_options, mapping_batches
@@ -44,16 +45,18 @@ def import_with_mapping(
     check_may_import(actor)
     single = location if location.is_file() else None
     directory = location.parent if single else location
-    report = run_import(
-        session,
-        source="csv",
-        location=str(location),
-        batches=mapping_batches(mapping, directory, single_file=single),
-        options=import_options(mapping, options),
-        actor_id=actor.id if actor else None,
-        progress=progress,
-    )
-    run_after_import(session, report)
+    # The after-import steps read the records just written: the import's page cache stays.
+    with import_page_cache(session):
+        report = run_import(
+            session,
+            source="csv",
+            location=str(location),
+            batches=mapping_batches(mapping, directory, single_file=single),
+            options=import_options(mapping, options),
+            actor_id=actor.id if actor else None,
+            progress=progress,
+        )
+        run_after_import(session, report)
     return report
 
 
@@ -69,16 +72,18 @@ def import_batches(
 ) -> ImportReport:
     """Import batches a source adapter produced (Salesforce, HubSpot)."""
     check_may_import(actor)
-    report = run_import(
-        session,
-        source=source,
-        location=location,
-        batches=batches,
-        options=options,
-        actor_id=actor.id if actor else None,
-        progress=progress,
-    )
-    run_after_import(session, report)
+    # The after-import steps read the records just written: the import's page cache stays.
+    with import_page_cache(session):
+        report = run_import(
+            session,
+            source=source,
+            location=location,
+            batches=batches,
+            options=options,
+            actor_id=actor.id if actor else None,
+            progress=progress,
+        )
+        run_after_import(session, report)
     return report
 
 
