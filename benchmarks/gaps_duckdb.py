@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bridgehead.deals.process import REQUIRED_FIELD_LABELS
+
 CONFIG = "playbook.json"
 
 
@@ -125,15 +127,8 @@ def export_playbook(url: str, directory: Path) -> None:
     (directory / CONFIG).write_text(json.dumps(playbook, default=str))
 
 
-FIELD_LABELS = {
-    "amount": "Amount",
-    "close_date": "Close date",
-    "product": "Product",
-    "primary_competitor": "Primary competitor",
-    "account_id": "Account",
-    "type": "Deal type",
-    "lead_source": "Lead source",
-}
+# The words a rep reads for a required field: the product's own table (data, not detector logic).
+FIELD_LABELS = REQUIRED_FIELD_LABELS
 RANK = {"unknown": 0, "identified": 1, "validated": 2}
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import (
@@ -57,28 +57,17 @@ from bridgehead.connectors.report import (
     SourceRow,
 )
 from bridgehead.connectors.staging import Stage, stage_name
+from bridgehead.db import sqlite_page_cache
 
-SQLITE_IMPORT_CACHE_KIB = 256 * 1024
 
-
-@contextmanager
-def import_page_cache(session: Session) -> Iterator[None]:
+def import_page_cache(session: Session) -> AbstractContextManager[None]:
     """On SQLite, a 256 MB page cache for the block, then the size it had (nests).
 
     Large imports walk indexes far bigger than SQLite's default 2 MB cache, and so do the
     after-import steps over the records just written (about a third less CPU for stage
     compliance after a first import with the cache kept).
     """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    previous = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
-    connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size={previous}")
+    return sqlite_page_cache(session)
 
 
 def run_import(

@@ -51,6 +51,7 @@ from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.crm.schemas import AccountFilters, AccountRead, UserRef
 from bridgehead.crm.service import account_list_criteria
+from bridgehead.db import sqlite_page_cache
 from bridgehead.errors import Conflict, NotFound, ValidationFailed
 from bridgehead.strategy.models import PipelineDefinition, Priority, Segment, SegmentMember, SegmentPriority
 from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule, reads_only_account_row
@@ -334,19 +335,9 @@ _Element = TypeVar("_Element", bound=ClauseElement)
 @contextmanager
 def bulk_write(session: Session) -> Iterator[None]:
     """Run a large set-wise write with a page cache to match (SQLite), restoring it afterwards."""
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    previous = session.execute(text("PRAGMA cache_size")).scalar_one()
-    previous_temp = session.execute(text("PRAGMA temp.cache_size")).scalar_one()
-    session.execute(text(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}"))
     # Scratch tables (the scope copy, the segment flags) live in the temporary database.
-    session.execute(text(f"PRAGMA temp.cache_size = -{_BULK_CACHE_KIB}"))
-    try:
+    with sqlite_page_cache(session, _BULK_CACHE_KIB, temp_too=True):
         yield
-    finally:
-        session.execute(text(f"PRAGMA cache_size = {int(previous)}"))
-        session.execute(text(f"PRAGMA temp.cache_size = {int(previous_temp)}"))
 
 
 @contextmanager

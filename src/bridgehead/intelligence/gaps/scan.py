@@ -43,6 +43,7 @@ from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
+from bridgehead.db import sqlite_page_cache
 from bridgehead.deals.compliance import import_scope
 from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import detect_activity, detect_deals, scratch
@@ -70,9 +71,6 @@ DETECTORS: dict[GapKind, Detector] = {
 # Core statements on the table (not the ORM class): row counts come back on both databases.
 _signals: Table = GapSignal.__table__  # type: ignore[assignment]
 _hits = scratch.hits
-# KiB of SQLite page cache during a scan (the default is 2 MB). Counts toward the peak RSS; 1 GB
-# was tried at 1,000,000 deals and was not faster (the ~600 MB a first scan writes spill either way).
-SQLITE_SCAN_CACHE_KIB = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -257,15 +255,10 @@ def _scan_settings(session: Session) -> Iterator[None]:
         # After a failure the transaction is aborted and its rollback undoes the SET.
         session.execute(text("SELECT set_config('jit', :value, false)"), {"value": jit})
         return
-    if dialect != "sqlite":
+    # The shared 256 MB counts toward the peak RSS; 1 GB was tried at 1,000,000 deals and was not
+    # faster (the ~600 MB a first scan writes spill either way).
+    with sqlite_page_cache(session):
         yield
-        return
-    previous = int(session.execute(text("PRAGMA cache_size")).scalar_one())
-    session.execute(text(f"PRAGMA cache_size=-{SQLITE_SCAN_CACHE_KIB}"))
-    try:
-        yield
-    finally:
-        session.execute(text(f"PRAGMA cache_size={previous}"))
 
 
 def _nothing_open(session: Session) -> bool:
