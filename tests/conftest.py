@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -25,6 +26,11 @@ from bridgehead.db import make_engine
 from bridgehead.migrate import upgrade_database
 from bridgehead.web.app import create_app
 from bridgehead.web.deps import get_session
+
+# Hypothesis fails an example that runs over 200 ms by default: a timing assertion, which a loaded
+# CI machine trips at random. Tests here assert behaviour only.
+hypothesis_settings.register_profile("bridgehead", deadline=None)
+hypothesis_settings.load_profile("bridgehead")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "BRIDGEHEAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

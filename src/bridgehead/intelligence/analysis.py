@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
 from bridgehead.auth.service import visibility_for, visible_users
+from bridgehead.common.sql import distinct_by_seeks
 from bridgehead.crm.models import Opportunity, OrgUnit
 from bridgehead.errors import ValidationFailed
 from bridgehead.intelligence import waterfall as waterfall_queries
@@ -175,12 +176,15 @@ def filter_options(session: Session, *, viewer: User | None) -> FilterOptions:
         if viewer is not None
         else session.scalars(select(User).order_by(User.full_name)).all()
     )
-    products = session.scalars(
-        select(Opportunity.product)
-        .where(Opportunity.product.is_not(None), visibility.owned_by_visible(Opportunity.owner_id))
-        .distinct()
-        .order_by(Opportunity.product)
-    ).all()
+    if visibility.sees_everything:
+        products = session.scalars(distinct_by_seeks(Opportunity.product)).all()
+    else:
+        products = session.scalars(
+            select(Opportunity.product)
+            .where(Opportunity.product.is_not(None), visibility.owned_by_visible(Opportunity.owner_id))
+            .distinct()
+            .order_by(Opportunity.product)
+        ).all()
     segments = session.execute(select(Segment.id, Segment.name).order_by(Segment.name)).all()
     priorities = session.execute(select(Priority.id, Priority.title).order_by(Priority.title)).all()
     return FilterOptions(

@@ -46,7 +46,7 @@ def stage_ladder(session: Session, *, include_history: bool = True) -> StageLadd
     open_stages: dict[str, float | None] = {}
     won: list[str] = []
     lost: list[str] = []
-    for stage, closed, is_won, probability, _count in queries.stage_catalogue_rows(session):
+    for stage, closed, is_won, probability in queries.stage_catalogue_rows(session):
         if is_won:
             won.append(stage)
         elif closed:

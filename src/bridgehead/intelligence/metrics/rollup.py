@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, column, func, select, values
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
+from bridgehead.common.sql import integer_rows
 from bridgehead.common.types import Period
 from bridgehead.crm.models import Activity, ActivityKind, Opportunity
 from bridgehead.intelligence.metrics.queries import AMOUNT_CENTS, count_if, cycle_days, in_period, sum_if
@@ -124,11 +125,7 @@ def _per_owner(
     if not owners or len(owners) > MAX_MAPPED_OWNERS:
         statement = select(owner_column, *figures).where(*conditions).group_by(owner_column)
         return [tuple(row) for row in session.execute(statement)]
-    listed = (
-        values(column("owner_id", Integer), name="listed_owner")
-        .data([(o,) for o in owners])
-        .cte("listed_owner")
-    )
+    listed = integer_rows("listed_owner", ["owner_id"], ((owner,) for owner in owners))
     statement = (
         select(listed.c.owner_id, *figures)
         .select_from(listed)
@@ -258,11 +255,7 @@ def group_closed_histogram(
     pairs = [(owner, group) for owner, owned in groups.members.items() for group in owned]
     rows: list[tuple[Any, ...]] = []
     if pairs and len(pairs) <= MAX_MAPPED_OWNERS:
-        mapping = (
-            values(column("owner_id", Integer), column("group_no", Integer), name="owner_group")
-            .data(pairs)
-            .cte("owner_group")
-        )
+        mapping = integer_rows("owner_group", ["owner_id", "group_no"], pairs)
         statement = (
             select(mapping.c.group_no, Opportunity.is_won, days, func.count(), cents)
             .select_from(mapping)
