@@ -45,7 +45,5 @@ def integer_rows(name: str, names: Sequence[str], rows: Iterable[Sequence[int]])
     labels = ", ".join(f"column{position} AS {label}" for position, label in enumerate(names, start=1))
     # Identifiers are checked above and values are ints: no text from outside reaches the SQL.
     statement = f"SELECT {labels} FROM (VALUES {rendered}) AS {name}_rows"  # noqa: S608
-    textual = text(statement).columns(
-        *(column(label, Integer) for label in names)
-    )
+    textual = text(statement).columns(*(column(label, Integer) for label in names))
     return textual.cte(name)

@@ -8,6 +8,7 @@ median is taken from a histogram by the metrics engine's own pure function.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -15,11 +16,13 @@ from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import Role, User
+from bridgehead.common.sql import integer_rows
 from bridgehead.common.types import UTCDateTime
 from bridgehead.crm.models import Opportunity
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal
 from bridgehead.intelligence.gaps.sqltools import elapsed
 from bridgehead.intelligence.metrics.compute import median_from_histogram
+from bridgehead.intelligence.metrics.rollup import MAX_MAPPED_OWNERS, owner_ids
 from bridgehead.intelligence.metrics.scope import Scope
 
 # The playbook standard of DESIGN.md: qualified for the stage, multi-threaded, fresh activity.
@@ -58,19 +61,37 @@ def agility(session: Session, scope: Scope) -> Agility:
     """Median raised-to-resolved days of deal signals resolved in the scope's period, in the scope."""
     dialect = session.get_bind().dialect.name
     period = scope.filters.period
-    hours = elapsed(dialect, GapSignal.resolved_at, GapSignal.raised_at, unit_seconds=3600)
-    rows = session.execute(
-        select(hours.label("hours"), func.count())
-        .where(
-            GapSignal.resolved_at >= _moment(period.start),
-            GapSignal.resolved_at < _moment(period.end),
-            # Seeking every deal's signals would cost a lookup per deal; unfiltered, none is needed.
-            GapSignal.opportunity_id.is_not(None)
-            if scope.unrestricted
-            else GapSignal.opportunity_id.in_(select(Opportunity.id).where(*scope.opportunity)),
-        )
-        .group_by(hours)
-    ).all()
+    hours = elapsed(dialect, GapSignal.resolved_at, GapSignal.raised_at, unit_seconds=3600).label("hours")
+    resolved_in_period = [
+        GapSignal.resolved_at >= _moment(period.start),
+        GapSignal.resolved_at < _moment(period.end),
+        # Seeking every deal's signals would cost a lookup per deal; unfiltered, none is needed.
+        GapSignal.opportunity_id.is_not(None)
+        if scope.unrestricted
+        else GapSignal.opportunity_id.in_(select(Opportunity.id).where(*scope.opportunity)),
+    ]
+    histogram: Counter[int] = Counter()
+    owners = owner_ids(session)
+    if owners and len(owners) <= MAX_MAPPED_OWNERS:
+        # Each owner's signals resolved in the period are one range of the covering owner index;
+        # without the owner the store would read every signal ever raised.
+        listed = integer_rows("listed_owner", ["owner_id"], ((owner,) for owner in owners))
+        statements = [
+            select(hours, func.count())
+            .select_from(listed)
+            .join(GapSignal, GapSignal.owner_id == listed.c.owner_id)
+            .where(*resolved_in_period)
+            .group_by(hours),
+            select(hours, func.count())
+            .where(*resolved_in_period, GapSignal.owner_id.is_(None))
+            .group_by(hours),
+        ]
+    else:
+        statements = [select(hours, func.count()).where(*resolved_in_period).group_by(hours)]
+    for statement in statements:
+        for hour, count in session.execute(statement):
+            histogram[int(hour)] += int(count)
+    rows = sorted(histogram.items())
     resolved = sum(int(count) for _, count in rows)
     median_hours = (
         median_from_histogram([int(h) for h, _ in rows], [int(c) for _, c in rows]) if rows else None

@@ -82,7 +82,8 @@ class GapSignal(Base):
             sqlite_where=text("resolved_at IS NULL"),
             postgresql_where=text("resolved_at IS NULL"),
         ),
-        Index("ix_gap_signal_owner_id_resolved_at", "owner_id", "resolved_at"),
+        # Covering for agility: each owner's signals resolved in a period, read from the index alone.
+        Index("ix_gap_signal_owner_id_resolved_at", "owner_id", "resolved_at", "raised_at", "opportunity_id"),
         Index("ix_gap_signal_opportunity_id", "opportunity_id"),
         Index("ix_gap_signal_account_id", "account_id"),
         Index("ix_gap_signal_raised_at", "raised_at"),
