@@ -9,7 +9,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
-from bridgehead.auth.service import visibility_for, visible_users
+from bridgehead.auth.service import visibility_for, visible_user_names
 from bridgehead.common.sql import distinct_by_seeks
 from bridgehead.crm.models import Opportunity, OrgUnit
 from bridgehead.errors import ValidationFailed
@@ -172,9 +172,12 @@ def filter_options(session: Session, *, viewer: User | None) -> FilterOptions:
         select(OrgUnit.id, OrgUnit.name, OrgUnit.kind).order_by(OrgUnit.kind, OrgUnit.name)
     ).all()
     reps = (
-        visible_users(session, viewer=viewer)
+        visible_user_names(session, viewer=viewer)
         if viewer is not None
-        else session.scalars(select(User).order_by(User.full_name)).all()
+        else [
+            (user_id, name)
+            for user_id, name in session.execute(select(User.id, User.full_name).order_by(User.full_name))
+        ]
     )
     if visibility.sees_everything:
         products = session.scalars(distinct_by_seeks(Opportunity.product)).all()
@@ -189,7 +192,7 @@ def filter_options(session: Session, *, viewer: User | None) -> FilterOptions:
     priorities = session.execute(select(Priority.id, Priority.title).order_by(Priority.title)).all()
     return FilterOptions(
         org_units=[FilterOption(id=uid, label=f"{name} ({kind.value})") for uid, name, kind in units],
-        reps=[FilterOption(id=rep.id, label=rep.full_name) for rep in reps],
+        reps=[FilterOption(id=user_id, label=name) for user_id, name in reps],
         segments=[FilterOption(id=sid, label=name) for sid, name in segments],
         products=[FilterOption(id=str(product), label=str(product)) for product in products if product],
         priorities=[FilterOption(id=pid, label=title) for pid, title in priorities],
