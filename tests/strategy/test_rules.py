@@ -195,3 +195,33 @@ def test_won_deals_counts_include_accounts_without_wins(db_session: Session) -> 
     assert matched("between", [1, 1]) == {once.id}
     assert matched("not_in", [2]) == {never.id, once.id}
     assert matched("gt", 1) == {twice.id}
+
+
+def test_groups_test_row_columns_before_custom_fields_and_subqueries(db_session: Session) -> None:
+    # The compiler puts cheap parts first; what a group selects must not depend on the order.
+    owner = make_user(db_session, email="order.rule@example.com")
+    big_gold = make_account(db_session, employees=5000, owner_id=owner.id, custom_fields={"tier": "Gold"})
+    big_plain = make_account(db_session, employees=5000, custom_fields={"tier": "bronze"})
+    small_gold = make_account(db_session, employees=10, custom_fields={"tier": "gold"})
+    unknown = make_account(db_session, employees=None, custom_fields={})
+    make_opportunity(db_session, account_id=small_gold.id, is_closed=True, is_won=True, stage="Closed Won")
+    ids = [big_gold.id, big_plain.id, small_gold.id, unknown.id]
+    gold = {"field": "custom.tier", "op": "eq", "value": "GOLD"}
+    big = {"field": "employees", "op": "gte", "value": 1000}
+    won = {"field": "won_deals", "op": "gte", "value": 1}
+    owned = {"field": "owner", "op": "is_not_empty"}
+    cases: list[tuple[dict[str, Any], set[int]]] = [
+        ({"all": [gold, big]}, {big_gold.id}),
+        ({"any": [gold, big]}, {big_gold.id, big_plain.id, small_gold.id}),
+        ({"all": [won, gold]}, {small_gold.id}),
+        ({"any": [owned, {"not": big}]}, {big_gold.id, small_gold.id, unknown.id}),
+        ({"all": [{"not": gold}, {"not": big}]}, {unknown.id}),
+    ]
+    for rule, expected in cases:
+        key = next(iter(rule))
+        reversed_rule = {key: list(reversed(rule[key]))}
+        assert _matches(db_session, rule, ids) == expected
+        assert _matches(db_session, reversed_rule, ids) == expected
+    compiled = str(compile_rule({"all": [won, gold, owned, big]}).compile(db_session.get_bind()))
+    positions = [compiled.index(part) for part in ("employees", "custom_fields", "owner_id", "opportunity")]
+    assert positions == sorted(positions)

@@ -531,12 +531,32 @@ def _compile_condition(node: Mapping[str, Any]) -> ColumnElement[bool]:
     return _custom_condition(field[len(CUSTOM_PREFIX) :], op, value)
 
 
+# How costly a field is to test per account, cheapest first: a column of the row, a custom field
+# (SQLite parses the JSON text, PostgreSQL too for a json column), then subqueries.
+_FIELD_COST = {"owner": 2, "won_deals": 3}
+
+
+def _cost(node: Mapping[str, Any]) -> int:
+    """The cost rank of a (valid) rule part: that of its costliest field."""
+    return max(
+        (_FIELD_COST.get(field, 1 if field.startswith(CUSTOM_PREFIX) else 0) for field in _fields(node)),
+        default=0,
+    )
+
+
+def _compile_parts(parts: Sequence[Mapping[str, Any]]) -> list[ColumnElement[bool]]:
+    # AND and OR give the same answer in any order (NULL included) and both databases stop at the
+    # first part that decides, so cheap parts go first: a custom field is read only for accounts
+    # the row's own columns have not already decided (the order the user wrote is kept otherwise).
+    return [_compile_node(part) for part in sorted(parts, key=_cost)]
+
+
 def _compile_node(node: Mapping[str, Any]) -> ColumnElement[bool]:
     if "all" in node:
-        parts = [_compile_node(part) for part in node["all"]]
+        parts = _compile_parts(node["all"])
         return and_(true(), *parts) if parts else true()
     if "any" in node:
-        parts = [_compile_node(part) for part in node["any"]]
+        parts = _compile_parts(node["any"])
         return or_(false(), *parts) if parts else false()
     if "not" in node:
         # Conditions on missing values are NULL; NOT NULL would stay NULL, so make it false first.
