@@ -131,3 +131,97 @@ def test_dates_in_the_wrong_order_are_refused(db_session: Session) -> None:
             close_period=None,
         )
     assert caught.value.context["field"] == "from"
+
+
+def _expected_categories(
+    histories: list[list[tuple[dt.datetime, str, int, dt.date | None]]], window: tuple[dt.date, dt.date]
+) -> dict[str, tuple[int, int, int]]:
+    """The waterfall's categories worked out deal by deal in Python: (deals, start cents, end cents)."""
+    open_stages = {"Qualification", "Proposal"}
+    start_moment = dt.datetime.combine(START + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    end_moment = dt.datetime.combine(END + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    result: dict[str, list[int]] = {}
+    for steps in histories:
+        # Later rows win ties on the same moment (they have the larger id).
+        before_start = [step for step in steps if step[0] < start_moment]
+        before_end = [step for step in steps if step[0] < end_moment]
+        if not before_end:
+            continue
+        first = (
+            max(enumerate(before_start), key=lambda item: (item[1][0], item[0]))[1] if before_start else None
+        )
+        last = max(enumerate(before_end), key=lambda item: (item[1][0], item[0]))[1]
+
+        def in_pipeline(state: tuple[dt.datetime, str, int, dt.date | None] | None) -> bool:
+            return (
+                state is not None
+                and state[1] in open_stages
+                and state[3] is not None
+                and window[0] <= state[3] < window[1]
+            )
+
+        in_start, in_end = in_pipeline(first), in_pipeline(last)
+        if in_start and in_end:
+            category = "kept"
+        elif in_start:
+            category = {"Closed Won": "won", "Closed Lost": "lost"}.get(last[1], "pushed")
+        elif in_end:
+            category = "pulled_in" if first is not None and first[1] in open_stages else "new"
+        else:
+            continue
+        figures = result.setdefault(category, [0, 0, 0])
+        figures[0] += 1
+        figures[1] += first[2] * 100 if in_start and first is not None else 0
+        figures[2] += last[2] * 100 if in_end else 0
+    return {category: (deals, begin, finish) for category, (deals, begin, finish) in result.items()}
+
+
+def test_categories_match_a_deal_by_deal_reckoning_on_varied_histories(db_session: Session) -> None:
+    """Many deals with random histories, same-moment ties and cleared close dates included."""
+    import random
+
+    from bridgehead.intelligence import waterfall
+    from bridgehead.intelligence.metrics.scope import resolve_scope
+
+    chooser = random.Random(7)
+    owner = make_user(db_session)
+    moments = [BEFORE, BEFORE + dt.timedelta(days=3), BETWEEN, BETWEEN + dt.timedelta(hours=5), AFTER]
+    stages = ["Qualification", "Proposal", "Closed Won", "Closed Lost"]
+    closes: list[dt.date | None] = [IN_WINDOW, LATER, None]
+    histories = []
+    for _ in range(150):
+        steps = sorted(
+            (
+                (
+                    chooser.choice(moments),
+                    chooser.choice(stages),
+                    chooser.randrange(1, 50) * 100,
+                    chooser.choice(closes),
+                )
+                for _ in range(chooser.randrange(1, 5))
+            ),
+            key=lambda step: step[0],
+        )
+        deal = make_opportunity(db_session, owner_id=owner.id, stage=steps[-1][1], amount=Decimal(1))
+        for when, stage, amount, close in steps:
+            make_history(
+                db_session, deal, changed_at=when, stage=stage, amount=Decimal(amount), close_date=close
+            )
+        histories.append(steps)
+    window = parse_period(WINDOW)
+    filters = MetricFilters(period=parse_period("2025-Q1"))
+    counts = waterfall.waterfall_counts(
+        db_session,
+        resolve_scope(db_session, viewer=None, filters=filters),
+        start=START,
+        end=END,
+        stages=waterfall.StageSets(
+            open_stages=["Qualification", "Proposal"],
+            won_stages=["Closed Won"],
+            closed_stages=["Closed Won", "Closed Lost"],
+        ),
+        window=window,
+    )
+    found = {row.category: (row.deals, row.start_cents, row.end_cents) for row in counts}
+    assert found == _expected_categories(histories, (window.start, window.end))
+    assert len(found) >= 5  # the varied histories reach most categories, not one or two
