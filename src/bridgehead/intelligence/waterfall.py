@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, func, literal, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bridgehead.common.types import Period
 from bridgehead.crm.models import Opportunity, OpportunityHistory
@@ -68,56 +68,52 @@ class _State:
 def _states(scope: Scope, start_moment: dt.datetime, end_moment: dt.datetime) -> _States:
     """Each in-scope deal's last history row before ``start_moment`` and before ``end_moment``.
 
-    One pass over the history before the end: rows are ranked latest first within two parts per deal,
-    before the start and from the start on, so each part's first row is the deal's last state in it.
-    The state at the start is the first part's row; the state at the end is the second part's row, or
-    the first part's when nothing changed in between. (Two separate rankings joined on the deal read
-    the history twice and cost a join of every deal.)
+    The moments of those rows come from one pass over the (deal, changed at) index in its own order,
+    grouped per deal without sorting; each row is then one seek (the largest id at that moment, so
+    of two rows written at the same moment the later one counts). Ranking the rows with a window
+    function instead sorts every history row of every deal: about three times slower.
     """
-    before_start = case((OpportunityHistory.changed_at < start_moment, 1), else_=0)
-    ranked = (
+    history = OpportunityHistory
+    moments = (
         select(
-            OpportunityHistory.opportunity_id.label("opportunity_id"),
-            before_start.label("before_start"),
-            OpportunityHistory.stage.label("stage"),
-            func.coalesce(type_coerce(OpportunityHistory.amount, BigInteger), 0).label("cents"),
-            OpportunityHistory.close_date.label("close_date"),
-            func.row_number()
-            .over(
-                partition_by=(OpportunityHistory.opportunity_id, before_start),
-                order_by=(OpportunityHistory.changed_at.desc(), OpportunityHistory.id.desc()),
-            )
-            .label("position"),
+            history.opportunity_id.label("opportunity_id"),
+            func.max(history.changed_at).filter(history.changed_at < start_moment).label("start_at"),
+            func.max(history.changed_at).label("end_at"),
         )
-        .join(Opportunity, Opportunity.id == OpportunityHistory.opportunity_id)
-        .where(*scope.opportunity, OpportunityHistory.changed_at < end_moment)
-        .subquery("ranked_state")
+        .where(history.changed_at < end_moment)
+        .group_by(history.opportunity_id)
     )
-    latest = select(ranked).where(ranked.c.position == 1).subquery("latest_state")
-    earlier = latest.c.before_start == 1
-    later = latest.c.before_start == 0
-    changed = func.max(case((later, 1), else_=0)) == 1
+    if not scope.unrestricted:
+        moments = moments.join(Opportunity, Opportunity.id == history.opportunity_id).where(
+            *scope.opportunity
+        )
+    moment = moments.subquery("state_moment")
 
-    def part(condition: ColumnElement[bool], column: Any) -> Any:
-        return func.max(case((condition, column)))
+    def row_at(at: Any) -> Any:
+        same_moment = aliased(OpportunityHistory)
+        return (
+            select(func.max(same_moment.id))
+            .where(same_moment.opportunity_id == moment.c.opportunity_id, same_moment.changed_at == at)
+            .scalar_subquery()
+        )
 
-    def at_end(column: Any) -> Any:
-        # The later part's value even when it is null (a close date cleared in between).
-        return case((changed, part(later, column)), else_=part(earlier, column))
-
+    start_row = aliased(OpportunityHistory, name="start_row")
+    end_row = aliased(OpportunityHistory, name="end_row")
     states = (
         select(
-            latest.c.opportunity_id,
-            func.max(case((earlier, 1), else_=0)).label("start_known"),
-            part(earlier, latest.c.stage).label("start_stage"),
-            part(earlier, latest.c.cents).label("start_cents"),
-            part(earlier, latest.c.close_date).label("start_close_date"),
+            moment.c.opportunity_id,
+            case((start_row.id.is_not(None), 1), else_=0).label("start_known"),
+            start_row.stage.label("start_stage"),
+            func.coalesce(type_coerce(start_row.amount, BigInteger), 0).label("start_cents"),
+            start_row.close_date.label("start_close_date"),
             literal(1).label("end_known"),
-            at_end(latest.c.stage).label("end_stage"),
-            at_end(latest.c.cents).label("end_cents"),
-            at_end(latest.c.close_date).label("end_close_date"),
+            end_row.stage.label("end_stage"),
+            func.coalesce(type_coerce(end_row.amount, BigInteger), 0).label("end_cents"),
+            end_row.close_date.label("end_close_date"),
         )
-        .group_by(latest.c.opportunity_id)
+        .select_from(moment)
+        .outerjoin(start_row, start_row.id == row_at(moment.c.start_at))
+        .join(end_row, end_row.id == row_at(moment.c.end_at))
         .subquery("deal_state")
     )
     return _States(states)
