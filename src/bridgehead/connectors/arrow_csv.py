@@ -10,6 +10,7 @@ problems naming their line, and undecodable bytes refuse the file naming the lin
 from __future__ import annotations
 
 import codecs
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,10 @@ from numpy.typing import NDArray
 from bridgehead.connectors.files import FileRejected, RowProblem, TableFile, _undecodable
 
 BLOCK_BYTES = 16 * 1024 * 1024
+# Blocks the reader may have read from the file beyond those it has handed out. Arrow's streaming
+# reader reads the file on a background thread up to 32 blocks ahead (512 MiB at 16 MiB), which
+# made the whole of a large export file resident while its first block was being imported.
+READ_AHEAD_BLOCKS = 3
 # Python's str.isspace() characters: a row of only these is blank to the row-wise reader too.
 _BLANK = r"^[\t-\r\x1c- \x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]*$"
 
@@ -86,10 +91,40 @@ def read_chunks(table: TableFile) -> Iterator[RawChunk]:
         invalid.append((row.number, row.actual_columns, row.text))
         return "skip"
 
+    source = _PacedFile(table.path, READ_AHEAD_BLOCKS * BLOCK_BYTES)
+    yield from _chunks(table, source, names, width, invalid, on_invalid_row)
+
+
+def _chunks(
+    table: TableFile,
+    source: _PacedFile,
+    names: list[str],
+    width: int,
+    invalid: list[tuple[int, int, str]],
+    on_invalid_row: Any,
+) -> Iterator[RawChunk]:
+    delimiter = table.delimiter
+    assert delimiter is not None
     try:
-        reader = _open_reader(table, names, on_invalid_row)
+        reader = _open_reader(table, source, names, on_invalid_row)
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        source.stop()
         raise _refusal(table, exc) from exc
+    try:
+        yield from _batches(table, reader, source, width, invalid, delimiter)
+    finally:
+        # Before the reader goes: its background thread may be waiting for a grant.
+        source.stop()
+
+
+def _batches(
+    table: TableFile,
+    reader: Any,
+    source: _PacedFile,
+    width: int,
+    invalid: list[tuple[int, int, str]],
+    delimiter: str,
+) -> Iterator[RawChunk]:
     # Record numbers count the header as record 1, as the invalid-row handler does.
     next_record = 2
     extra_lines = table.header_lines - 1
@@ -100,6 +135,7 @@ def read_chunks(table: TableFile) -> Iterator[RawChunk]:
             break
         except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
             raise _refusal(table, exc) from exc
+        source.allow(BLOCK_BYTES)
         columns = [batch.column(index) for index in range(width)]
         rows = batch.num_rows
         invalid.sort()
@@ -128,7 +164,7 @@ def read_chunks(table: TableFile) -> Iterator[RawChunk]:
         extra_lines += int(breaks.sum())
         next_record += rows + skipped
         for (_, actual, text), line in zip(mine, ends[~is_valid], strict=True):
-            if not text.replace(table.delimiter, "").strip():
+            if not text.replace(delimiter, "").strip():
                 continue  # a row of bare delimiters carries nothing, as in the row-wise reader
             table.problems.append(
                 RowProblem(
@@ -163,10 +199,67 @@ def _blank_rows(columns: list[pa.Array]) -> NDArray[np.bool_]:
     return result
 
 
-def _open_reader(table: TableFile, names: list[str], on_invalid_row: Any) -> Any:
+class _PacedFile:
+    """A file Arrow's background reader may read only ``ahead`` bytes beyond what ``allow`` grants.
+
+    Arrow calls ``read`` on its I/O thread; past the allowance the call waits until the consumer
+    has taken another block (``allow``) or stopped (``stop``: the file then reads as ended, so the
+    background thread finishes instead of waiting for ever). Allowing a block per batch handed out
+    keeps a few blocks in memory whatever the file's size, and never starves the reader: a batch
+    never needs more than the block it starts in and the next.
+    """
+
+    def __init__(self, path: Any, ahead: int) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by stop()
+        self._ready = threading.Condition()
+        self._read = 0
+        self._allowed = ahead
+        self._stopped = False
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes, once the allowance has room (``b""`` after ``stop``)."""
+        with self._ready:
+            while not self._stopped and self._read >= self._allowed:
+                self._ready.wait()
+            if self._stopped:
+                return b""
+            # Under the lock, so stop() never closes the file in the middle of a read.
+            data = self._file.read(size)
+            self._read += len(data)
+            return data
+
+    def allow(self, more: int) -> None:
+        """Let the reader read ``more`` bytes further."""
+        with self._ready:
+            self._allowed += more
+            self._ready.notify_all()
+
+    def stop(self) -> None:
+        """End reading: a waiting or later ``read`` returns ``b""``; the file is closed."""
+        with self._ready:
+            self._stopped = True
+            self._file.close()
+            self.closed = True
+            self._ready.notify_all()
+
+    def readable(self) -> bool:
+        """A file Arrow reads from."""
+        return True
+
+    def seekable(self) -> bool:
+        """Read front to back only."""
+        return False
+
+    def close(self) -> None:
+        """Arrow closes its input at the end; ``stop`` does the work."""
+        self.stop()
+
+
+def _open_reader(table: TableFile, source: _PacedFile, names: list[str], on_invalid_row: Any) -> Any:
     """Arrow's streaming reader on ``table``'s data rows (it reads the first block at once)."""
     return pacsv.open_csv(
-        table.path,
+        source,
         read_options=pacsv.ReadOptions(
             use_threads=False,
             block_size=BLOCK_BYTES,

@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 from numpy.typing import NDArray
-from sqlalchemy import select
 
 from bridgehead.connectors.entities import EntitySpec, FieldSpec
+from bridgehead.connectors.key_index import KeyIndex
 from bridgehead.connectors.parsing import field_parser
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk, EntityCounts, ImportOptions, ProgressCallback
@@ -68,7 +68,8 @@ def parse_column(
 
 
 class _ReferenceIds:
-    """External id → id of every record of one entity, read once per batch, for a hash lookup in Arrow.
+    """External id → id of every record of one entity (``key_index.KeyIndex``), read when first
+    needed: by then the referenced entity's rows of this import are stored.
 
     Resolving references while staging spares a pass that rewrites the whole stage (on
     PostgreSQL a new version of every row); ids not found stay empty and the engine reports them.
@@ -79,21 +80,13 @@ class _ReferenceIds:
 
         self.stage = stage
         self.table = ENTITIES[entity].table
-        self.loaded: tuple[pa.Array, pa.Array] | None = None
+        self.index: KeyIndex | None = None
 
     def lookup(self, external_ids: pa.Array) -> pa.Array:
         """The id of each external id (null where none is stored, or where the cell was empty)."""
-        if self.loaded is None:
-            # Read when first needed: the referenced entity's rows of this import are stored by then.
-            connection = self.stage.session.connection()
-            target = self.table
-            query = select(target.c.external_id, target.c.id).where(target.c.external_id.is_not(None))
-            rows = connection.execute(query).all()
-            keys = pa.array([row[0] for row in rows], pa.string())
-            ids = pa.array([row[1] for row in rows], pa.int64())
-            self.loaded = (keys, ids)
-        keys, ids = self.loaded
-        return pc.take(ids, pc.index_in(external_ids, value_set=keys))
+        if self.index is None:
+            self.index = KeyIndex(self.stage.session.connection(), self.table)
+        return self.index.lookup(external_ids)
 
 
 def stage_columns(
@@ -183,3 +176,6 @@ def stage_columns(
             progress(label, seen, None)
     if progress:
         progress(label, seen, seen)
+    # Arrow's allocator keeps freed blocks for reuse; the next file's blocks are allocated anew,
+    # and the after-import steps use none, so hand them back (tens of MiB per large file).
+    pa.default_memory_pool().release_unused()

@@ -22,6 +22,9 @@ from bridgehead.common.types import UTCDateTime
 from bridgehead.connectors.entities import FieldSpec, Kind
 from bridgehead.connectors.report import EntityBatch
 
+# Rows handed to SQLite's executemany at a time (as Python tuples).
+SQLITE_ROWS_PER_WRITE = 10_000
+
 
 def stage_name(spec: FieldSpec) -> str:
     """The stage column holding ``spec``'s value (a reference holds the other record's external id)."""
@@ -145,11 +148,14 @@ class Stage:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
                 copy.write(buffer.getbuffer())
             return
-        values = [table.column(name).to_pylist() for name in names]
         placeholders = ", ".join("?" for _ in names)
         # Table and column names are the stage's own, never the file's.
         statement = f"INSERT INTO {self.table.name} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608
-        connection.exec_driver_sql(statement, list(zip(*values, strict=True)))
+        # A slice at a time: a whole block as Python tuples was ~100 MiB of objects.
+        for start in range(0, table.num_rows, SQLITE_ROWS_PER_WRITE):
+            part = table.slice(start, SQLITE_ROWS_PER_WRITE)
+            values = [part.column(name).to_pylist() for name in names]
+            connection.exec_driver_sql(statement, list(zip(*values, strict=True)))
 
     def analyze(self) -> None:
         """Index the loaded stage by id (one sorted build beats growing it row by row) and give
