@@ -54,9 +54,8 @@ def stage_ladder(session: Session, *, include_history: bool = True) -> StageLadd
         else:
             open_stages[stage] = probability
     known = set(open_stages) | set(won) | set(lost)
-    for stage, probability in queries.history_stages(session) if include_history else []:
+    for stage, probability in queries.history_stages(session, sorted(known)) if include_history else []:
         # A stage deals passed through but none sits in now is an open rung of the ladder.
-        if stage not in known:
-            open_stages[stage] = probability
+        open_stages[stage] = probability
     names, ordered = order_open_stages(open_stages)
     return StageLadder(open_stages=names, won_stages=sorted(won), lost_stages=sorted(lost), ordered=ordered)

@@ -234,11 +234,21 @@ def stage_catalogue_rows(session: Session) -> list[tuple[str, bool, bool, float 
     ]
 
 
-def history_stages(session: Session) -> list[tuple[str, float | None]]:
-    """(stage, average probability) of stages that appear only in stage history."""
-    statement = select(OpportunityHistory.stage, func.avg(OpportunityHistory.probability)).group_by(
-        OpportunityHistory.stage
+def history_stages(session: Session, known: Sequence[str] = ()) -> list[tuple[str, float | None]]:
+    """(stage, average probability) of the stages stage history uses, ``known`` stages left out.
+
+    The stages come from a loose scan of the (stage, probability) index and each average from its
+    stage's range of it, so the history of stages already known is never read.
+    """
+    stages = distinct_by_seeks(OpportunityHistory.stage).subquery("history_stage")
+    average = (
+        select(func.avg(OpportunityHistory.probability))
+        .where(OpportunityHistory.stage == stages.c.value)
+        .scalar_subquery()
     )
+    statement = select(stages.c.value, average)
+    if known:
+        statement = statement.where(stages.c.value.not_in(list(known)))
     return [(stage, None if p is None else float(p)) for stage, p in session.execute(statement)]
 
 
