@@ -1,7 +1,8 @@
-"""First evaluations of many segments share one scan of the accounts (a bit per rule) and, on
-PostgreSQL, a first load into an empty member table goes in before the table's foreign keys and
-account index. The members must be exactly those each rule's own ``SELECT`` finds (what the
-per-segment evaluation stores), on varied rules and data, in more than one pass."""
+"""First evaluations of many segments share one scan of the accounts (a bit per rule) and a first
+load into an empty member table goes in before the table's account index (on PostgreSQL also its
+foreign keys and primary key; on SQLite segment by segment, in primary-key order). The members
+must be exactly those each rule's own ``SELECT`` finds (what the per-segment evaluation stores), on
+varied rules and data, in more than one pass."""
 
 from __future__ import annotations
 
@@ -147,9 +148,9 @@ def test_first_evaluation_in_one_pass_stores_what_each_rule_selects(
     together: list[int] = []
     real_together = segments._first_members_together
 
-    def spy(session: Session, batch: Any) -> dict[int, int]:
+    def spy(session: Session, batch: Any, **options: Any) -> dict[int, int]:
         together.extend(segment.id for segment in batch)
-        return real_together(session, batch)
+        return real_together(session, batch, **options)
 
     monkeypatch.setattr(segments, "_first_members_together", spy)
     monkeypatch.setattr(segments, "BULK_LOAD_MIN_ACCOUNTS", 10**9)  # not a bulk load here
@@ -187,10 +188,20 @@ def test_bulk_load_into_an_empty_member_table_keeps_the_constraints(
     expected = _expected(db_session, added)
     before = _constraints(db_session)
     monkeypatch.setattr(segments, "BULK_LOAD_MIN_ACCOUNTS", 1)
-    postgres = db_session.get_bind().dialect.name == "postgresql"
-    assert segments._is_bulk_load(db_session) is postgres
-    segments.evaluate_segments(db_session)
+    assert segments._is_bulk_load(db_session) is True
+    in_key_order: list[bool] = []
+    real_together = segments._first_members_together
+
+    def spy(session: Session, batch: Any, **options: Any) -> dict[int, int]:
+        in_key_order.append(options.get("in_key_order", False))
+        return real_together(session, batch, **options)
+
+    monkeypatch.setattr(segments, "_first_members_together", spy)
+    counts = segments.evaluate_segments(db_session)
+    # SQLite writes the shared scan's members segment by segment, PostgreSQL account by account.
+    assert in_key_order == [db_session.get_bind().dialect.name == "sqlite"]
     assert _stored(db_session, added) == expected
+    assert counts == {segment.id: len(expected[segment.id]) for segment in added}
     # The foreign keys and the account index are back, as the migrations made them ...
     assert _constraints(db_session) == before
     # ... and enforced: deleting an account still removes its memberships.
