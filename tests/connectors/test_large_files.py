@@ -11,12 +11,28 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
+from benchmarks.salesforce_generator import generate_salesforce_export
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.orm import Session
 
 from bridgehead.connectors import arrow_csv, key_index
 from bridgehead.connectors.arrow_csv import read_chunks
 from bridgehead.connectors.files import open_table
 from bridgehead.connectors.key_index import KeyIndex
+from bridgehead.crm.models import Activity
+from tests.connectors.support import fresh_database
+from tests.connectors.test_salesforce import run
 
 BLOCK = 64 * 1024
 
@@ -104,3 +120,26 @@ def test_the_key_index_finds_what_an_exact_lookup_finds(
     assert index.lookup(cells).equals(exact)
     assert index.lookup(cells.slice(5, 40)).equals(exact.slice(5, 40))
     assert index.lookup(cells).null_count == sum(1 for value in wanted if value not in keys)
+
+
+def test_an_import_reads_each_referenced_table_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "export"
+    generate_salesforce_export(directory, opportunities=40, history=120, activities=160)
+    read: list[str] = []
+    original = key_index.KeyIndex.__init__
+
+    def spy(self: KeyIndex, connection: Connection, table: Table) -> None:
+        read.append(table.name)
+        original(self, connection, table)
+
+    monkeypatch.setattr(key_index.KeyIndex, "__init__", spy)
+    with fresh_database("sqlite", tmp_path) as engine, Session(engine) as session:
+        report = run(session, directory)
+        assert report.ok
+        stored = session.scalar(
+            select(func.count()).select_from(Activity).where(Activity.opportunity_id.is_not(None))
+        )
+    # Opportunities are referenced by history, contact roles, tasks and events: read once.
+    assert read.count("opportunity") == 1
+    assert read.count("user") == 1  # every file after User.csv names owners
+    assert stored

@@ -19,7 +19,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from bridgehead.connectors.entities import EntitySpec, FieldSpec
-from bridgehead.connectors.key_index import KeyIndex
+from bridgehead.connectors.key_index import KeyIndex, KeyIndexes
 from bridgehead.connectors.parsing import field_parser
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk, EntityCounts, ImportOptions, ProgressCallback
@@ -75,17 +75,18 @@ class _ReferenceIds:
     PostgreSQL a new version of every row); ids not found stay empty and the engine reports them.
     """
 
-    def __init__(self, stage: Stage, entity: str) -> None:
+    def __init__(self, stage: Stage, entity: str, indexes: KeyIndexes) -> None:
         from bridgehead.connectors.entities import ENTITIES
 
         self.stage = stage
         self.table = ENTITIES[entity].table
+        self.indexes = indexes
         self.index: KeyIndex | None = None
 
     def lookup(self, external_ids: pa.Array) -> pa.Array:
         """The id of each external id (null where none is stored, or where the cell was empty)."""
         if self.index is None:
-            self.index = KeyIndex(self.stage.session.connection(), self.table)
+            self.index = self.indexes.get(self.stage.session.connection(), self.table)
         return self.index.lookup(external_ids)
 
 
@@ -99,8 +100,11 @@ def stage_columns(
     label: str,
     keep_cells: bool,
     progress: ProgressCallback | None,
+    key_indexes: KeyIndexes | None = None,
 ) -> None:
-    """Parse every chunk column-wise, reject its bad rows, and load the good ones into ``stage``."""
+    """Parse every chunk column-wise, reject its bad rows, and load the good ones into ``stage``.
+
+    ``key_indexes`` are the import's indexes of referenced records (kept between batches)."""
     entity: EntitySpec = stage.batch.entity
     fields = stage.batch.fields
     specs = {spec.name: spec for spec in stage.specs}
@@ -108,8 +112,9 @@ def stage_columns(
     parsers = {name: field_parser(specs[name], options) for name in fields}
     required = [spec.name for spec in entity.fields if spec.required and spec.name in fields]
     missing_required = [spec.name for spec in entity.fields if spec.required and spec.name not in fields]
+    indexes = key_indexes if key_indexes is not None else KeyIndexes()
     references = {
-        spec.name: _ReferenceIds(stage, str(spec.ref_entity))
+        spec.name: _ReferenceIds(stage, str(spec.ref_entity), indexes)
         for spec in stage.refs
         if spec.ref_entity != entity.name
     }

@@ -44,6 +44,7 @@ from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.deferred_indexes import DeferredIndexes
 from bridgehead.connectors.entities import EntitySpec, Kind
 from bridgehead.connectors.files import RowProblem
+from bridgehead.connectors.key_index import KeyIndexes
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
 from bridgehead.connectors.parsing import field_parser, placeholder_email
 from bridgehead.connectors.report import (
@@ -97,10 +98,15 @@ def run_import(
     now = utcnow()
     # A refused or failed import is rolled back by the caller, and the dropped indexes with it.
     deferred = DeferredIndexes(session)
+    key_indexes = KeyIndexes()
     with import_page_cache(session):
         for batch in batches:
             counts = report.counts.setdefault(batch.entity.name, EntityCounts())
-            _import_batch(session, batch, options, report, counts, run.id, now, progress, deferred)
+            _import_batch(
+                session, batch, options, report, counts, run.id, now, progress, deferred, key_indexes
+            )
+            # The batch wrote its table: a later batch referencing it reads its keys again.
+            key_indexes.forget(batch.entity.table.name)
         if progress and deferred.dropped:
             progress("rebuilding indexes", 0, None)
         deferred.rebuild()
@@ -142,6 +148,7 @@ def _import_batch(
     now: dt.datetime,
     progress: ProgressCallback | None,
     deferred: DeferredIndexes,
+    key_indexes: KeyIndexes,
 ) -> None:
     keep_cells = options.policy == "quarantine"
     stage = Stage(session, batch, keep_cells)
@@ -233,6 +240,7 @@ def _import_batch(
             label=label,
             keep_cells=keep_cells,
             progress=progress,
+            key_indexes=key_indexes,
         )
         stage.analyze()
     else:
