@@ -16,6 +16,8 @@ Usage::
     .venv/bin/python benchmarks/bench_metrics.py                     # full size
     .venv/bin/python benchmarks/bench_metrics.py --opportunities 20000 --history 60000 --activities 100000
     .venv/bin/python benchmarks/bench_metrics.py --page               # also the page at scale 10
+    .venv/bin/python benchmarks/bench_metrics.py --keep DIR           # keep (or reuse) the SQLite file and Parquet
+    .venv/bin/python benchmarks/bench_metrics.py --page-only [--demo-db FILE]   # only the page
 """
 
 from __future__ import annotations
@@ -577,6 +579,9 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--page", action="store_true", help="also time the metrics page at demo --scale 10")
     parser.add_argument("--page-only", action="store_true", help="time only the metrics page")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the generated SQLite file and Parquet here, and reuse them if present"
+    )
     parser.add_argument("--demo-db", type=Path, help="reuse this demo --scale 10 SQLite file for the page")
     parser.add_argument("--measure", choices=["bridgehead", "duckdb"], help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
@@ -595,27 +600,39 @@ def main() -> None:
     if args.page_only:
         _report_page(args.demo_db)
         return
-    work = Path(tempfile.mkdtemp(prefix="bh-bench-metrics-"))
+    keep = args.keep is not None
+    work = args.keep if keep else Path(tempfile.mkdtemp(prefix="bh-bench-metrics-"))
     try:
-        started = time.perf_counter()
-        tables = generate(args.opportunities, args.history, args.activities)
-        console.print(
-            f"generated in {time.perf_counter() - started:.1f} s: {args.opportunities:,} opportunities, "
-            f"{len(tables['history']['id']):,} history rows, {args.activities:,} activities"
-        )
+        sqlite_url = f"sqlite:///{work / 'metrics.db'}"
+        reused = keep and (work / "metrics.db").exists() and (work / "parquet").exists()
+        tables: dict[str, dict[str, np.ndarray]] | None = None
+        if reused:
+            console.print(f"reusing {work} (metrics.db and parquet/ from an earlier --keep run)")
+            if not args.skip_postgres:
+                tables = generate(args.opportunities, args.history, args.activities)
+        else:
+            work.mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            tables = generate(args.opportunities, args.history, args.activities)
+            console.print(
+                f"generated in {time.perf_counter() - started:.1f} s: {args.opportunities:,} opportunities, "
+                f"{len(tables['history']['id']):,} history rows, {args.activities:,} activities"
+            )
+            started = time.perf_counter()
+            write_parquet(work / "parquet", tables)
+            console.print(f"parquet written in {time.perf_counter() - started:.1f} s")
+            subprocess.run(
+                [BRIDGEHEAD, "init"], env=env_for(sqlite_url), check=True, stdout=subprocess.DEVNULL
+            )
+            started = time.perf_counter()
+            load_sqlite(work / "metrics.db", tables)
+            console.print(f"SQLite loaded in {time.perf_counter() - started:.1f} s")
+        # A reused file is migrated to the current schema first (new indexes are built here).
+        subprocess.run([BRIDGEHEAD, "init"], env=env_for(sqlite_url), check=True, stdout=subprocess.DEVNULL)
         results: list[tuple[str, dict[str, Any], float, float]] = []
-        started = time.perf_counter()
-        write_parquet(work / "parquet", tables)
-        console.print(f"parquet written in {time.perf_counter() - started:.1f} s")
         results.append(
             ("DuckDB (hand-written)", *run_step(["--measure", "duckdb", "--target", str(work / "parquet")]))
         )
-
-        sqlite_url = f"sqlite:///{work / 'metrics.db'}"
-        subprocess.run([BRIDGEHEAD, "init"], env=env_for(sqlite_url), check=True, stdout=subprocess.DEVNULL)
-        started = time.perf_counter()
-        load_sqlite(work / "metrics.db", tables)
-        console.print(f"SQLite loaded in {time.perf_counter() - started:.1f} s")
         results.append(
             ("Bridgehead on SQLite", *run_step(["--measure", "bridgehead", "--target", sqlite_url]))
         )
@@ -627,6 +644,7 @@ def main() -> None:
                     [BRIDGEHEAD, "init"], env=env_for(postgres_url), check=True, stdout=subprocess.DEVNULL
                 )
                 started = time.perf_counter()
+                assert tables is not None
                 load_postgres(postgres_url, tables)
                 console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
                 results.append(
@@ -679,7 +697,8 @@ def main() -> None:
         if args.page:
             _report_page(args.demo_db)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
