@@ -271,3 +271,33 @@ def test_pipeline_velocity_counts_open_deals_past_the_first_stage(db_session: Se
         2 * rate * average_won / mean_cycle, abs=0.01
     )
     assert "2 open qualified deals" in metrics["pipeline_velocity"].note
+
+
+def test_filter_choices_are_what_the_viewer_may_see(db_session: Session, org: Org) -> None:
+    """Everyone's products (read by a loose index scan) for the executive; the manager's line only."""
+    from bridgehead.auth.models import Role
+    from tests.factories import make_user
+
+    for rep, product in [
+        (org.rep_a, "Analytics"),
+        (org.rep_b, "Billing"),
+        (org.rep_c, "Core"),
+        (org.rep_d, "Core"),
+    ]:
+        make_opportunity(
+            db_session, owner_id=rep.id, product=product, amount=Decimal(10), close_date=IN_PERIOD
+        )
+    make_opportunity(
+        db_session, owner_id=org.rep_d.id, product=None, amount=Decimal(10), close_date=IN_PERIOD
+    )
+    executive = make_user(db_session, role=Role.EXECUTIVE)
+
+    everything = analysis.filter_options(db_session, viewer=executive)
+    assert [option.id for option in everything.products] == ["Analytics", "Billing", "Core"]
+    rep_names = [option.label for option in everything.reps]
+    assert {"Ann Rep", "Ben Rep", "Cat Rep", "Dan Rep", "Mia Manager"} <= set(rep_names)
+    assert rep_names == sorted(rep_names)
+
+    line = analysis.filter_options(db_session, viewer=org.manager)
+    assert [option.id for option in line.products] == ["Analytics", "Billing"]
+    assert {option.label for option in line.reps} == {"Mia Manager", "Ann Rep", "Ben Rep"}
