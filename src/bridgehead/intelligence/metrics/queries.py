@@ -53,8 +53,10 @@ def cycle_days(session: Session) -> ColumnElement[int]:
     if session.get_bind().dialect.name == "postgresql":
         created_day = cast(func.timezone("UTC", Opportunity.created_at), Date)
         return type_coerce(Opportunity.close_date - created_day, Integer)
+    # One parse of the creation time ('start of day' modifier) instead of date() then julianday().
     return cast(
-        func.julianday(Opportunity.close_date) - func.julianday(func.date(Opportunity.created_at)), Integer
+        func.julianday(Opportunity.close_date) - func.julianday(Opportunity.created_at, "start of day"),
+        Integer,
     )
 
 
