@@ -120,9 +120,9 @@ def _split(rows: dict[tuple[str, Owner], Total]) -> dict[str, dict[Owner, Total]
     return result
 
 
-def effort_conditions(context: PlanContext) -> queries.EffortConditions:
-    """The priority's and the off-strategy condition of a plan, for ``queries.effort``."""
-    return queries.EffortConditions(context.counts_toward, context.off_strategy)
+def effort_conditions(context: PlanContext) -> scratch.EffortConditions:
+    """The priority's and the off-strategy condition of a plan, for the scratch table of masks."""
+    return scratch.EffortConditions(context.counts_toward, context.off_strategy)
 
 
 def read_inputs(
@@ -135,18 +135,26 @@ def read_inputs(
     now: dt.datetime,
 ) -> list[Inputs]:
     """Run the board's grouped queries for ``periods`` (and ``baseline`` for outcomes), each one pass
-    for every priority of ``contexts`` at once (a flag column per priority); one ``Inputs`` each."""
-    with scratch.flagged(session, scopes.everything, [effort_conditions(c) for c in contexts]) as flags:
-        conditions = [item.priority for item in flags]
-        efforts = queries.effort(session, scopes.everything, periods, flags)
-        outcomes = queries.outcomes(session, scopes.everything, [baseline, *periods], conditions)
-        moments = {period.label: moment_of(period, now) for period in periods}
-        evidence = queries.evidence(session, scopes.everything, moments, stale_days(session), conditions)
+    for every priority of ``contexts`` at once (grouped by the deals' priority masks); one ``Inputs``
+    each. More priorities than a mask holds are read in several passes."""
+    if len(contexts) > scratch.MAX_SLOTS:
+        return [
+            item
+            for start in range(0, len(contexts), scratch.MAX_SLOTS)
+            for item in read_inputs(
+                session, contexts[start : start + scratch.MAX_SLOTS], scopes, periods, baseline, now=now
+            )
+        ]
+    moments = {period.label: moment_of(period, now) for period in periods}
+    with scratch.flagged(session, scopes.everything, [effort_conditions(c) for c in contexts]) as masks:
+        efforts = queries.effort(session, scopes.everything, periods, masks)
+        outcomes = queries.outcomes(session, scopes.everything, [baseline, *periods], masks)
+        evidence = queries.evidence(session, scopes.everything, moments, stale_days(session), masks)
         forecasts: dict[str, list[queries.ForecastDeals]] = {}
         for period in periods:
             taken = forecast_moment_of(period, now)
             forecasts[period.label] = queries.forecast_deals(
-                session, scopes.everything, period, taken, conditions, current=taken == now
+                session, scopes.everything, period, taken, masks, current=taken == now
             )
     result = []
     for index, context in enumerate(contexts):

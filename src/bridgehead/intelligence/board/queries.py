@@ -24,6 +24,7 @@ from bridgehead.crm.models import Account, Activity, Opportunity, OpportunityHis
 from bridgehead.deals.models import QualificationEntry, QualificationStatus, Stakeholder
 from bridgehead.governance.models import Initiative, InitiativeStage, ValueConfirmation
 from bridgehead.intelligence.board.compute import Effort, Evidence, Outcomes
+from bridgehead.intelligence.board.scratch import Masks, deal_mask
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal
 from bridgehead.intelligence.metrics import queries as metric_queries
 from bridgehead.intelligence.metrics.scope import Scope
@@ -34,150 +35,107 @@ def _span(periods: Sequence[Period]) -> Period:
     return Period(periods[0].start, periods[-1].end, f"{periods[0].label}…{periods[-1].label}")
 
 
-@dataclass(frozen=True)
-class EffortConditions:
-    """Which deals count toward a priority, and which are off-strategy for it (both over ``Opportunity``)."""
-
-    priority: ColumnElement[bool]
-    off_strategy: ColumnElement[bool]
+def _mask_of(column: Any) -> Any:
+    """The deal's mask (0 for a deal of no priority, or with no deal at all)."""
+    return func.coalesce(column, 0)
 
 
 def effort(
-    session: Session, everything: Scope, periods: Sequence[Period], conditions: Sequence[EffortConditions]
+    session: Session, everything: Scope, periods: Sequence[Period], masks: Masks
 ) -> list[dict[tuple[str, int | None], Effort]]:
     """Effort per (period, owner) for several priorities at once: one pass over the deals created in
     the periods (pipeline created, as the engine defines it: Σ amount by created date) and one over
-    the activities, each priority's shares as conditional sums. Off-strategy means at a
-    deprioritised segment and not counting toward the priority; an activity counts by its deal."""
+    the activities, both grouped by the deal's mask and split per priority here. Off-strategy means
+    at a deprioritised segment and not counting toward the priority; an activity counts by its deal."""
     span = _span(periods)
     cents = func.coalesce(metric_queries.AMOUNT_CENTS, 0)
     created_key = period_slice(Opportunity.created_at, periods, is_datetime=True).key
-    created_columns: list[Any] = [func.coalesce(func.sum(cents), 0)]
-    for item in conditions:
-        created_columns.append(func.coalesce(func.sum(case((item.priority, cents), else_=0)), 0))
-        off = and_(item.off_strategy, not_(item.priority))
-        created_columns.append(func.coalesce(func.sum(case((off, cents), else_=0)), 0))
+    created_mask = _mask_of(deal_mask.c.mask)
     created = session.execute(
-        select(created_key, Opportunity.owner_id, *created_columns)
+        select(created_key, Opportunity.owner_id, created_mask, func.coalesce(func.sum(cents), 0))
+        .select_from(Opportunity)
+        .outerjoin(deal_mask, deal_mask.c.opportunity_id == Opportunity.id)
         .where(
             *everything.opportunity, metric_queries.in_period(Opportunity.created_at, span, is_datetime=True)
         )
-        .group_by(created_key, Opportunity.owner_id)
+        .group_by(created_key, Opportunity.owner_id, created_mask)
     ).all()
-    # Each deal's flags once (a few per deal), not once per activity: the conditions hold subqueries.
-    flag_columns: list[Any] = [Opportunity.id.label("id")]
-    for index, item in enumerate(conditions):
-        off = and_(item.off_strategy, not_(item.priority))
-        flag_columns.append(case((item.priority, 1), else_=0).label(f"on_{index}"))
-        flag_columns.append(case((off, 1), else_=0).label(f"off_{index}"))
-    flags = (
-        select(*flag_columns)
-        .where(
-            Opportunity.id.in_(
-                select(Activity.opportunity_id).where(
-                    *everything.activity,
-                    metric_queries.in_period(Activity.occurred_at, span, is_datetime=True),
-                )
-            )
-        )
-        .cte("deal_flags")
-        .prefix_with("MATERIALIZED")
-    )
-    # Activities counted per (period, owner, deal) first, so each deal's flags are joined once per
-    # group rather than once per activity.
     activity_key = period_slice(Activity.occurred_at, periods, is_datetime=True).key
-    per_deal = (
-        select(
-            activity_key.label("period"),
-            Activity.owner_id.label("owner_id"),
-            Activity.opportunity_id.label("opportunity_id"),
-            func.count().label("activities"),
-        )
-        .where(*everything.activity, metric_queries.in_period(Activity.occurred_at, span, is_datetime=True))
-        .group_by(activity_key, Activity.owner_id, Activity.opportunity_id)
-        .subquery("activity_per_deal")
-    )
-    activity_columns: list[Any] = [func.sum(per_deal.c.activities)]
-    for index in range(len(conditions)):
-        for prefix in ("on", "off"):
-            flag = func.coalesce(flags.c[f"{prefix}_{index}"], 0)
-            activity_columns.append(func.coalesce(func.sum(flag * per_deal.c.activities), 0))
+    activity_mask = _mask_of(deal_mask.c.mask)
     activities = session.execute(
-        select(per_deal.c.period, per_deal.c.owner_id, *activity_columns)
-        .select_from(per_deal)
-        .outerjoin(flags, flags.c.id == per_deal.c.opportunity_id)
-        .group_by(per_deal.c.period, per_deal.c.owner_id)
+        select(activity_key, Activity.owner_id, activity_mask, func.count())
+        .select_from(Activity)
+        .outerjoin(deal_mask, deal_mask.c.opportunity_id == Activity.opportunity_id)
+        .where(*everything.activity, metric_queries.in_period(Activity.occurred_at, span, is_datetime=True))
+        .group_by(activity_key, Activity.owner_id, activity_mask)
     ).all()
-    result: list[dict[tuple[str, int | None], Effort]] = [{} for _ in conditions]
-    for row in created:
-        if row[0] is None:
-            continue
-        for index, table in enumerate(result):
-            table[(str(row[0]), row[1])] = Effort(
-                created_cents=int(row[2]),
-                priority_cents=int(row[3 + 2 * index]),
-                off_strategy_cents=int(row[4 + 2 * index]),
-            )
-    for row in activities:
-        if row[0] is None:
-            continue
-        for index, table in enumerate(result):
-            key = (str(row[0]), row[1])
-            table[key] = table.get(key, Effort()) + Effort(
-                activities=int(row[2]),
-                priority_activities=int(row[3 + 2 * index]),
-                off_strategy_activities=int(row[4 + 2 * index]),
-            )
-    return result
-
-
-def _flags(priorities: Sequence[ColumnElement[bool]]) -> list[Any]:
-    return [case((condition, 1), else_=0) for condition in priorities]
+    # Mutable [created, priority, off-strategy] cents and activities per (period, owner) and priority.
+    totals: list[dict[tuple[str, int | None], list[int]]] = [{} for _ in range(masks.slots)]
+    for offset, rows in ((0, created), (3, activities)):
+        for label, owner, mask, amount in rows:
+            if label is None:
+                continue
+            key, amount = (str(label), owner), int(amount)
+            for table in totals:
+                table.setdefault(key, [0] * 6)[offset] += amount
+            for slot in masks.on(mask):
+                totals[slot][key][offset + 1] += amount
+            for slot in masks.off(mask):
+                totals[slot][key][offset + 2] += amount
+    return [{key: Effort(*values) for key, values in table.items()} for table in totals]
 
 
 def outcomes(
-    session: Session, everything: Scope, periods: Sequence[Period], priorities: Sequence[ColumnElement[bool]]
+    session: Session, everything: Scope, periods: Sequence[Period], masks: Masks
 ) -> list[dict[tuple[str, int | None], Outcomes]]:
     """Per priority: its deals closed per (period of close date, owner), won and lost, won cents and
-    the won cycle days (the engine's ``cycle_days``), in one grouped pass for every priority."""
+    the won cycle days (the engine's ``cycle_days``), in one pass grouped by the deals' masks."""
     span = _span(periods)
     key = period_slice(Opportunity.close_date, periods, is_datetime=False).key
-    days = metric_queries.cycle_days(session)
-    flags = _flags(priorities)
+    # Only a won deal's cycle is read, so lost deals are grouped without it (fewer rows).
+    days = case((Opportunity.is_won.is_(True), metric_queries.cycle_days(session)))
     statement = (
         select(
             key,
             Opportunity.owner_id,
             Opportunity.is_won,
             days,
+            deal_mask.c.mask,
             func.count(),
             func.coalesce(func.sum(func.coalesce(metric_queries.AMOUNT_CENTS, 0)), 0),
-            *flags,
         )
+        .select_from(Opportunity)
+        .join(deal_mask, deal_mask.c.opportunity_id == Opportunity.id)
         .where(
             *everything.opportunity,
             Opportunity.is_closed.is_(True),
             metric_queries.in_period(Opportunity.close_date, span),
-            or_(*priorities),
+            deal_mask.c.mask.bitwise_and(masks.any_on) != 0,
         )
-        .group_by(key, Opportunity.owner_id, Opportunity.is_won, days, *flags)
+        .group_by(key, Opportunity.owner_id, Opportunity.is_won, days, deal_mask.c.mask)
     )
-    result: list[dict[tuple[str, int | None], Outcomes]] = [{} for _ in priorities]
-    for row in session.execute(statement):
-        if row[0] is None:
+    # Mutable [won, lost, won cents, {days: won deals}] per (period, owner) and priority.
+    totals: list[dict[tuple[str, int | None], list[Any]]] = [{} for _ in range(masks.slots)]
+    for label, owner, is_won, day, mask, count, cents in session.execute(statement):
+        if label is None:
             continue
-        won, count, cents = bool(row[2]), int(row[4]), int(row[5])
-        part = Outcomes(
-            won=count if won else 0,
-            lost=0 if won else count,
-            won_cents=cents if won else 0,
-            cycle_days={int(row[3]): count} if won and row[3] is not None else {},
-        )
-        for index, table in enumerate(result):
-            if row[6 + index]:
-                table_key = (str(row[0]), row[1])
-                table[table_key] = table.get(table_key, Outcomes()) + part
-    return result
+        table_key, count = (str(label), owner), int(count)
+        for slot in masks.on(mask):
+            parts = totals[slot].get(table_key)
+            if parts is None:
+                parts = totals[slot][table_key] = [0, 0, 0, {}]
+            if is_won:
+                parts[0] += count
+                parts[2] += int(cents)
+                if day is not None:
+                    histogram = parts[3]
+                    histogram[int(day)] = histogram.get(int(day), 0) + count
+            else:
+                parts[1] += count
+    return [
+        {key: Outcomes(won, lost, cents, histogram) for key, (won, lost, cents, histogram) in table.items()}
+        for table in totals
+    ]
 
 
 def open_at(moment: dt.datetime) -> ColumnElement[bool]:
@@ -219,42 +177,50 @@ def evidence(
     everything: Scope,
     moments: dict[str, dt.datetime],
     stale_days: int,
-    priorities: Sequence[ColumnElement[bool]],
+    masks: Masks,
 ) -> list[dict[str, dict[int | None, Evidence]]]:
     """Per priority, moment (by label) and owner: the priority's deals open at that moment and how
-    many lack qualification evidence, recent activity and a stakeholder map; one pass for all."""
+    many lack qualification evidence, recent activity and a stakeholder map; one pass for all.
+
+    Qualification and the stakeholder map do not depend on the moment, so the deals are grouped by
+    them (each evaluated once per deal) rather than counted once per moment."""
+    qualified = case((has_qualification_evidence(), 1), else_=0)
+    mapped = case((has_stakeholder_map(), 1), else_=0)
     columns: list[Any] = []
-    qualified, mapped = has_qualification_evidence(), has_stakeholder_map()
     for moment in moments.values():
         is_open = open_at(moment)
-        for lacking in (None, not_(qualified), not_(touched_within(moment, stale_days)), not_(mapped)):
-            condition = is_open if lacking is None else and_(is_open, lacking)
-            columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0))
+        columns.append(metric_queries.count_if(is_open))
+        columns.append(metric_queries.count_if(and_(is_open, not_(touched_within(moment, stale_days)))))
     earliest, latest = min(moments.values()), max(moments.values())
-    flags = _flags(priorities)
     statement = (
-        select(Opportunity.owner_id, *flags, *columns)
+        select(Opportunity.owner_id, deal_mask.c.mask, qualified, mapped, *columns)
+        .select_from(Opportunity)
+        .join(deal_mask, deal_mask.c.opportunity_id == Opportunity.id)
         .where(
             *everything.opportunity,
             Opportunity.created_at < latest,
             or_(Opportunity.is_closed.is_(False), Opportunity.close_date >= earliest.date()),
-            or_(*priorities),
+            deal_mask.c.mask.bitwise_and(masks.any_on) != 0,
         )
-        .group_by(Opportunity.owner_id, *flags)
+        .group_by(Opportunity.owner_id, deal_mask.c.mask, qualified, mapped)
     )
     result: list[dict[str, dict[int | None, Evidence]]] = [
-        {label: {} for label in moments} for _ in priorities
+        {label: {} for label in moments} for _ in range(masks.slots)
     ]
-    offset = 1 + len(priorities)
-    for row in session.execute(statement):
+    for owner, mask, is_qualified, is_mapped, *counts in session.execute(statement):
         for index, label in enumerate(moments):
-            values = [int(value) for value in row[offset + 4 * index : offset + 4 + 4 * index]]
-            if not values[0]:
+            open_deals, stale = int(counts[2 * index]), int(counts[2 * index + 1])
+            if not open_deals:
                 continue
-            for priority_index, table in enumerate(result):
-                if row[1 + priority_index]:
-                    owners = table[label]
-                    owners[row[0]] = owners.get(row[0], Evidence()) + Evidence(*values)
+            part = Evidence(
+                open_deals,
+                0 if is_qualified else open_deals,
+                stale,
+                0 if is_mapped else open_deals,
+            )
+            for slot in masks.on(mask):
+                owners = result[slot][label]
+                owners[owner] = owners.get(owner, Evidence()) + part
     return result
 
 
@@ -272,7 +238,7 @@ def forecast_deals(
     everything: Scope,
     period: Period,
     moment: dt.datetime,
-    priorities: Sequence[ColumnElement[bool]],
+    masks: Masks,
     *,
     current: bool,
 ) -> list[ForecastDeals]:
@@ -296,23 +262,30 @@ def forecast_deals(
             .scalar_subquery()
         )
         probability = func.coalesce(then, case((Opportunity.is_closed.is_(False), Opportunity.probability)))
-    statement = select(
-        Opportunity.owner_id, func.coalesce(metric_queries.AMOUNT_CENTS, 0), probability, *_flags(priorities)
-    ).where(
-        *everything.opportunity,
-        open_at(moment),
-        metric_queries.in_period(Opportunity.close_date, period),
-        or_(*priorities),
-    )
-    rows = [row for row in session.execute(statement) if current or row[2] is not None]
-    result = []
-    for index in range(len(priorities)):
-        mine = [row for row in rows if row[3 + index]]
-        result.append(
-            ForecastDeals(
-                [row[0] for row in mine], [int(row[1]) for row in mine], [int(row[2] or 0) for row in mine]
-            )
+    statement = (
+        select(
+            Opportunity.owner_id, func.coalesce(metric_queries.AMOUNT_CENTS, 0), probability, deal_mask.c.mask
         )
+        .select_from(Opportunity)
+        .join(deal_mask, deal_mask.c.opportunity_id == Opportunity.id)
+        .where(
+            *everything.opportunity,
+            open_at(moment),
+            metric_queries.in_period(Opportunity.close_date, period),
+            deal_mask.c.mask.bitwise_and(masks.any_on) != 0,
+        )
+        # The simulation draws per deal in this order: a fixed order keeps the spread reproducible.
+        .order_by(Opportunity.id)
+    )
+    result = [ForecastDeals([], [], []) for _ in range(masks.slots)]
+    for owner, cents, chance, mask in session.execute(statement):
+        if chance is None and not current:
+            continue
+        for slot in masks.on(mask):
+            deals = result[slot]
+            deals.owners.append(owner)
+            deals.cents.append(int(cents))
+            deals.probabilities.append(int(chance or 0))
     return result
 
 

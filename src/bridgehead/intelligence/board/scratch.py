@@ -1,8 +1,10 @@
-"""A per-connection scratch table holding which deals count toward each priority on the board.
+"""A per-connection scratch table holding, per deal, which priorities on the board it counts toward.
 
 A priority's condition can be costly (segment membership, "existing business" is a correlated
-EXISTS per deal) and the board reads it in several grouped queries; evaluated once into
-``board_deal_flag`` it becomes an indexed semi-join for every one of them. The table is TEMPORARY
+EXISTS per deal) and the board reads it in several grouped queries; evaluated once, for every
+priority in one pass, into ``board_deal_mask`` (one row per deal, a bit per priority and kind) it
+becomes a primary-key join for every one of them, and the grouped queries group by the mask (a
+handful of distinct values) instead of carrying a flag column per priority. The table is TEMPORARY
 and outside the application's metadata: no migration, no other session sees it.
 """
 
@@ -10,16 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
-    Index,
-    Integer,
+    ColumnElement,
     MetaData,
-    String,
     Table,
+    case,
     delete,
     insert,
     literal,
@@ -28,47 +30,106 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bridgehead.common.types import PrimaryKey
 from bridgehead.crm.models import Opportunity
-from bridgehead.intelligence.board.queries import EffortConditions
 from bridgehead.intelligence.metrics.scope import Scope
+
+# Two bits per priority ("on" and "off") in a signed 64-bit integer.
+MAX_SLOTS = 31
 
 _metadata = MetaData()
 
-deal_flag = Table(
-    "board_deal_flag",
+
+@dataclass(frozen=True)
+class EffortConditions:
+    """Which deals count toward a priority, and which are off-strategy for it (both over ``Opportunity``)."""
+
+    priority: ColumnElement[bool]
+    off_strategy: ColumnElement[bool]
+
+
+deal_mask = Table(
+    "board_deal_mask",
     _metadata,
-    Column("slot", Integer, nullable=False),  # the priority's position on the board
-    Column("kind", String(3), nullable=False),  # "on": counts toward it; "off": off-strategy for it
-    Column("opportunity_id", BigInteger, nullable=False),
-    Index("ix_board_deal_flag_slot_kind_opportunity_id", "slot", "kind", "opportunity_id"),
+    Column("opportunity_id", PrimaryKey, primary_key=True, autoincrement=False),
+    # Bit 2·slot: the deal counts toward the priority in that slot; bit 2·slot+1: it is off-strategy
+    # for it (at a deprioritised segment and not counting toward it). Deals with no bit set are left out.
+    Column("mask", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
 
-def _member(slot: int, kind: str) -> Any:
-    ids = select(deal_flag.c.opportunity_id).where(deal_flag.c.slot == slot, deal_flag.c.kind == kind)
-    return Opportunity.id.in_(ids)
+def on_bit(slot: int) -> int:
+    """The mask bit of deals counting toward the priority in ``slot``."""
+    return 1 << (2 * slot)
+
+
+def off_bit(slot: int) -> int:
+    """The mask bit of deals off-strategy for the priority in ``slot``."""
+    return 1 << (2 * slot + 1)
+
+
+@dataclass(frozen=True)
+class Masks:
+    """The priorities of one pass: how many, and which of them each mask value names."""
+
+    slots: int
+    _on: dict[int, tuple[int, ...]] = field(default_factory=dict, compare=False)
+    _off: dict[int, tuple[int, ...]] = field(default_factory=dict, compare=False)
+
+    @property
+    def any_on(self) -> int:
+        """The bits of every priority's "on" kind (a deal of some priority has one of them set)."""
+        return sum(on_bit(slot) for slot in range(self.slots))
+
+    def on(self, mask: int | None) -> tuple[int, ...]:
+        """The slots whose priority the deal counts toward."""
+        mask = int(mask or 0)
+        if mask not in self._on:
+            self._on[mask] = tuple(slot for slot in range(self.slots) if mask & on_bit(slot))
+        return self._on[mask]
+
+    def off(self, mask: int | None) -> tuple[int, ...]:
+        """The slots whose priority the deal is off-strategy for."""
+        mask = int(mask or 0)
+        if mask not in self._off:
+            self._off[mask] = tuple(slot for slot in range(self.slots) if mask & off_bit(slot))
+        return self._off[mask]
+
+
+def _bits(conditions: Sequence[EffortConditions]) -> Any:
+    terms: list[Any] = []
+    for slot, item in enumerate(conditions):
+        terms.append(case((item.priority, literal(on_bit(slot), BigInteger)), else_=literal(0, BigInteger)))
+        off = item.off_strategy & not_(item.priority)
+        terms.append(case((off, literal(off_bit(slot), BigInteger)), else_=literal(0, BigInteger)))
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 @contextmanager
-def flagged(
-    session: Session, everything: Scope, conditions: Sequence[EffortConditions]
-) -> Iterator[list[EffortConditions]]:
-    """Evaluate each priority's conditions once over the deals in ``everything``; yield equivalent
-    conditions that read the scratch table, and empty it afterwards."""
-    deal_flag.create(session.connection(), checkfirst=True)
-    session.execute(delete(deal_flag))
-    for slot, item in enumerate(conditions):
-        for kind, condition in (("on", item.priority), ("off", item.off_strategy & not_(item.priority))):
-            session.execute(
-                insert(deal_flag).from_select(
-                    ["slot", "kind", "opportunity_id"],
-                    select(literal(slot), literal(kind), Opportunity.id).where(
-                        *everything.opportunity, condition
-                    ),
-                )
-            )
+def flagged(session: Session, everything: Scope, conditions: Sequence[EffortConditions]) -> Iterator[Masks]:
+    """Evaluate every priority's conditions once over the deals in ``everything`` into the scratch
+    table (at most ``MAX_SLOTS`` priorities); yield how to read its masks, and empty it afterwards."""
+    if not 0 < len(conditions) <= MAX_SLOTS:
+        raise ValueError(f"between 1 and {MAX_SLOTS} priorities per pass, not {len(conditions)}")
+    deal_mask.create(session.connection(), checkfirst=True)
+    session.execute(delete(deal_mask))
+    computed = select(Opportunity.id.label("id"), _bits(conditions).label("mask")).where(
+        *everything.opportunity
+    )
+    masks = computed.subquery("computed_mask")
+    session.execute(
+        insert(deal_mask).from_select(
+            ["opportunity_id", "mask"], select(masks.c.id, masks.c.mask).where(masks.c.mask != 0)
+        )
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # A temporary table has no statistics until analysed; the grouped queries join it.
+        session.connection().exec_driver_sql("ANALYZE board_deal_mask")
     try:
-        yield [EffortConditions(_member(slot, "on"), _member(slot, "off")) for slot in range(len(conditions))]
+        yield Masks(len(conditions))
     finally:
-        session.execute(delete(deal_flag))
+        session.execute(delete(deal_mask))
