@@ -1,10 +1,12 @@
 """Stage compliance after an import: deals the CRM moved into a stage without meeting it are flagged.
 
-Set-wise: the deals in scope are sorted into their process stages once, into a temporary table
-(one pass over the deals per process), then for every stage and every requirement of that stage
-one ``INSERT … SELECT`` writes a flag for each deal in the stage that misses it, reading only that
-stage's deals through the table's index. No loop per deal, and no pass over every deal per
-requirement (about 50 of them: that was most of an import's compliance step).
+Set-wise, in one pass: the deals in scope are sorted into their process stages once, into a
+temporary table that also carries the facts requirements read from the deal (closed or not, which
+required fields are empty). Every stage requirement is a row of a small requirement table
+(exit criterion, field, qualification dimension, engaged stakeholders, economic buyer), and one
+``INSERT … SELECT`` joins the two and writes a flag per deal and requirement it misses. Engagement
+is read once per contact (its activity), then summed per deal, instead of once per stakeholder
+and requirement; no statement per requirement (there were about 90 after an import).
 Engagement is judged against the time of the check for open deals; for won deals any recorded
 activity with the person counts (a simplification of the deal room's close-date window).
 """
@@ -13,17 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ColumnElement,
     Index,
     Integer,
     MetaData,
+    String,
     Table,
+    and_,
     case,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -48,7 +54,9 @@ from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext, norm
 from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
 from bridgehead.deals.stakeholders import (
     ENGAGEMENT_WINDOW_DAYS,
-    engaged_condition,
+    any_activity,
+    engaged_when,
+    recent_activity,
     refresh_from_contact_roles,
 )
 
@@ -82,20 +90,45 @@ def _checked_stages(context: ProcessContext) -> list[tuple[int, set[str]]]:
     ]
 
 
-def _sort_into_stages(session: Session, contexts: list[ProcessContext], scope: ColumnElement[bool]) -> Table:
+def _temporary_table(session: Session, prefix: str, *columns: Column[Any]) -> Table:
+    """Create a uniquely named temporary table (dropped by the caller) and return it."""
+    table = Table(f"{prefix}_{uuid.uuid4().hex[:8]}", MetaData(), *columns, prefixes=["TEMPORARY"])
+    table.create(session.connection())
+    return table
+
+
+def _analyze(session: Session, *tables: Table) -> None:
+    """PostgreSQL plans temporary tables blind until they are analysed (autovacuum never sees them)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        for table in tables:
+            connection.exec_driver_sql(f"ANALYZE {table.name}")
+
+
+def _sort_into_stages(
+    session: Session, contexts: list[ProcessContext], scope: ColumnElement[bool], fields: Sequence[str] = ()
+) -> Table:
     """A temporary table of (deal, process stage) for every deal in ``scope`` in a checked stage,
-    indexed by stage. A deal whose type and stage fit several processes or stages is in each."""
-    deal_stage = Table(
-        f"compliance_deal_stage_{uuid.uuid4().hex[:8]}",
-        MetaData(),
+    indexed by stage. A deal whose type and stage fit several processes or stages is in each.
+
+    Each row also carries the deal's facts the requirements read, taken in the same pass over the
+    deals: whether it is closed, and ``missing``, a bit (1 << position in ``fields``) per listed
+    field left empty.
+    """
+    deal_stage = _temporary_table(
+        session,
+        "compliance_deal_stage",
         Column("stage_id", Integer, nullable=False),
         Column("opportunity_id", Integer, nullable=False),
-        prefixes=["TEMPORARY"],
+        Column("is_closed", Boolean),
+        Column("missing", Integer, nullable=False),
     )
-    connection = session.connection()
-    deal_stage.create(connection)
     stage_name = func.lower(func.trim(Opportunity.stage))
-    columns = ["stage_id", "opportunity_id"]
+    missing: ColumnElement[int] = literal(0)
+    for bit, name in enumerate(fields):
+        missing = missing + case((getattr(Opportunity, name).is_(None), 1 << bit), else_=0)
+    facts = [Opportunity.id, Opportunity.is_closed, missing]
+    columns = ["stage_id", "opportunity_id", "is_closed", "missing"]
     for context in contexts:
         in_process = process_condition(context, contexts)
         stages = _checked_stages(context)
@@ -108,22 +141,162 @@ def _sort_into_stages(session: Session, contexts: list[ProcessContext], scope: C
         if all(len(ids) == 1 for ids in owners.values()):
             # Each name means one stage: one pass over the deals for the whole process.
             stage_of = case({name: ids[0] for name, ids in owners.items()}, value=stage_name)
-            rows = select(stage_of, Opportunity.id).where(scope, in_process, stage_name.in_(sorted(owners)))
+            rows = select(stage_of, *facts).where(scope, in_process, stage_name.in_(sorted(owners)))
             session.execute(insert(deal_stage).from_select(columns, rows))
             continue
         for stage_id, names in stages:
-            rows = select(literal(stage_id), Opportunity.id).where(
-                scope, in_process, stage_name.in_(sorted(names))
-            )
+            rows = select(literal(stage_id), *facts).where(scope, in_process, stage_name.in_(sorted(names)))
             session.execute(insert(deal_stage).from_select(columns, rows))
-    Index(f"ix_{deal_stage.name}", deal_stage.c.stage_id, deal_stage.c.opportunity_id).create(connection)
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"ANALYZE {deal_stage.name}")
+    connection = session.connection()
+    Index(
+        f"ix_{deal_stage.name}",
+        deal_stage.c.stage_id,
+        deal_stage.c.opportunity_id,
+        deal_stage.c.is_closed,
+        deal_stage.c.missing,
+    ).create(connection)
+    _analyze(session, deal_stage)
     return deal_stage
 
 
+def _requirements(session: Session, contexts: list[ProcessContext]) -> list[dict[str, Any]]:
+    """Every requirement of every checked stage as a row of the requirement table, in the order
+    flags are written (process, stage, then exit criteria, fields, qualification, stakeholders)."""
+    rows: list[dict[str, Any]] = []
+
+    def add(stage_id: int, kind: str, key: str, message: str, **test: Any) -> None:
+        rows.append(
+            {
+                "seq": len(rows),
+                "stage_id": stage_id,
+                "kind": kind,
+                "key": key[:80],
+                "message": message[:300],
+                "criterion_stage_id": None,
+                "criterion_index": None,
+                "field": None,
+                "dimension_id": None,
+                "min_rank": None,
+                "min_engaged": None,
+                "economic_buyer": False,
+            }
+            | test
+        )
+
+    for context in contexts:
+        dimensions = {d.key: d for d in framework_dimensions(session, context.framework.id)}
+        for stage in context.stages:
+            if stage.is_closed and not stage.is_won:
+                continue
+            for earlier in context.stages:
+                if earlier.position >= stage.position or earlier.is_closed:
+                    continue
+                for index, criterion in enumerate(earlier.exit_criteria):
+                    add(
+                        stage.id,
+                        "exit_criterion",
+                        f"{earlier.name}#{index}",
+                        criterion,
+                        criterion_stage_id=earlier.id,
+                        criterion_index=index,
+                    )
+            for name in stage.required_fields:
+                if getattr(Opportunity, name, None) is not None:
+                    label = REQUIRED_FIELD_LABELS.get(name, name)
+                    add(stage.id, "field", name, f"{label} is not filled in", field=name)
+            for key in stage.required_dimensions:
+                dimension = dimensions.get(key)
+                if dimension is not None:
+                    message = f"{dimension.name} must be {stage.minimum_status.value}"
+                    add(
+                        stage.id,
+                        "qualification",
+                        key,
+                        message,
+                        dimension_id=dimension.id,
+                        min_rank=STATUS_RANK[stage.minimum_status],
+                    )
+            if stage.min_engaged_stakeholders:
+                message = f"{stage.min_engaged_stakeholders} engaged stakeholders needed"
+                add(stage.id, "stakeholders", "engaged", message, min_engaged=stage.min_engaged_stakeholders)
+            if stage.requires_economic_buyer:
+                add(
+                    stage.id,
+                    "stakeholders",
+                    "economic_buyer",
+                    "the economic buyer is not engaged",
+                    economic_buyer=True,
+                )
+    return rows
+
+
+def _engagement(session: Session, deal_stage: Table, stage_ids: list[int], cutoff: dt.datetime) -> Table:
+    """A temporary table of (deal, engaged stakeholders, economic buyer engaged) for the deals in
+    ``stage_ids``. Whether a person is engaged depends on the contact's activity only (recent for
+    an open deal, any for a closed one), so those two facts are read once per contact, however
+    many deals and requirements the contact is on."""
+    contact = _temporary_table(
+        session,
+        "compliance_contact",
+        Column("contact_id", Integer, primary_key=True),
+        Column("recent", Boolean, nullable=False),
+        Column("ever", Boolean, nullable=False),
+    )
+    engagement = _temporary_table(
+        session,
+        "compliance_engagement",
+        Column("opportunity_id", Integer, primary_key=True),
+        Column("engaged", Integer, nullable=False),
+        Column("economic_buyer", Integer, nullable=False),
+    )
+    deals = (
+        select(deal_stage.c.opportunity_id, deal_stage.c.is_closed)
+        .where(deal_stage.c.stage_id.in_(stage_ids))
+        .distinct()
+        .subquery()
+    )
+    people = (
+        select(Stakeholder.contact_id)
+        .where(Stakeholder.opportunity_id.in_(select(deals.c.opportunity_id)))
+        .distinct()
+        .subquery()
+    )
+    session.execute(
+        insert(contact).from_select(
+            ["contact_id", "recent", "ever"],
+            select(
+                people.c.contact_id,
+                recent_activity(people.c.contact_id, cutoff),
+                any_activity(people.c.contact_id),
+            ),
+        )
+    )
+    _analyze(session, contact)
+    engaged = engaged_when(deals.c.is_closed, contact.c.recent, contact.c.ever)
+    rows = (
+        select(
+            deals.c.opportunity_id,
+            func.sum(case((engaged, 1), else_=0)),
+            func.max(case((and_(Stakeholder.role == StakeholderRole.ECONOMIC_BUYER, engaged), 1), else_=0)),
+        )
+        .select_from(deals)
+        .join(Stakeholder, Stakeholder.opportunity_id == deals.c.opportunity_id)
+        .join(contact, contact.c.contact_id == Stakeholder.contact_id)
+        .group_by(deals.c.opportunity_id)
+    )
+    session.execute(insert(engagement).from_select(["opportunity_id", "engaged", "economic_buyer"], rows))
+    contact.drop(session.connection())
+    _analyze(session, engagement)
+    return engagement
+
+
 def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | None = None) -> int:
-    """Replace the compliance flags of the deals in ``scope`` (all deals if None); return flags written."""
+    """Replace the compliance flags of the deals in ``scope`` (all deals if None); return flags written.
+
+    One ``INSERT … SELECT`` writes every flag: a small table of every stage's requirements joined
+    to the deals sorted into their stages, each deal's facts (fields, engagement) read once before.
+    Flags are written in the order of the requirements, then of the deals.
+    """
     contexts = processes(session)
     scope = scope if scope is not None else true()
     session.execute(
@@ -133,88 +306,84 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
     )
     now = utcnow()
     cutoff = now - dt.timedelta(days=ENGAGEMENT_WINDOW_DAYS)
-    deal_stage = _sort_into_stages(session, contexts, scope)
-    for context in contexts:
-        dimensions = {d.key: d for d in framework_dimensions(session, context.framework.id)}
-        for stage in context.stages:
-            if stage.is_closed and not stage.is_won:
-                continue
-            in_stage = deal_stage.c.stage_id == stage.id
-            unmet: list[tuple[str, str, str, ColumnElement[bool]]] = []
-            for earlier in context.stages:
-                if earlier.position >= stage.position or earlier.is_closed:
-                    continue
-                for index, criterion in enumerate(earlier.exit_criteria):
-                    ticked = exists().where(
-                        ExitCriterionCheck.opportunity_id == Opportunity.id,
-                        ExitCriterionCheck.stage_id == earlier.id,
-                        ExitCriterionCheck.criterion_index == index,
-                    )
-                    unmet.append(("exit_criterion", f"{earlier.name}#{index}", criterion, ~ticked))
-            for name in stage.required_fields:
-                column = getattr(Opportunity, name, None)
-                if column is not None:
-                    label = REQUIRED_FIELD_LABELS.get(name, name)
-                    unmet.append(("field", name, f"{label} is not filled in", column.is_(None)))
-            good = [
-                status.value
-                for status, rank in STATUS_RANK.items()
-                if rank >= STATUS_RANK[stage.minimum_status]
-            ]
-            for key in stage.required_dimensions:
-                dimension = dimensions.get(key)
-                if dimension is None:
-                    continue
-                met = exists().where(
-                    QualificationEntry.opportunity_id == Opportunity.id,
-                    QualificationEntry.dimension_id == dimension.id,
-                    QualificationEntry.status.in_(good),
-                )
-                message = f"{dimension.name} must be {stage.minimum_status.value}"
-                unmet.append(("qualification", key, message, ~met))
-            if stage.min_engaged_stakeholders:
-                person = aliased(Stakeholder)
-                engaged_count = (
-                    select(func.count())
-                    .select_from(person)
-                    .where(person.opportunity_id == Opportunity.id, engaged_condition(person, cutoff))
-                    .scalar_subquery()
-                )
-                message = f"{stage.min_engaged_stakeholders} engaged stakeholders needed"
-                unmet.append(
-                    ("stakeholders", "engaged", message, engaged_count < stage.min_engaged_stakeholders)
-                )
-            if stage.requires_economic_buyer:
-                buyer = aliased(Stakeholder)
-                engaged_buyer = exists().where(
-                    buyer.opportunity_id == Opportunity.id,
-                    buyer.role == StakeholderRole.ECONOMIC_BUYER,
-                    engaged_condition(buyer, cutoff),
-                )
-                unmet.append(
-                    ("stakeholders", "economic_buyer", "the economic buyer is not engaged", ~engaged_buyer)
-                )
-            for kind, key, message, condition in unmet:
-                rows = (
-                    select(
-                        Opportunity.id,
-                        literal(stage.id),
-                        literal(kind),
-                        literal(key[:80]),
-                        literal(message[:300]),
-                        literal(now, UTCDateTime()),
-                    )
-                    .select_from(deal_stage)
-                    .join(Opportunity, Opportunity.id == deal_stage.c.opportunity_id)
-                    .where(in_stage, condition)
-                    .order_by(deal_stage.c.opportunity_id)
-                )
-                session.execute(
-                    insert(StageComplianceFlag).from_select(
-                        ["opportunity_id", "stage_id", "kind", "key", "message", "detected_at"], rows
-                    )
-                )
-    deal_stage.drop(session.connection())
+    requirements = _requirements(session, contexts)
+    if not requirements:
+        session.flush()
+        return 0
+    fields = sorted({row["field"] for row in requirements if row["field"] is not None})
+    bits = {name: 1 << bit for bit, name in enumerate(fields)}
+    requirement = _temporary_table(
+        session,
+        "compliance_requirement",
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("stage_id", Integer, nullable=False),
+        Column("kind", String(30), nullable=False),
+        Column("key", String(80), nullable=False),
+        Column("message", String(300), nullable=False),
+        Column("criterion_stage_id", Integer),
+        Column("criterion_index", Integer),
+        Column("field_bit", Integer),
+        Column("dimension_id", Integer),
+        Column("min_rank", Integer),
+        Column("min_engaged", Integer),
+        Column("economic_buyer", Boolean, nullable=False),
+    )
+    session.execute(
+        insert(requirement),
+        [
+            {k: v for k, v in row.items() if k != "field"} | {"field_bit": bits.get(row["field"])}
+            for row in requirements
+        ],
+    )
+    _analyze(session, requirement)
+    deal_stage = _sort_into_stages(session, contexts, scope, fields)
+    people_stages = sorted(
+        {row["stage_id"] for row in requirements if row["min_engaged"] is not None or row["economic_buyer"]}
+    )
+    engagement = _engagement(session, deal_stage, people_stages, cutoff) if people_stages else None
+
+    r, deal = requirement.c, deal_stage.c
+    check = aliased(ExitCriterionCheck)
+    entry = aliased(QualificationEntry)
+    rank = case({status.value: value for status, value in STATUS_RANK.items()}, value=entry.status, else_=-1)
+    unmet = [
+        and_(r.criterion_stage_id.is_not(None), check.id.is_(None)),
+        and_(r.field_bit.is_not(None), deal.missing.op("&")(r.field_bit) != 0),
+        and_(r.dimension_id.is_not(None), or_(entry.id.is_(None), rank < r.min_rank)),
+    ]
+    rows = (
+        select(deal.opportunity_id, r.stage_id, r.kind, r.key, r.message, literal(now, UTCDateTime()))
+        .select_from(requirement)
+        .join(deal_stage, deal.stage_id == r.stage_id)
+        .outerjoin(
+            check,
+            and_(
+                check.opportunity_id == deal.opportunity_id,
+                check.stage_id == r.criterion_stage_id,
+                check.criterion_index == r.criterion_index,
+            ),
+        )
+        .outerjoin(
+            entry, and_(entry.opportunity_id == deal.opportunity_id, entry.dimension_id == r.dimension_id)
+        )
+    )
+    if engagement is not None:
+        people = engagement.c
+        rows = rows.outerjoin(engagement, people.opportunity_id == deal.opportunity_id)
+        unmet += [
+            and_(r.min_engaged.is_not(None), func.coalesce(people.engaged, 0) < r.min_engaged),
+            and_(r.economic_buyer.is_(True), func.coalesce(people.economic_buyer, 0) == 0),
+        ]
+    rows = rows.where(or_(*unmet)).order_by(r.seq, deal.opportunity_id)
+    session.execute(
+        insert(StageComplianceFlag).from_select(
+            ["opportunity_id", "stage_id", "kind", "key", "message", "detected_at"], rows
+        )
+    )
+
+    for table in (requirement, deal_stage, engagement):
+        if table is not None:
+            table.drop(session.connection())
     session.flush()
     in_scope = StageComplianceFlag.opportunity_id.in_(select(Opportunity.id).where(scope))
     return session.scalar(select(func.count()).select_from(StageComplianceFlag).where(in_scope)) or 0

@@ -282,11 +282,30 @@ def engaged_condition(person: Any, cutoff: dt.datetime) -> ColumnElement[bool]:
 
     The one set-wise definition of "engaged", shared by stage compliance and the gap detectors.
     """
-    recent = exists().where(
-        Activity.contact_id == person.contact_id, Activity.occurred_at >= literal(cutoff, UTCDateTime())
+    return engaged_when(
+        Opportunity.is_closed, recent_activity(person.contact_id, cutoff), any_activity(person.contact_id)
     )
-    ever = exists().where(Activity.contact_id == person.contact_id)
-    return or_(and_(Opportunity.is_closed.is_(False), recent), and_(Opportunity.is_closed.is_(True), ever))
+
+
+def recent_activity(contact_id: Any, cutoff: dt.datetime) -> ColumnElement[bool]:
+    """SQL: the contact has an activity since ``cutoff`` (engages them on an open deal)."""
+    return exists().where(
+        Activity.contact_id == contact_id, Activity.occurred_at >= literal(cutoff, UTCDateTime())
+    )
+
+
+def any_activity(contact_id: Any) -> ColumnElement[bool]:
+    """SQL: the contact has any recorded activity (engages them on a closed deal)."""
+    return exists().where(Activity.contact_id == contact_id)
+
+
+def engaged_when(is_closed: Any, recent: Any, ever: Any) -> ColumnElement[bool]:
+    """SQL: engaged, given whether the deal is closed and the contact's recent and any activity.
+
+    Stage compliance evaluates the two activity facts once per contact and combines them here,
+    so "engaged" keeps one definition.
+    """
+    return or_(and_(is_closed.is_(False), recent), and_(is_closed.is_(True), ever))
 
 
 def refresh_from_contact_roles(session: Session, *, opportunity_ids: Any = None) -> int:
