@@ -53,7 +53,7 @@ deal_mask = Table(
     _metadata,
     Column("opportunity_id", PrimaryKey, primary_key=True, autoincrement=False),
     # Bit 2·slot: the deal counts toward the priority in that slot; bit 2·slot+1: it is off-strategy
-    # for it (at a deprioritised segment and not counting toward it). Deals with no bit set are left out.
+    # for it (at a deprioritised segment and not counting toward it).
     Column("mask", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
@@ -117,15 +117,10 @@ def flagged(session: Session, everything: Scope, conditions: Sequence[EffortCond
         raise ValueError(f"between 1 and {MAX_SLOTS} priorities per pass, not {len(conditions)}")
     deal_mask.create(session.connection(), checkfirst=True)
     session.execute(delete(deal_mask))
-    computed = select(Opportunity.id.label("id"), _bits(conditions).label("mask")).where(
-        *everything.opportunity
-    )
-    masks = computed.subquery("computed_mask")
-    session.execute(
-        insert(deal_mask).from_select(
-            ["opportunity_id", "mask"], select(masks.c.id, masks.c.mask).where(masks.c.mask != 0)
-        )
-    )
+    # Every deal in scope gets a row, a mask of 0 too: filtering on the mask would evaluate every
+    # condition twice (SQLite substitutes the expression into the WHERE clause).
+    computed = select(Opportunity.id, _bits(conditions)).where(*everything.opportunity)
+    session.execute(insert(deal_mask).from_select(["opportunity_id", "mask"], computed))
     if session.get_bind().dialect.name == "postgresql":
         # A temporary table has no statistics until analysed; the grouped queries join it.
         session.connection().exec_driver_sql("ANALYZE board_deal_mask")
