@@ -376,23 +376,20 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
             and_(r.economic_buyer.is_(True), func.coalesce(people.economic_buyer, 0) == 0),
         ]
     rows = rows.where(or_(*unmet)).order_by(r.seq, deal.opportunity_id)
-    result = session.connection().execute(
-        insert(StageComplianceFlag).from_select(
-            ["opportunity_id", "stage_id", "kind", "key", "message", "detected_at"], rows
-        )
+    # The flags in scope are the rows just written (the old ones were deleted first);
+    # preserve_rowcount keeps psycopg's count, which SQLAlchemy otherwise drops for an INSERT.
+    result = session.execute(
+        insert(StageComplianceFlag)
+        .from_select(["opportunity_id", "stage_id", "kind", "key", "message", "detected_at"], rows)
+        .execution_options(preserve_rowcount=True)
     )
-    # The flags in scope are the rows just written (the old ones were deleted first). SQLite
-    # reports them; psycopg through SQLAlchemy says -1 for this statement, so count them there.
     written = int(cast(CursorResult[Any], result).rowcount)
 
     for table in (requirement, deal_stage, engagement):
         if table is not None:
             table.drop(session.connection())
     session.flush()
-    if written >= 0:
-        return written
-    in_scope = StageComplianceFlag.opportunity_id.in_(select(Opportunity.id).where(scope))
-    return session.scalar(select(func.count()).select_from(StageComplianceFlag).where(in_scope)) or 0
+    return written
 
 
 def import_scope(session: Session, report: ImportReport) -> ColumnElement[bool]:
