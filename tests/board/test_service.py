@@ -15,7 +15,16 @@ from bridgehead.errors import NotFound, PermissionDenied, ValidationFailed
 from bridgehead.intelligence.board import plan, service
 from bridgehead.intelligence.board.schemas import Board, GapName, PlanWrite
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
-from bridgehead.strategy.models import Segment, SegmentMember, SegmentStance, TargetMetric
+from bridgehead.strategy.models import (
+    BusinessKind,
+    PipelineDefinition,
+    Priority,
+    PriorityStatus,
+    Segment,
+    SegmentMember,
+    SegmentStance,
+    TargetMetric,
+)
 from tests.board.support import NOW, PERIOD, World, build_world, deal, populate
 from tests.factories import make_user
 
@@ -207,3 +216,46 @@ def test_open_gap_signals_are_counted_per_kind_and_member(db_session: Session, w
     assert drill.inbox[0].open_signals == 1
     signals = {member.name: member.open_signals for member in drill.members}
     assert (signals["Dan Rep"], signals["South"], signals["Ann Rep"]) == (1, 1, 0)
+
+
+def _second_priority(session: Session, world: World, title: str, **definition: object) -> Priority:
+    """Another active company priority counting the deals ``definition`` selects."""
+    priority = Priority(
+        org_unit_id=world.company.id,
+        title=title,
+        intent_what="w",
+        intent_why="y",
+        target_metric=TargetMetric.WIN_RATE,
+        target_value=Decimal(60),
+        target_period="2025",
+        status=PriorityStatus.ACTIVE,
+        effective_from=dt.date(2025, 1, 1),
+    )
+    session.add(priority)
+    session.flush()
+    session.add(PipelineDefinition(priority_id=priority.id, name=title, **definition))
+    session.flush()
+    return priority
+
+
+def test_each_row_of_a_board_of_several_priorities_equals_its_own_drill_down(
+    db_session: Session, world: World
+) -> None:
+    # The board reads every priority in one pass (a bit per priority and kind in each deal's mask);
+    # the drill-down reads one priority alone. Existing business (a sibling won deal earlier) and
+    # all pipeline put deals under several priorities at once.
+    _second_priority(db_session, world, "Grow the installed base", business_kind=BusinessKind.EXISTING)
+    _second_priority(db_session, world, "All pipeline", business_kind=BusinessKind.ANY)
+    board = service.board(db_session, viewer=None, period=PERIOD, now=NOW)
+    assert len(board.rows) == 3
+    for row in board.rows:
+        for cell in row.cells:
+            drill = service.drill_down(
+                db_session, viewer=None, priority_id=row.priority_id, gap=cell.gap, period=PERIOD, now=NOW
+            )
+            assert drill.value == cell.value, (row.title, cell.gap)
+            assert [point.value for point in drill.trend] == [point.value for point in cell.trend]
+    all_pipeline = next(row for row in board.rows if row.title == "All pipeline")
+    alignment = next(cell for cell in all_pipeline.cells if cell.gap == GapName.ALIGNMENT)
+    assert alignment.value == pytest.approx(0.0)  # every deal and activity counts toward it
+    assert {cell.value for cell in all_pipeline.cells} != {None}
