@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bridgehead.crm.models import Activity, Opportunity
 from bridgehead.errors import NotFound, PermissionDenied, ValidationFailed
-from bridgehead.intelligence.board import plan, service
+from bridgehead.intelligence.board import plan, queries, service
 from bridgehead.intelligence.board.schemas import Board, GapName, PlanWrite
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
 from bridgehead.strategy.models import (
@@ -238,12 +238,15 @@ def _second_priority(session: Session, world: World, title: str, **definition: o
     return priority
 
 
+@pytest.mark.parametrize("mask_columns", [queries.MAX_MASK_COLUMNS, 0], ids=["per-mask-counts", "grouped"])
 def test_each_row_of_a_board_of_several_priorities_equals_its_own_drill_down(
-    db_session: Session, world: World
+    db_session: Session, world: World, monkeypatch: pytest.MonkeyPatch, mask_columns: int
 ) -> None:
     # The board reads every priority in one pass (a bit per priority and kind in each deal's mask);
     # the drill-down reads one priority alone. Existing business (a sibling won deal earlier) and
-    # all pipeline put deals under several priorities at once.
+    # all pipeline put deals under several priorities at once. Activities are counted per mask value
+    # unless there are too many distinct masks; both ways are checked.
+    monkeypatch.setattr(queries, "MAX_MASK_COLUMNS", mask_columns)
     _second_priority(db_session, world, "Grow the installed base", business_kind=BusinessKind.EXISTING)
     _second_priority(db_session, world, "All pipeline", business_kind=BusinessKind.ANY)
     board = service.board(db_session, viewer=None, period=PERIOD, now=NOW)
