@@ -258,8 +258,9 @@ def _engagement(session: Session, deal_stage: Table, stage_ids: list[int], cutof
     )
     people = (
         select(Stakeholder.contact_id)
-        .where(Stakeholder.opportunity_id.in_(select(deals.c.opportunity_id)))
-        .distinct()
+        .join(deal_stage, deal_stage.c.opportunity_id == Stakeholder.opportunity_id)
+        .where(deal_stage.c.stage_id.in_(stage_ids))
+        .group_by(Stakeholder.contact_id)
         .subquery()
     )
     session.execute(
