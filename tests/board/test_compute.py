@@ -87,3 +87,17 @@ def test_knowledge_mean_of_missing_shares_and_relative_spread() -> None:
 )
 def test_severity_bands(gap: float | None, severity: str) -> None:
     assert compute.severity(gap) == severity
+
+
+def test_outcomes_total_equals_adding_them_one_by_one() -> None:
+    parts = [
+        compute.Outcomes(won=2, lost=1, won_cents=700, cycle_days={30: 1, 45: 1}),
+        compute.Outcomes(won=0, lost=4, won_cents=0),
+        compute.Outcomes(won=3, lost=0, won_cents=900, cycle_days={45: 2, 90: 1}),
+    ]
+    total = compute.Outcomes.total(parts)
+    assert total == parts[0] + parts[1] + parts[2]
+    assert total == compute.Outcomes(won=5, lost=5, won_cents=1600, cycle_days={30: 1, 45: 3, 90: 1})
+    assert total.median_cycle() == 45
+    assert compute.Outcomes.total([]) == compute.Outcomes()
+    assert parts[0].cycle_days == {30: 1, 45: 1}  # the parts are left as they were

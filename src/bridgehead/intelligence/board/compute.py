@@ -16,7 +16,7 @@ Each is built from shares or relative shortfalls between 0 and 1, so the parts a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,6 +126,18 @@ class Outcomes:
         for day, count in other.cycle_days.items():
             days[day] = days.get(day, 0) + count
         return Outcomes(self.won + other.won, self.lost + other.lost, self.won_cents + other.won_cents, days)
+
+    @staticmethod
+    def total(parts: Iterable[Outcomes]) -> Outcomes:
+        """The sum of ``parts``: one histogram filled in place (adding one part at a time copies
+        the growing histogram each time; a company sums a thousand owners)."""
+        won = lost = won_cents = 0
+        days: dict[int, int] = {}
+        for part in parts:
+            won, lost, won_cents = won + part.won, lost + part.lost, won_cents + part.won_cents
+            for day, count in part.cycle_days.items():
+                days[day] = days.get(day, 0) + count
+        return Outcomes(won, lost, won_cents, days)
 
     def win_rate(self) -> float | None:
         """Won ÷ (won + lost), the metrics engine's definition."""

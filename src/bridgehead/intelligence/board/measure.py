@@ -186,6 +186,10 @@ def _total(rows: dict[Owner, Total], owners: Collection[int] | None, zero: Total
     return total
 
 
+def _outcomes(rows: dict[Owner, compute.Outcomes], owners: Collection[int] | None) -> compute.Outcomes:
+    return compute.Outcomes.total(value for owner, value in rows.items() if owners is None or owner in owners)
+
+
 @dataclass(frozen=True)
 class GapSet:
     """The three gaps of one group in one period, with the totals they came from."""
@@ -211,8 +215,8 @@ def gaps_for(
     for period in inputs.periods:
         label = period.label
         effort = _total(inputs.effort.get(label, {}), owners, compute.Effort())
-        actual = _total(inputs.outcomes.get(label, {}), owners, compute.Outcomes())
-        baseline = _total(inputs.outcomes.get(previous.label, {}), owners, compute.Outcomes())
+        actual = _outcomes(inputs.outcomes.get(label, {}), owners)
+        baseline = _outcomes(inputs.outcomes.get(previous.label, {}), owners)
         implemented = unconfirmed = 0
         for owner, (total, missing) in inputs.initiatives.get(label, {}).items():
             if owners is None or owner in owners:
