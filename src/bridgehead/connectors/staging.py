@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bridgehead.common.types import UTCDateTime
 from bridgehead.connectors.entities import FieldSpec, Kind
 from bridgehead.connectors.report import EntityBatch
+from bridgehead.db import analyze_scratch
 
 # Rows handed to SQLite's executemany at a time (as Python tuples).
 SQLITE_ROWS_PER_WRITE = 10_000
@@ -162,8 +163,7 @@ class Stage:
         PostgreSQL's planner its row counts."""
         connection = self.session.connection()
         connection.exec_driver_sql(f"CREATE INDEX ix_{self.table.name}_ext ON {self.table.name} (_ext)")
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"ANALYZE {self.table.name}")
+        analyze_scratch(self.session, self.table)
 
     def drop(self) -> None:
         """Remove the staging table."""

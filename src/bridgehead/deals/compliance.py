@@ -44,6 +44,7 @@ from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Opportunity
+from bridgehead.db import analyze_scratch
 from bridgehead.deals.models import (
     ExitCriterionCheck,
     QualificationEntry,
@@ -98,14 +99,6 @@ def _temporary_table(session: Session, prefix: str, *columns: Column[Any]) -> Ta
     return table
 
 
-def _analyze(session: Session, *tables: Table) -> None:
-    """PostgreSQL plans temporary tables blind until they are analysed (autovacuum never sees them)."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        for table in tables:
-            connection.exec_driver_sql(f"ANALYZE {table.name}")
-
-
 def _sort_into_stages(
     session: Session, contexts: list[ProcessContext], scope: ColumnElement[bool], fields: Sequence[str] = ()
 ) -> Table:
@@ -156,7 +149,7 @@ def _sort_into_stages(
         deal_stage.c.is_closed,
         deal_stage.c.missing,
     ).create(connection)
-    _analyze(session, deal_stage)
+    analyze_scratch(session, deal_stage)
     return deal_stage
 
 
@@ -273,7 +266,7 @@ def _engagement(session: Session, deal_stage: Table, stage_ids: list[int], cutof
             ),
         )
     )
-    _analyze(session, contact)
+    analyze_scratch(session, contact)
     engaged = engaged_when(deals.c.is_closed, contact.c.recent, contact.c.ever)
     rows = (
         select(
@@ -288,7 +281,7 @@ def _engagement(session: Session, deal_stage: Table, stage_ids: list[int], cutof
     )
     session.execute(insert(engagement).from_select(["opportunity_id", "engaged", "economic_buyer"], rows))
     contact.drop(session.connection())
-    _analyze(session, engagement)
+    analyze_scratch(session, engagement)
     return engagement
 
 
@@ -338,7 +331,7 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
             for row in requirements
         ],
     )
-    _analyze(session, requirement)
+    analyze_scratch(session, requirement)
     deal_stage = _sort_into_stages(session, contexts, scope, fields)
     people_stages = sorted(
         {row["stage_id"] for row in requirements if row["min_engaged"] is not None or row["economic_buyer"]}

@@ -51,7 +51,7 @@ from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.crm.schemas import AccountFilters, AccountRead, UserRef
 from bridgehead.crm.service import account_list_criteria
-from bridgehead.db import LARGE_PAGE_CACHE_KIB, sqlite_page_cache
+from bridgehead.db import LARGE_PAGE_CACHE_KIB, analyze_scratch, sqlite_page_cache
 from bridgehead.errors import Conflict, NotFound, ValidationFailed
 from bridgehead.strategy.models import PipelineDefinition, Priority, Segment, SegmentMember, SegmentPriority
 from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule, reads_only_account_row
@@ -362,9 +362,8 @@ def account_scope(session: Session, account_ids: Select[Any]) -> Iterator[Table 
     session.execute(insert(_SCOPED_ACCOUNT).from_select(list(_SCOPED_COLUMNS), copied))
     scoped = session.scalar(select(func.count()).select_from(_SCOPED_ACCOUNT)) or 0
     total = session.scalar(select(func.count()).select_from(_account)) or 0
-    if session.get_bind().dialect.name == "postgresql":
-        # Without statistics PostgreSQL would plan for a large copy and scan every member.
-        session.execute(text(f"ANALYZE {_SCOPED_ACCOUNT.name}"))
+    # Without statistics PostgreSQL would plan for a large copy and scan every member.
+    analyze_scratch(session, _SCOPED_ACCOUNT)
     yield _SCOPED_ACCOUNT if scoped <= _SCOPE_SHARE_LIMIT * total else None
     _SCOPED_ACCOUNT.drop(connection)
 

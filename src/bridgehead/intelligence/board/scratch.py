@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from bridgehead.common.types import PrimaryKey
 from bridgehead.crm.models import Opportunity
+from bridgehead.db import analyze_scratch
 from bridgehead.intelligence.metrics.scope import Scope
 
 # Two bits per priority ("on" and "off") in a signed 64-bit integer.
@@ -121,9 +122,7 @@ def flagged(session: Session, everything: Scope, conditions: Sequence[EffortCond
     # condition twice (SQLite substitutes the expression into the WHERE clause).
     computed = select(Opportunity.id, _bits(conditions)).where(*everything.opportunity)
     session.execute(insert(deal_mask).from_select(["opportunity_id", "mask"], computed))
-    if session.get_bind().dialect.name == "postgresql":
-        # A temporary table has no statistics until analysed; the grouped queries join it.
-        session.connection().exec_driver_sql("ANALYZE board_deal_mask")
+    analyze_scratch(session, deal_mask)  # the grouped queries join it
     try:
         yield Masks(len(conditions))
     finally:

@@ -43,7 +43,7 @@ from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
-from bridgehead.db import sqlite_page_cache
+from bridgehead.db import analyze_scratch, sqlite_page_cache
 from bridgehead.deals.compliance import import_scope
 from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import detect_activity, detect_deals, scratch
@@ -151,7 +151,7 @@ def _apply(
         return _raise_all(session, detection, severity, now)
     session.execute(delete(_hits))
     session.execute(insert(_hits).from_select(list(HIT_COLUMNS), detection.rows))
-    scratch.analyze(session, _hits)
+    analyze_scratch(session, _hits)
     found = exists().where(_hits.c.subject_key == GapSignal.subject_key)
     resolved = _resolve(session, kind, and_(_in_scope(scope), ~found), now)
     still_open = and_(

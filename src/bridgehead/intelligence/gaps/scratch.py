@@ -28,12 +28,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
 
 from bridgehead.crm.models import Opportunity
+from bridgehead.db import analyze_scratch
 from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext
 from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
 from bridgehead.intelligence.gaps.sqltools import stage_case
@@ -166,20 +166,9 @@ def prepare(session: Session, contexts: Sequence[ProcessContext], deal_scope: Co
     rows = _requirement_rows(session, contexts)
     if rows:
         session.execute(insert(stage_requirement), rows)
-    analyze(session, stage_pair, deal_stage, stage_requirement)
-
-
-def analyze(session: Session, *tables: Table) -> None:
-    """On PostgreSQL, statistics for freshly filled scratch tables (autovacuum never sees temporary ones).
-
-    Without them the planner guesses one row per requirement kind and plans nested loops with a
-    scan of ``qualification_entry`` per deal and requirement. SQLite plans these joins well enough
-    from its defaults.
-    """
-    if session.connection().dialect.name != "postgresql":
-        return
-    for table in tables:
-        session.execute(text(f"ANALYZE {table.name}"))
+    # Without statistics PostgreSQL guesses one row per requirement kind and plans nested loops
+    # with a scan of ``qualification_entry`` per deal and requirement.
+    analyze_scratch(session, stage_pair, deal_stage, stage_requirement)
 
 
 def clear(session: Session) -> None:
