@@ -56,11 +56,12 @@ class _States:
 
 
 class _State:
-    """The columns of one of the two states; ``known`` is false when the deal had no history yet."""
+    """The columns of one of the two states; ``known`` is false when the deal had no history yet
+    (a history row always names a stage)."""
 
     def __init__(self, table: Any, prefix: str) -> None:
-        self.known = table.c[f"{prefix}_known"] == 1
         self.stage = table.c[f"{prefix}_stage"]
+        self.known = self.stage.is_not(None)
         self.cents = table.c[f"{prefix}_cents"]
         self.close_date = table.c[f"{prefix}_close_date"]
 
@@ -102,11 +103,9 @@ def _states(scope: Scope, start_moment: dt.datetime, end_moment: dt.datetime) ->
     states = (
         select(
             moment.c.opportunity_id,
-            case((start_row.id.is_not(None), 1), else_=0).label("start_known"),
             start_row.stage.label("start_stage"),
             func.coalesce(type_coerce(start_row.amount, BigInteger), 0).label("start_cents"),
             start_row.close_date.label("start_close_date"),
-            literal(1).label("end_known"),
             end_row.stage.label("end_stage"),
             func.coalesce(type_coerce(end_row.amount, BigInteger), 0).label("end_cents"),
             end_row.close_date.label("end_close_date"),

@@ -91,10 +91,10 @@ def agility(session: Session, scope: Scope) -> Agility:
     for statement in statements:
         for hour, count in session.execute(statement):
             histogram[int(hour)] += int(count)
-    rows = sorted(histogram.items())
-    resolved = sum(int(count) for _, count in rows)
+    hours_seen = sorted(histogram)
+    resolved = sum(histogram.values())
     median_hours = (
-        median_from_histogram([int(h) for h, _ in rows], [int(c) for _, c in rows]) if rows else None
+        median_from_histogram(hours_seen, [histogram[hour] for hour in hours_seen]) if hours_seen else None
     )
     return Agility(
         median_days=None if median_hours is None else round(median_hours / 24, 2), resolved_signals=resolved
