@@ -202,9 +202,10 @@ def test_bulk_load_into_an_empty_member_table_keeps_the_constraints(
     assert in_key_order == [db_session.get_bind().dialect.name == "sqlite"]
     assert _stored(db_session, added) == expected
     assert counts == {segment.id: len(expected[segment.id]) for segment in added}
-    # The foreign keys and the account index are back, as the migrations made them ...
+    # The foreign keys (PostgreSQL) and the account index are back, as the migrations made them ...
     assert _constraints(db_session) == before
-    # ... and enforced: deleting an account still removes its memberships.
+    # ... and deleting an account or a segment still removes its memberships (on SQLite through
+    # the triggers that stand in for ON DELETE CASCADE).
     every_account = added[RULES.index({"all": []})].id
     member_account = max(expected[every_account])  # the last account made: no deals, no children
     assert len(_stored(db_session, added)[every_account]) > 1
@@ -213,6 +214,11 @@ def test_bulk_load_into_an_empty_member_table_keeps_the_constraints(
         select(SegmentMember.segment_id).where(SegmentMember.account_id == member_account)
     )
     assert list(remaining) == []
+    db_session.execute(delete(Segment).where(Segment.id == every_account))
+    left = db_session.scalar(
+        select(SegmentMember.account_id).where(SegmentMember.segment_id == every_account)
+    )
+    assert left is None
     # Once members are stored it is no longer a bulk load.
     assert segments._is_bulk_load(db_session) is False
 

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 from bridgehead import models
 from bridgehead.config import get_settings
 from bridgehead.db import make_engine
+from bridgehead.migrate import exists_on
 
 target_metadata = models.Base.metadata
 
@@ -19,6 +20,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=exists_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

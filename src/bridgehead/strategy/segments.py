@@ -51,7 +51,7 @@ from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.crm.schemas import AccountFilters, AccountRead, UserRef
 from bridgehead.crm.service import account_list_criteria
-from bridgehead.db import LARGE_PAGE_CACHE_KIB, analyze_scratch, sqlite_page_cache
+from bridgehead.db import analyze_scratch, sqlite_page_cache
 from bridgehead.errors import Conflict, NotFound, ValidationFailed
 from bridgehead.strategy.models import PipelineDefinition, Priority, Segment, SegmentMember, SegmentPriority
 from bridgehead.strategy.rules import check_rule, compile_rule, describe_rule, reads_only_account_row
@@ -464,7 +464,7 @@ def _first_members_together(
     mask per account, so each account row (and on SQLite its custom fields, parsed once per row for
     all rules) is read once instead of once per segment. The mask is joined to the pass's
     (segment, bit) pairs, so the memberships are written account by account: the account index
-    grows at its end and the foreign-key checks read the accounts in order. With
+    grows at its end (and PostgreSQL's foreign-key checks read the accounts in order). With
     ``in_key_order`` (a SQLite bulk load, the account index set aside) the masks are kept in a
     temporary table and written segment by segment instead, in primary-key order: the table then
     grows at its end, and each segment's count is its INSERT's row count. The members are exactly
@@ -556,8 +556,9 @@ def _loading_members(session: Session, bulk: bool) -> Iterator[None]:
     row, and memberships written account by account land all over the primary key's B-tree. For
     a first load of millions of memberships the primary key, index and foreign keys are dropped
     and added again in the same transaction: the key and index built once, sorted, from the
-    loaded rows, the foreign keys checked by one set-wise query each. SQLite cannot drop a key:
-    there only the account index is dropped and built again, and the shared scan writes the
+    loaded rows, the foreign keys checked by one set-wise query each. SQLite cannot drop a primary
+    key (and declares no foreign keys on this table: see ``SegmentMember``): there only the account
+    index is dropped and built again, and the shared scan writes the
     memberships in primary-key order (``_first_members_together``). Other sessions touching
     memberships or accounts wait for the transaction.
     """
@@ -646,11 +647,7 @@ def evaluate_segments(
 
     bulk = bool(together) and _is_bulk_load(session)
     in_key_order = bulk and session.get_bind().dialect.name == "sqlite"
-    # A load in key order checks each segment's members against the accounts again: with the
-    # account table in the cache (256 MiB: 163 MiB of accounts at a million) it is read from disk
-    # once (~6.3 -> ~5.3 s CPU at a million accounts; 64 or 128 MiB gain nothing).
-    cache = LARGE_PAGE_CACHE_KIB if in_key_order else _BULK_CACHE_KIB
-    with bulk_write(session, cache), _loading_members(session, bulk):
+    with bulk_write(session), _loading_members(session, bulk):
         if together:
             counts.update(_first_members_together(session, together, in_key_order=in_key_order))
             for segment in together:
