@@ -6,13 +6,15 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bridgehead.auth.models import User
+from bridgehead.crm.models import Account, Opportunity
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
 from bridgehead.intelligence.gaps.scan import scan
-from tests.factories import make_activity
+from tests.factories import make_account, make_activity
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signals, run
 
 TODAY = NOW.date()
@@ -142,3 +144,52 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
     cleared = run(db_session, GapKind.CLOSE_DATE_PAST, now=NOW + dt.timedelta(minutes=10))
     assert cleared.resolved == 1
     assert past.id not in open_signals(db_session, GapKind.CLOSE_DATE_PAST)
+
+
+def test_deleting_a_deal_account_or_owner_carries_through_to_the_signals(
+    db_session: Session, org: Org
+) -> None:
+    """What ON DELETE does on PostgreSQL, the SQLite triggers do (the keys are PostgreSQL's only)."""
+    stale = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    other_account = make_account(db_session, name="Initech", owner_id=org.other_rep.id)
+    elsewhere = deal(
+        db_session,
+        org,
+        account_id=other_account.id,
+        owner_id=org.other_rep.id,
+        created_at=NOW - dt.timedelta(days=60),
+    )
+    kept = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    run(db_session, GapKind.STALE_DEAL)
+    assert {stale.id, elsewhere.id, kept.id} <= set(open_signals(db_session, GapKind.STALE_DEAL))
+
+    db_session.execute(delete(Opportunity).where(Opportunity.id == stale.id))
+    db_session.execute(delete(Opportunity).where(Opportunity.id == elsewhere.id))
+    db_session.execute(delete(Account).where(Account.id == other_account.id))
+    db_session.execute(delete(User).where(User.id == org.other_rep.id))
+    signals = open_signals(db_session, GapKind.STALE_DEAL)
+    assert stale.id not in signals
+    assert elsewhere.id not in signals
+    assert kept.id in signals
+    assert signals[kept.id].owner_id == org.rep.id
+
+    # An account-subject signal goes with its account; a deleted owner leaves the signal unowned.
+    account_signal = GapSignal(
+        kind=GapKind.OFF_STRATEGY,
+        severity=Severity.LOW,
+        subject_key=f"account:{org.account.id}",
+        account_id=org.account.id,
+        owner_id=org.rep.id,
+        explanation="activity at a deprioritised account",
+    )
+    db_session.add(account_signal)
+    db_session.flush()
+    signal_id = account_signal.id
+    db_session.execute(delete(User).where(User.id == org.rep.id))
+    db_session.expire_all()
+    assert db_session.get(GapSignal, signal_id).owner_id is None  # type: ignore[union-attr]
+    assert open_signals(db_session, GapKind.STALE_DEAL)[kept.id].owner_id is None
+    db_session.execute(delete(Opportunity).where(Opportunity.account_id == org.account.id))
+    db_session.execute(delete(Account).where(Account.id == org.account.id))
+    db_session.expire_all()
+    assert db_session.get(GapSignal, signal_id) is None

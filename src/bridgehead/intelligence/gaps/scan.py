@@ -274,8 +274,8 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
     up to date row by row costs more than writing the rows, while building an index from the
     finished table is one sort. On PostgreSQL the foreign keys go too and come back as one
     validating join each: checked row by row, their triggers lock every referenced deal, account
-    and user (three times the cost of the insert itself). SQLite checks its foreign keys per row
-    regardless (the pragma cannot change inside a transaction). The drop, the inserts and the
+    and user (three times the cost of the insert itself). On SQLite the table declares no deal,
+    account or owner key (see ``GapSignal``), so nothing is checked per row. The drop, the inserts and the
     builds are one transaction: if the scan fails nothing changed. On PostgreSQL the drop locks
     the signal table against readers until the scan commits, which a first scan can afford.
     """

@@ -135,9 +135,11 @@ def prepare(session: Session, contexts: Sequence[ProcessContext], deal_scope: Co
         table.create(connection, checkfirst=True)
         session.execute(delete(table))
     # The stage CASE (a dozen lower(trim(…)) IN (…) branches) runs once per distinct (type, stage)
-    # pair, not once per deal: a million deals carry a handful of pairs.
+    # pair, not once per deal: a million deals carry a handful of pairs. OFFSET 0 keeps SQLite from
+    # pushing the outer "maps to a stage" test down into the DISTINCT, which would run the CASE per
+    # deal (2.0 s instead of 0.14 s at 1,000,000 deals).
     covered = (or_(Opportunity.is_closed.is_(False), Opportunity.is_won.is_(True)), deal_scope)
-    pairs = select(Opportunity.type, Opportunity.stage).where(*covered).distinct().subquery()
+    pairs = select(Opportunity.type, Opportunity.stage).where(*covered).distinct().offset(0).subquery()
     stage_id = ClauseAdapter(pairs).traverse(
         stage_case(contexts, lambda stage: None if stage.is_closed and not stage.is_won else stage.id)
     )
