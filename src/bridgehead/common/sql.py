@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import CTE, ColumnElement, Integer, Select, column, func, select, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import Join
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -47,3 +51,28 @@ def integer_rows(name: str, names: Sequence[str], rows: Iterable[Sequence[int]])
     statement = f"SELECT {labels} FROM (VALUES {rendered}) AS {name}_rows"  # noqa: S608
     textual = text(statement).columns(*(column(label, Integer) for label in names))
     return textual.cte(name)
+
+
+class OuterFirstJoin(Join):
+    """An inner join whose left side is the outer loop: SQLite's ``CROSS JOIN ... ON``.
+
+    SQLite picks the loop order by its own cost guesses, which go wrong on scratch tables and on
+    a selective-looking index: the segment masks were scanned once per segment instead of once,
+    and the gap detectors walked open deals in amount order (an index on is_closed, amount), so
+    every lookup that followed landed on a random page. PostgreSQL plans the join itself (a plain
+    JOIN).
+    """
+
+    inherit_cache = True
+
+
+@compiles(OuterFirstJoin, "sqlite")
+def _outer_first_join_sqlite(element: OuterFirstJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    kw.pop("asfrom", None)
+    from_linter = kw.get("from_linter")
+    if from_linter is not None:  # the two sides are joined (no cartesian-product warning)
+        from_linter.edges.update(itertools.product(element.left._from_objects, element.right._from_objects))
+    left = element.left._compiler_dispatch(compiler, asfrom=True, **kw)
+    right = element.right._compiler_dispatch(compiler, asfrom=True, **kw)
+    onclause = element.onclause._compiler_dispatch(compiler, **kw) if element.onclause is not None else "1"
+    return f"{left} CROSS JOIN {right} ON {onclause}"

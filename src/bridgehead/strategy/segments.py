@@ -8,7 +8,6 @@ after an import only for the accounts it changed.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,17 +33,15 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import Join
 
 from bridgehead.audit.service import record_change
 from bridgehead.auth.models import Role, User
 from bridgehead.auth.service import require_role, visibility_for
 from bridgehead.common.pagination import Page, PageRequest
+from bridgehead.common.sql import OuterFirstJoin
 from bridgehead.common.types import MoneyAmount, utcnow
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import ImportReport
@@ -433,28 +430,6 @@ def _refresh_members(session: Session, segment: Segment, scope: Table | None, *,
     )
 
 
-class _OuterFirstJoin(Join):
-    """An inner join whose left side is the outer loop: SQLite's ``CROSS JOIN ... ON``.
-
-    SQLite would otherwise loop over the few (segment, bit) pairs outside and scan every
-    account's mask once per segment. PostgreSQL plans the join itself (a plain JOIN).
-    """
-
-    inherit_cache = True
-
-
-@compiles(_OuterFirstJoin, "sqlite")
-def _outer_first_join_sqlite(element: _OuterFirstJoin, compiler: SQLCompiler, **kw: Any) -> str:
-    kw.pop("asfrom", None)
-    from_linter = kw.get("from_linter")
-    if from_linter is not None:  # the two sides are joined (no cartesian-product warning)
-        from_linter.edges.update(itertools.product(element.left._from_objects, element.right._from_objects))
-    left = element.left._compiler_dispatch(compiler, asfrom=True, **kw)
-    right = element.right._compiler_dispatch(compiler, asfrom=True, **kw)
-    onclause = element.onclause._compiler_dispatch(compiler, **kw) if element.onclause is not None else "1"
-    return f"{left} CROSS JOIN {right} ON {onclause}"
-
-
 def _first_members_together(
     session: Session, segments: Sequence[Segment], *, in_key_order: bool = False
 ) -> dict[int, int]:
@@ -495,7 +470,7 @@ def _first_members_together(
             )
         ).subquery("pass_bit")
         pairs = select(bits.c.segment_id, flagged.c.account_id).select_from(
-            _OuterFirstJoin(flagged, bits, flagged.c.mask.bitwise_and(bits.c.bit) != 0)
+            OuterFirstJoin(flagged, bits, flagged.c.mask.bitwise_and(bits.c.bit) != 0)
         )
         session.execute(insert(member).from_select(["segment_id", "account_id"], pairs))
         counted = session.execute(

@@ -8,12 +8,14 @@ from the scan's ``gap_deal_stage`` scratch table (filled once per scan by ``scra
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     String,
+    Table,
     and_,
     case,
     cast,
@@ -27,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Select
 
+from bridgehead.common.sql import OuterFirstJoin
 from bridgehead.crm.models import Opportunity
 from bridgehead.deals.models import (
     ActionPlan,
@@ -61,10 +64,17 @@ from bridgehead.strategy.models import Segment, SegmentMember
 
 
 def staged_open_deals(context: DetectContext, *columns: Any) -> Select[Any]:
-    """Open deals in scope with their process stage (``ProcessStage`` joined), selecting ``columns``."""
+    """Open deals in scope with their process stage (``ProcessStage`` joined), selecting ``columns``.
+
+    The deal stages (one row per covered deal, keyed by deal id) drive the loop, so on SQLite the
+    deals are read in id order: walked through the is_closed index instead, they came in amount
+    order and every per-deal lookup hit a random page (single-threaded detector at 1,000,000
+    deals: 4.8 -> 2.0-2.6 s).
+    """
+    deals = typing.cast(Table, Opportunity.__table__)
     return (
         select(*deal_columns(), *columns)
-        .join(deal_stage, deal_stage.c.opportunity_id == Opportunity.id)
+        .select_from(OuterFirstJoin(deal_stage, deals, deal_stage.c.opportunity_id == Opportunity.id))
         .join(ProcessStage, ProcessStage.id == deal_stage.c.stage_id)
         .where(*open_deals(context), ProcessStage.is_closed.is_(False))
     )
