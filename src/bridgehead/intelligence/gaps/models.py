@@ -86,7 +86,6 @@ class GapSignal(Base):
         Index("ix_gap_signal_owner_id_resolved_at", "owner_id", "resolved_at", "raised_at", "opportunity_id"),
         Index("ix_gap_signal_opportunity_id", "opportunity_id"),
         Index("ix_gap_signal_account_id", "account_id"),
-        Index("ix_gap_signal_raised_at", "raised_at"),
         # The subject and owner keys are declared on PostgreSQL only. SQLite checks a key per
         # inserted row by seeking the parent (~3.6 us a signal for these three, ~5 s of a first scan
         # at 1,000,000 deals) and cannot set the checks aside inside a transaction. The scan writes
