@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bridgehead.common.types import Period
 from bridgehead.crm.models import Opportunity, OpportunityHistory
+from bridgehead.intelligence.metrics.queries import count_if
 from bridgehead.intelligence.metrics.scope import Scope
 
 
@@ -166,7 +167,7 @@ def waterfall_counts(
     start_cents = func.coalesce(at_start.cents, 0)
 
     def flag(condition: ColumnElement[bool]) -> Any:
-        return func.count().filter(and_(both, condition))
+        return count_if(and_(both, condition))
 
     statement = (
         select(

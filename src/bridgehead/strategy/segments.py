@@ -33,6 +33,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.sql import visitors
@@ -338,10 +339,10 @@ _Element = TypeVar("_Element", bound=ClauseElement)
 
 
 @contextmanager
-def bulk_write(session: Session, kib: int = _BULK_CACHE_KIB) -> Iterator[None]:
-    """Run a large set-wise write with a page cache of ``kib`` KiB (SQLite), restoring it afterwards."""
+def bulk_write(session: Session) -> Iterator[None]:
+    """Run a large set-wise write with a page cache to match (SQLite), restoring it afterwards."""
     # Scratch tables (the scope copy, the segment masks) live in the temporary database.
-    with sqlite_page_cache(session, kib, temp_too=True):
+    with sqlite_page_cache(session, _BULK_CACHE_KIB, temp_too=True):
         yield
 
 
@@ -487,7 +488,8 @@ def _members_by_segment(
     session: Session, batch: Sequence[Segment], masks: Select[int, int]
 ) -> dict[int, int]:
     """Keep ``masks`` (account id, bit mask) in a temporary table and insert each segment's members
-    from it in account order; return each segment's count (its INSERT's row count)."""
+    from it in account order; return each segment's count (its INSERT's row count: SQLite only,
+    where the count is always reported)."""
     member = typing.cast(Table, SegmentMember.__table__)
     connection = session.connection()
     _PASS_MASK.drop(connection, checkfirst=True)
@@ -498,17 +500,8 @@ def _members_by_segment(
         members = select(literal(segment.id, Integer), _PASS_MASK.c.account_id).where(
             _PASS_MASK.c.mask.bitwise_and(1 << bit) != 0
         )
-        result = session.execute(
-            insert(member)
-            .from_select(["segment_id", "account_id"], members)
-            .execution_options(preserve_rowcount=True)
-        )
-        inserted = getattr(result, "rowcount", -1)
-        if not isinstance(inserted, int) or inserted < 0:
-            inserted = session.scalar(
-                select(func.count()).select_from(member).where(member.c.segment_id == segment.id)
-            )
-        counts[segment.id] = int(inserted or 0)
+        result = session.execute(insert(member).from_select(["segment_id", "account_id"], members))
+        counts[segment.id] = int(typing.cast(CursorResult[Any], result).rowcount)
     _PASS_MASK.drop(connection)
     return counts
 

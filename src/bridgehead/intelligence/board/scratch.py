@@ -10,7 +10,7 @@ and outside the application's metadata: no migration, no other session sees it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,17 +85,20 @@ class Masks:
 
     def on(self, mask: int | None) -> tuple[int, ...]:
         """The slots whose priority the deal counts toward."""
-        mask = int(mask or 0)
-        if mask not in self._on:
-            self._on[mask] = tuple(slot for slot in range(self.slots) if mask & on_bit(slot))
-        return self._on[mask]
+        return self._slots(mask, on_bit, self._on)
 
     def off(self, mask: int | None) -> tuple[int, ...]:
         """The slots whose priority the deal is off-strategy for."""
-        mask = int(mask or 0)
-        if mask not in self._off:
-            self._off[mask] = tuple(slot for slot in range(self.slots) if mask & off_bit(slot))
-        return self._off[mask]
+        return self._slots(mask, off_bit, self._off)
+
+    def _slots(
+        self, mask: int | None, bit: Callable[[int], int], known: dict[int, tuple[int, ...]]
+    ) -> tuple[int, ...]:
+        # A handful of distinct masks, each decoded once.
+        value = int(mask or 0)
+        if value not in known:
+            known[value] = tuple(slot for slot in range(self.slots) if value & bit(slot))
+        return known[value]
 
 
 def _bits(conditions: Sequence[EffortConditions]) -> Any:
