@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from bridgehead.cli import app
 from bridgehead.config import Settings, get_settings
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
-from bridgehead.crm.models import Account, Opportunity
+from bridgehead.crm.models import Account, Activity, Opportunity, OpportunityHistory
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from benchmarks.salesforce_generator import generate_salesforce_export
 from tests.connectors.support import MAPPINGS, MAVEN_DIR
 
 runner = CliRunner()
@@ -168,3 +169,24 @@ def test_hubspot_from_the_command_line(cli_database: str, tmp_path: Path) -> Non
     assert again.exit_code == 0, again.output
     assert _count(cli_database, Opportunity) == 1
     _assert_one_line_failure(_run("import", "hubspot", tmp_path / "nowhere"), 2, "not a folder")
+
+
+def test_a_salesforce_import_without_per_row_key_checks_stores_no_dangling_reference(
+    cli_database: str, tmp_path: Path
+) -> None:
+    """The command's transaction skips SQLite's per-row key checks (the engine stores only ids it
+    looked up): every stored reference must still name a stored record."""
+    export = tmp_path / "export"
+    generate_salesforce_export(export, opportunities=300, history=900, activities=1_500)
+    result = _run("import", "salesforce", export)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(Settings(), url=cli_database)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            assert session.execute(text("PRAGMA foreign_key_check")).all() == []
+            assert session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+            linked = select(func.count()).select_from(Activity).where(Activity.opportunity_id.is_not(None))
+            assert (session.scalar(linked) or 0) > 0
+            assert (session.scalar(select(func.count()).select_from(OpportunityHistory)) or 0) > 0
+    finally:
+        engine.dispose()

@@ -92,10 +92,13 @@ def run_cli_import(
     """Run an import in one transaction; commit unless dry run; on refusal print the report and exit 2."""
     from bridgehead.cli import _clean_failures, _fail, _session
     from bridgehead.config import get_settings
+    from bridgehead.db import begin_trusted_bulk_write
 
     with _clean_failures():
         try:
             with _session(get_settings()) as session, _progress() as progress:
+                # The engine stores only references it has looked up in this transaction.
+                begin_trusted_bulk_write(session)
                 report = run(session, progress)
                 if dry_run:
                     session.rollback()

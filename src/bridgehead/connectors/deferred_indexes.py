@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
+from bridgehead.db import sqlite_index_build
+
 # Below this many rows a batch is cheaper to index row by row than to rebuild indexes for.
 MIN_ROWS = 20_000
 # ... and unless it brings at least this many times the rows the table holds already.
@@ -72,9 +74,10 @@ class DeferredIndexes:
         connection = self.session.connection()
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
-        for indexes in self.dropped.values():
-            for _, definition in indexes:
-                connection.exec_driver_sql(definition)
+        with sqlite_index_build(self.session):
+            for indexes in self.dropped.values():
+                for _, definition in indexes:
+                    connection.exec_driver_sql(definition)
         for table_name, constraints in self.foreign_keys.items():
             adds = ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints)
             connection.exec_driver_sql(f'ALTER TABLE "{table_name}" {adds}')

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bridgehead.common.types import UTCDateTime
 from bridgehead.connectors.entities import FieldSpec, Kind
 from bridgehead.connectors.report import EntityBatch
-from bridgehead.db import analyze_scratch
+from bridgehead.db import analyze_scratch, sqlite_index_build
 
 # Rows handed to SQLite's executemany at a time (as Python tuples).
 SQLITE_ROWS_PER_WRITE = 10_000
@@ -162,7 +162,8 @@ class Stage:
         """Index the loaded stage by id (one sorted build beats growing it row by row) and give
         PostgreSQL's planner its row counts."""
         connection = self.session.connection()
-        connection.exec_driver_sql(f"CREATE INDEX ix_{self.table.name}_ext ON {self.table.name} (_ext)")
+        with sqlite_index_build(self.session, schemas=("temp",)):
+            connection.exec_driver_sql(f"CREATE INDEX ix_{self.table.name}_ext ON {self.table.name} (_ext)")
         analyze_scratch(self.session, self.table)
 
     def drop(self) -> None:

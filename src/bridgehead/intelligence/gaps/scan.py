@@ -43,7 +43,7 @@ from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
-from bridgehead.db import analyze_scratch, sqlite_page_cache
+from bridgehead.db import analyze_scratch, sqlite_index_build, sqlite_page_cache
 from bridgehead.deals.compliance import import_scope
 from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import detect_activity, detect_deals, scratch
@@ -299,8 +299,9 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
     yield
     if postgres:
         session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-    for index in indexes:
-        index.create(connection)
+    with sqlite_index_build(session):
+        for index in indexes:
+            index.create(connection)
     for key in keys:
         connection.execute(AddConstraint(key))
 

@@ -1,0 +1,93 @@
+"""Database plumbing: a trusted bulk write sets SQLite's per-row key checks aside for its own
+transaction only, and index builds leave the connection's settings as they were."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridgehead.config import Settings
+from bridgehead.db import begin_trusted_bulk_write, make_engine, sqlite_index_build
+from bridgehead.migrate import upgrade_database
+
+# A contact of an account that does not exist.
+DANGLING_CONTACT = text(
+    "INSERT INTO contact (external_id, first_name, last_name, account_id, custom_fields, created_at) "
+    "VALUES ('dangling', 'Ada', 'Lovelace', 987654, '{}', '2026-01-01')"
+)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite file of this test's own (its pool hands the same connection back)."""
+    engine = make_engine(Settings(), url=f"sqlite:///{tmp_path / 'plumbing.db'}")
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+def _foreign_keys_on(session: Session) -> bool:
+    return bool(session.execute(text("PRAGMA foreign_keys")).scalar_one())
+
+
+def _driver_connection(session: Session) -> object:
+    return session.connection().connection.driver_connection
+
+
+def test_a_trusted_bulk_write_skips_key_checks_in_its_transaction_and_the_next_one_checks_again(
+    sqlite_engine: Engine,
+) -> None:
+    with Session(sqlite_engine) as bulk:
+        assert begin_trusted_bulk_write(bulk) is True
+        assert not _foreign_keys_on(bulk)
+        bulk.execute(DANGLING_CONTACT)  # not checked: the caller vouches for its references
+        used = _driver_connection(bulk)
+        bulk.rollback()
+    with Session(sqlite_engine) as ordinary:
+        # The pool hands back the very connection the bulk write ran on.
+        assert _driver_connection(ordinary) is used
+        assert _foreign_keys_on(ordinary)
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+            ordinary.execute(DANGLING_CONTACT)
+        ordinary.rollback()
+
+
+def test_a_session_already_in_its_transaction_keeps_its_key_checks(sqlite_engine: Engine) -> None:
+    with Session(sqlite_engine) as session:
+        session.execute(text("SELECT 1"))
+        assert begin_trusted_bulk_write(session) is False
+        assert _foreign_keys_on(session)
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+            session.execute(DANGLING_CONTACT)
+        session.rollback()
+
+
+def test_postgres_keeps_every_constraint_in_a_trusted_bulk_write(engine: Engine) -> None:
+    with Session(engine) as session:
+        trusted = begin_trusted_bulk_write(session)
+        assert trusted is (engine.dialect.name == "sqlite")
+        if not trusted:
+            with pytest.raises(IntegrityError):
+                session.execute(DANGLING_CONTACT)
+        session.rollback()
+
+
+def test_an_index_build_puts_the_cache_and_threads_back(sqlite_engine: Engine) -> None:
+    with Session(sqlite_engine) as session:
+        session.execute(text("PRAGMA main.cache_size=-65536"))
+        settings = ("PRAGMA main.cache_size", "PRAGMA temp.cache_size", "PRAGMA threads")
+        before = [session.execute(text(setting)).scalar_one() for setting in settings]
+        with sqlite_index_build(session):
+            during = [session.execute(text(setting)).scalar_one() for setting in settings]
+            session.execute(text("CREATE INDEX ix_test_contact_name ON contact (last_name, first_name)"))
+        after = [session.execute(text(setting)).scalar_one() for setting in settings]
+        session.rollback()
+    assert during[:2] == [-2048, -2048]
+    assert during[2] >= 1
+    assert after == before
