@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks.salesforce_generator import generate_salesforce_export
 from click.testing import Result
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
@@ -16,7 +17,6 @@ from bridgehead.config import Settings, get_settings
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
 from bridgehead.crm.models import Account, Activity, Opportunity, OpportunityHistory
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
-from benchmarks.salesforce_generator import generate_salesforce_export
 from tests.connectors.support import MAPPINGS, MAVEN_DIR
 
 runner = CliRunner()

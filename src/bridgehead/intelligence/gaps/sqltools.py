@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Integer,
     String,
@@ -27,7 +28,8 @@ from sqlalchemy import (
     null,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.sql.expression import CompoundSelect, Select
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import CompoundSelect, Select, UnaryExpression
 
 from bridgehead.common.types import UTCDateTime
 from bridgehead.crm.models import Opportunity
@@ -206,7 +208,17 @@ def deal_hit_columns(
 
 
 def open_deals(context: DetectContext) -> list[ColumnElement[bool]]:
-    """Open deals within the scan's scope."""
+    """Open deals within the scan's scope.
+
+    On SQLite the open test is written ``(+ is_closed) IS 0``, which no index can answer, so
+    the walk over the deals is never driven by the ``(is_closed, close_date)`` index: through it
+    the deals came in close-date order, each row fetched from a random page and then sorted
+    back into id order (close_date_past at 1,000,000 deals, 78 % open: 6.9 s; walking the table
+    in rowid order reads it once, 0.2 s). A scope's own conditions keep their indexes.
+    """
+    if context.dialect == "sqlite":
+        unindexed = UnaryExpression(Opportunity.is_closed, operator=operators.custom_op("+"), type_=Boolean())
+        return [unindexed.is_(False), context.deal_scope]
     return [Opportunity.is_closed.is_(False), context.deal_scope]
 
 
