@@ -217,7 +217,9 @@ def open_deals(context: DetectContext) -> list[ColumnElement[bool]]:
     in rowid order reads it once, 0.2 s). A scope's own conditions keep their indexes.
     """
     if context.dialect == "sqlite":
-        unindexed = UnaryExpression(Opportunity.is_closed, operator=operators.custom_op("+"), type_=Boolean())
+        unindexed = UnaryExpression(
+            Opportunity.__table__.c.is_closed, operator=operators.custom_op("+"), type_=Boolean()
+        )
         return [unindexed.is_(False), context.deal_scope]
     return [Opportunity.is_closed.is_(False), context.deal_scope]
 
