@@ -167,6 +167,15 @@ def sqlite_page_cache(
             connection.exec_driver_sql(f"PRAGMA {schema}.cache_size={size}")
 
 
+def sqlite_checks_foreign_keys(session: Session) -> bool | None:
+    """On SQLite, whether this transaction checks foreign keys row by row (False in a trusted bulk
+    write); None elsewhere (PostgreSQL always checks)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return None
+    return bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one())
+
+
 # Building an index over millions of rows: SQLite's sorter sorts runs of keys as large as the page
 # cache, in one thread; with a 2 MiB cache the runs are small, sorted by helper threads and merged,
 # which measured 3x faster than in a 256 MiB cache (5,000,000 activities: 9.3-11.2 -> 3.4 s per

@@ -190,3 +190,60 @@ def test_a_salesforce_import_without_per_row_key_checks_stores_no_dangling_refer
             assert (session.scalar(select(func.count()).select_from(OpportunityHistory)) or 0) > 0
     finally:
         engine.dispose()
+
+
+def _flags_per_deal(url: str) -> dict[str, list[tuple[str, str, str]]]:
+    """Each deal's compliance flags (stage, kind, key) in the order the deal room lists them (by id)."""
+    engine = make_engine(Settings(), url=url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            rows = session.execute(
+                text(
+                    "SELECT o.external_id, s.name, f.kind, f.key FROM stage_compliance_flag f "
+                    "JOIN opportunity o ON o.id = f.opportunity_id JOIN process_stage s ON s.id = f.stage_id "
+                    "ORDER BY f.id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    flags: dict[str, list[tuple[str, str, str]]] = {}
+    for deal, stage, kind, key in rows:
+        flags.setdefault(deal, []).append((stage, kind, key))
+    return flags
+
+
+def test_a_trusted_import_flags_each_deal_in_requirement_order_like_a_checked_one(
+    cli_database: str, tmp_path: Path
+) -> None:
+    """The command's import (no per-row key checks) writes flags requirement by requirement, a
+    checked import deal by deal: each deal's flags must still come in the same order."""
+    from bridgehead.connectors.report import ImportOptions
+    from bridgehead.connectors.salesforce import salesforce_batches
+    from bridgehead.connectors.service import import_batches
+    from bridgehead.migrate import upgrade_database
+
+    export = tmp_path / "export"
+    generate_salesforce_export(export, opportunities=200, history=600, activities=800)
+    assert _run("import", "salesforce", export).exit_code == 0
+
+    checked_url = f"sqlite:///{tmp_path / 'checked.db'}"
+    engine = make_engine(Settings(), url=checked_url)
+    try:
+        upgrade_database(engine)
+        with unit_of_work(make_session_factory(engine)) as session:
+            report = import_batches(
+                session,
+                actor=None,
+                source="salesforce",
+                location=str(export),
+                batches=salesforce_batches(export),
+                options=ImportOptions(),
+            )
+            assert report.ok
+            assert session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+    trusted = _flags_per_deal(cli_database)
+    assert sum(len(flags) for flags in trusted.values()) > len(trusted) > 0
+    assert trusted == _flags_per_deal(checked_url)

@@ -78,7 +78,7 @@ def build_deal_execution(session: Session, *, as_of: dt.date, seed: int) -> None
     exemplary, poor = tier < 2, tier >= 7
     position = case(_STAGE_POSITION, value=Opportunity.stage, else_=3)
 
-    refresh_from_contact_roles(session, opportunity_ids=select(Opportunity.id).where(in_scope))
+    refresh_from_contact_roles(session, deals=in_scope)
     _shape_stakeholders(session, in_scope=in_scope, poor=poor, position=position)
     _qualify(
         session, process, in_scope=in_scope, tier=tier, position=position, seed=seed, moment=as_of_moment
