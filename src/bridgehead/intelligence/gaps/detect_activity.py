@@ -120,7 +120,13 @@ def stale_deal(session: Session, context: DetectContext) -> Detection:
 
 
 def close_date_pushed(session: Session, context: DetectContext) -> Detection:
-    """Open deals whose close date moved later ``min_pushes`` times or more (from stage history)."""
+    """Open deals whose close date moved later ``min_pushes`` times or more (from stage history).
+
+    One window (each change's previous close date) finds the pushes; the first close date is read
+    only for the deals pushed often enough, each by one seek of the history index. A second
+    window for it cost more than the first (SQLite, 1,000,000 deals: 4.7 s with both, 1.8 s with
+    one).
+    """
     minimum = context.rule.number("min_pushes")
     order = (OpportunityHistory.changed_at, OpportunityHistory.id)
     steps = (
@@ -130,20 +136,26 @@ def close_date_pushed(session: Session, context: DetectContext) -> Detection:
             func.lag(OpportunityHistory.close_date)
             .over(partition_by=OpportunityHistory.opportunity_id, order_by=order)
             .label("previous"),
-            func.first_value(OpportunityHistory.close_date)
-            .over(partition_by=OpportunityHistory.opportunity_id, order_by=order)
-            .label("first"),
         )
         .where(OpportunityHistory.opportunity_id.in_(select(Opportunity.id).where(*open_deals(context))))
         .subquery()
     )
-    pushes = (
-        select(steps.c.opportunity_id, func.count().label("pushes"), func.min(steps.c.first).label("first"))
+    pushed = (
+        select(steps.c.opportunity_id, func.count().label("pushes"))
         .where(steps.c.close_date > steps.c.previous)
         .group_by(steps.c.opportunity_id)
         .having(func.count() >= minimum)
         .subquery()
     )
+    first_change = aliased(OpportunityHistory)
+    first = (
+        select(first_change.close_date)
+        .where(first_change.opportunity_id == pushed.c.opportunity_id)
+        .order_by(first_change.changed_at, first_change.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    pushes = select(pushed.c.opportunity_id, pushed.c.pushes, first.label("first")).subquery()
     inner = (
         select(*deal_columns(), Opportunity.close_date, pushes.c.pushes, pushes.c.first)
         .join(pushes, pushes.c.opportunity_id == Opportunity.id)
