@@ -153,7 +153,12 @@ def sqlite_page_cache(
     if connection.dialect.name != "sqlite":
         yield
         return
-    schemas = ("main", "temp") if temp_too else ("main",)
+    with _cache_size(connection, ("main", "temp") if temp_too else ("main",), kib):
+        yield
+
+
+@contextmanager
+def _cache_size(connection: Connection, schemas: tuple[str, ...], kib: int) -> Iterator[None]:
     previous = {
         schema: int(connection.exec_driver_sql(f"PRAGMA {schema}.cache_size").scalar_one())
         for schema in schemas
@@ -195,16 +200,9 @@ def sqlite_index_build(session: Session, *, schemas: tuple[str, ...] = ("main", 
         yield
         return
     threads = int(connection.exec_driver_sql("PRAGMA threads").scalar_one())
-    previous = {
-        schema: int(connection.exec_driver_sql(f"PRAGMA {schema}.cache_size").scalar_one())
-        for schema in schemas
-    }
     connection.exec_driver_sql(f"PRAGMA threads={min(INDEX_BUILD_THREADS, os.cpu_count() or 1)}")
-    for schema in schemas:
-        connection.exec_driver_sql(f"PRAGMA {schema}.cache_size=-{INDEX_BUILD_CACHE_KIB}")
     try:
-        yield
+        with _cache_size(connection, schemas, INDEX_BUILD_CACHE_KIB):
+            yield
     finally:
-        for schema, size in previous.items():
-            connection.exec_driver_sql(f"PRAGMA {schema}.cache_size={size}")
         connection.exec_driver_sql(f"PRAGMA threads={threads}")
