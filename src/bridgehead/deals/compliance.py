@@ -290,8 +290,8 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
 
     One ``INSERT … SELECT`` writes every flag: a small table of every stage's requirements joined
     to the deals sorted into their stages, each deal's facts (fields, engagement) read once before.
-    Flags are written deal by deal, each deal's in the order of its requirements (the order the
-    deal room lists them in).
+    Each deal's flags are written in the order of its requirements (the order the deal room lists
+    them in): deal by deal while SQLite checks keys per row, requirement by requirement otherwise.
     """
     contexts = processes(session)
     scope = scope if scope is not None else true()
@@ -376,10 +376,9 @@ def check_stage_compliance(session: Session, *, scope: ColumnElement[bool] | Non
     # insert time at a third of the benchmark export). Without those checks (a trusted bulk
     # write), requirement by requirement: the join already yields that order, so the 6,400,000
     # flags of the benchmark import need no sort (insert 12.5 -> 6.7 s).
-    if sqlite_checks_foreign_keys(session) is False:
-        rows = rows.where(or_(*unmet)).order_by(r.seq, deal.opportunity_id)
-    else:
-        rows = rows.where(or_(*unmet)).order_by(deal.opportunity_id, r.seq)
+    unchecked = sqlite_checks_foreign_keys(session) is False
+    order = (r.seq, deal.opportunity_id) if unchecked else (deal.opportunity_id, r.seq)
+    rows = rows.where(or_(*unmet)).order_by(*order)
     # The flags in scope are the rows just written (the old ones were deleted first);
     # preserve_rowcount keeps psycopg's count, which SQLAlchemy otherwise drops for an INSERT.
     result = session.execute(
