@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, MetaData, String, inspect, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import CheckConstraint, Column, MetaData, String, inspect, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.schema import CreateTable
 
 from bridgehead.config import Settings
 from bridgehead.db import make_engine
@@ -123,3 +128,93 @@ def test_revision_files_follow_the_naming_rule() -> None:
         name = Path(revision.path).name
         assert name[:11].count("-") == 2, name  # YYYY-MM-DD_slug
         assert name[10] == "_", name
+
+
+def _enum_checks_migration() -> ModuleType:
+    path = next(
+        Path(alembic_config().get_main_option("script_location") or "").glob(
+            "versions/*_sqlite_enum_checks.py"
+        )
+    )
+    spec = importlib.util.spec_from_file_location("sqlite_enum_checks", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _table_definitions(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        return {str(name): str(sql) for name, sql in rows}
+
+
+def _insert_activity(connection: Connection, kind: str) -> None:
+    connection.exec_driver_sql(
+        "INSERT INTO activity (kind, direction, occurred_at, custom_fields) "
+        "VALUES (?, 'inbound', '2026-01-01 00:00:00', '{}')",
+        (kind,),
+    )
+
+
+def test_sqlite_enum_checks_are_equalities_that_still_reject_unknown_values(tmp_path: Path) -> None:
+    engine = make_engine(Settings(), url=f"sqlite:///{tmp_path / 'fresh.db'}")
+    upgrade_database(engine)
+    definitions = _table_definitions(engine)
+    assert "kind = 'call' OR kind = 'email' OR kind = 'meeting' OR kind = 'task'" in definitions["activity"]
+    assert not [name for name, sql in definitions.items() if re.search(r"CHECK \(\S+ IN \(", sql)]
+    with engine.begin() as connection:
+        _insert_activity(connection, "meeting")
+    with pytest.raises(IntegrityError, match="ck_activity_activity_kind"), engine.begin() as connection:
+        _insert_activity(connection, "fax")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT kind FROM activity").scalars().all() == ["meeting"]
+    engine.dispose()
+
+
+def test_every_enum_in_list_rewrites_to_what_the_ddl_compiler_writes() -> None:
+    """The migration's rewrite of the IN list each enum constraint compiles to gives the DDL's own text."""
+    migration = _enum_checks_migration()
+    dialect = sqlite.dialect()
+    seen = 0
+    for table in Base.metadata.tables.values():
+        ddl = str(CreateTable(table).compile(dialect=dialect))
+        for constraint in table.constraints:
+            if not isinstance(constraint, CheckConstraint) or not getattr(constraint, "_type_bound", False):
+                continue
+            membership = constraint.sqltext.compile(
+                dialect=dialect, compile_kwargs={"literal_binds": True, "include_table": False}
+            )
+            in_list = f"CHECK ({membership})"
+            assert " IN (" in in_list
+            assert migration.as_equalities(in_list) in ddl, (table.name, in_list)
+            assert migration.as_in_lists(migration.as_equalities(in_list)) == in_list
+            seen += 1
+    assert seen >= 20
+
+
+def test_sqlite_database_from_before_0018_gets_equalities_and_keeps_its_rows(tmp_path: Path) -> None:
+    fresh = make_engine(Settings(), url=f"sqlite:///{tmp_path / 'fresh.db'}")
+    upgrade_database(fresh)
+    expected = _table_definitions(fresh)
+    fresh.dispose()
+
+    engine = make_engine(Settings(), url=f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_database(engine)
+    _downgrade(engine, "0017")
+    old = _table_definitions(engine)
+    assert "CHECK (kind IN ('call', 'email', 'meeting', 'task'))" in old["activity"]
+    with engine.begin() as connection:
+        _insert_activity(connection, "call")
+        # The same pooled connection then runs the upgrade: it must reread the definitions.
+        connection.exec_driver_sql("SELECT count(*) FROM activity").scalar_one()
+    upgrade_database(engine)
+    assert _table_definitions(engine) == expected
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+        assert connection.exec_driver_sql("SELECT kind FROM activity").scalars().all() == ["call"]
+    with pytest.raises(IntegrityError, match="ck_activity_activity_kind"), engine.begin() as connection:
+        _insert_activity(connection, "fax")
+    assert _differences(engine) == []
+    engine.dispose()

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, Integer
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Enum, Integer, or_
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from sqlalchemy.types import TypeDecorator
 
 # BIGINT primary keys on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
@@ -154,3 +157,33 @@ def string_enum(enum_class: type[enum.StrEnum], name: str, *, length: int = 20) 
         length=length,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+@compiles(CheckConstraint, "sqlite")
+def _sqlite_check_as_equalities(constraint: CheckConstraint, compiler: Any, **kw: Any) -> str:
+    """On SQLite, a CHECK of ``column IN (value, …)`` (every enum column's) is written as ``column = value OR …``.
+
+    SQLite evaluates an IN list inside a CHECK constraint by building a lookup table for every row
+    it writes: inserting 1,405,891 gap signals took 3.97 s with ``kind IN (12 kinds)`` and
+    ``severity IN (3)``, 1.59 s with the same tests as equalities, 1.53 s with none; 5,000,000
+    activities 5.8-6.6 s against 3.1-3.4 s. The two forms accept and reject the same values (NULL
+    included). Migration 0018 rewrites the constraints of databases created before.
+    """
+    membership = constraint.sqltext
+    if (
+        isinstance(membership, BinaryExpression)
+        and membership.operator is operators.in_op
+        and isinstance(membership.right, BindParameter)
+        and membership.right.expanding
+        and isinstance(membership.right.value, list | tuple)
+        and membership.right.value
+        and constraint.dialect_options["sqlite"]["on_conflict"] is None
+    ):
+        equalities = or_(*(membership.left == value for value in membership.right.value))
+        body = compiler.sql_compiler.process(equalities, include_table=False, literal_binds=True)
+        return str(
+            compiler.define_constraint_preamble(constraint, **kw)
+            + f"CHECK ({body})"
+            + compiler.define_constraint_deferrability(constraint)
+        )
+    return str(compiler.visit_check_constraint(constraint, **kw))
