@@ -66,7 +66,7 @@ def measure_scan(url: str) -> dict[str, Any]:
     import bridgehead.models  # noqa: F401
     from bridgehead.config import Settings
     from bridgehead.db import make_engine, make_session_factory, unit_of_work
-    from bridgehead.intelligence.gaps.scan import KindResult, scan
+    from bridgehead.intelligence.gaps.scan import KindResult, scan, store_defaults
 
     engine = make_engine(Settings(), url=url)
     detectors: dict[str, dict[str, float]] = {}
@@ -78,8 +78,12 @@ def measure_scan(url: str) -> dict[str, Any]:
         last[0] = now
 
     start = time.perf_counter()
+    # As ``bridgehead gaps scan`` does: the playbook defaults committed first, then the scan with a
+    # helper process (used on SQLite only).
     with unit_of_work(make_session_factory(engine)) as session:
-        result = scan(session, now=SCAN_NOW, progress=progress)
+        store_defaults(session)
+    with unit_of_work(make_session_factory(engine)) as session:
+        result = scan(session, now=SCAN_NOW, progress=progress, helper_engine=engine)
     return {"seconds": time.perf_counter() - start, "raised": result.raised, "detectors": detectors}
 
 
@@ -215,6 +219,8 @@ def main() -> None:
                 shutil.copy(args.sqlite_db, work / "gaps.db")
                 with sqlite3.connect(work / "gaps.db") as connection:
                     connection.execute("DELETE FROM gap_signal")
+                # The copy's 2 GB would otherwise still be written back to disk during the scan.
+                os.sync()
             else:
                 subprocess.run(
                     [BRIDGEHEAD, "init"], env=env_for(sqlite_url), check=True, stdout=subprocess.DEVNULL

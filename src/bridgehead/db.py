@@ -97,6 +97,7 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
         )
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _emit_begin)
+        event.listen(engine, "checkin", _detach_scratch_databases)
         return engine
     return create_engine(database_url, echo=settings.sql_echo, pool_pre_ping=True)
 
@@ -206,3 +207,29 @@ def sqlite_index_build(session: Session, *, schemas: tuple[str, ...] = ("main", 
             yield
     finally:
         connection.exec_driver_sql(f"PRAGMA threads={threads}")
+
+
+# Connection info key: the scratch database files attached to a pooled SQLite connection until it
+# goes back to the pool (see attach_scratch_database).
+_ATTACHED_SCRATCH = "bridgehead_attached_scratch"
+
+
+def attach_scratch_database(session: Session, path: str, schema: str) -> None:
+    """On SQLite, ATTACH the database file ``path`` as ``schema`` to the session's connection.
+
+    SQLite cannot DETACH a database that the open transaction has read, so the file stays attached
+    until the connection goes back to the pool (after the commit or rollback), and is detached and
+    deleted then.
+    """
+    connection = session.connection()
+    connection.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (path,))
+    connection.info.setdefault(_ATTACHED_SCRATCH, []).append((schema, path))
+
+
+def _detach_scratch_databases(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    for schema, path in record.info.pop(_ATTACHED_SCRATCH, []):
+        try:
+            dbapi_connection.execute(f"DETACH DATABASE {schema}")
+        finally:
+            if os.path.exists(path):
+                os.remove(path)

@@ -25,14 +25,15 @@ def scan_command(
     """Run every detector (or those named) set-wise and print raised / still open / resolved per kind."""
     from bridgehead.cli import _clean_failures, _session
     from bridgehead.intelligence.gaps.rules import check_kind
-    from bridgehead.intelligence.gaps.scan import DETECTORS, KindResult, scan
+    from bridgehead.intelligence.gaps.scan import DETECTORS, KindResult, scan, store_defaults
 
     with _clean_failures():
         kinds = [check_kind(name) for name in kind] if kind else None
-        table = Table(title="Gap scan", title_justify="left")
-        for column in ("Detector", "Raised", "Still open", "Resolved"):
-            table.add_column(column, justify="left" if column == "Detector" else "right")
-        with _session(get_settings()) as session:
+        settings = get_settings()
+        # Committed first, so the scan's helper connection (which reads committed rows) sees them.
+        with _session(settings) as session:
+            store_defaults(session)
+        with _session(settings) as session:
             todo = kinds or list(DETECTORS)
             with Progress(
                 TextColumn("{task.description}"),
@@ -42,16 +43,19 @@ def scan_command(
                 console=console,
                 transient=True,
             ) as progress:
-                task = progress.add_task(f"detecting {todo[0].value}", total=len(todo))
+                task = progress.add_task("detecting", total=len(todo))
 
                 def advance(item: KindResult) -> None:
-                    done = int(progress.tasks[0].completed) + 1
-                    following = todo[done].value if done < len(todo) else "done"
-                    progress.update(task, advance=1, description=f"detecting {following}")
-                    label = item.kind.value if item.enabled else f"{item.kind.value} (off)"
-                    table.add_row(label, f"{item.raised:,}", f"{item.still_open:,}", f"{item.resolved:,}")
+                    progress.update(task, advance=1, description=f"detecting: {item.kind.value} done")
 
-                result = scan(session, kinds=kinds, progress=advance)
+                # This transaction has written nothing yet: a helper connection may run detectors.
+                result = scan(session, kinds=kinds, progress=advance, helper_engine=session.get_bind().engine)
+        table = Table(title="Gap scan", title_justify="left")
+        for column in ("Detector", "Raised", "Still open", "Resolved"):
+            table.add_column(column, justify="left" if column == "Detector" else "right")
+        for item in result.kinds:
+            label = item.kind.value if item.enabled else f"{item.kind.value} (off)"
+            table.add_row(label, f"{item.raised:,}", f"{item.still_open:,}", f"{item.resolved:,}")
         table.add_section()
         table.add_row("total", f"{result.raised:,}", f"{result.still_open:,}", f"{result.resolved:,}")
         console.print(table)
