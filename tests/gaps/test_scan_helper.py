@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -125,15 +125,26 @@ def test_a_scan_with_a_helper_writes_what_one_connection_writes(database: Engine
     assert _signals(database) == expected
 
 
-def test_a_failing_helper_fails_the_scan_and_leaves_nothing_behind(database: Engine, tmp_path: Path) -> None:
+def test_a_failing_helper_leaves_its_kinds_to_the_scan_and_nothing_behind(
+    database: Engine, tmp_path: Path
+) -> None:
     before = set(glob.glob(HELPER_FILES))
+    alone = _scan(database, helper=None)
+    expected = _signals(database)
+    with database.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM gap_signal")
     # A helper pointed at a database without the schema fails on its first detector.
     elsewhere = make_engine(Settings(), url=f"sqlite:///{tmp_path / 'empty.db'}")
-    with pytest.raises(RuntimeError, match="helper process failed: OperationalError"):
-        _scan(database, helper=elsewhere)
+    with unit_of_work(make_session_factory(database)) as session:
+        result = scan(session, now=NOW, helper_engine=elsewhere, helper_min_deals=0)
     elsewhere.dispose()
-    with make_session_factory(database)() as session:
-        assert session.scalar(select(func.count()).select_from(GapSignal)) == 0
+    assert result.helper_kinds == []
+    assert result.helper_error is not None
+    assert "helper process failed: OperationalError" in result.helper_error
+    assert [(item.kind, item.raised) for item in result.kinds] == [
+        (kind, raised) for kind, raised, *_ in alone
+    ]
+    assert _signals(database) == expected
     assert set(glob.glob(HELPER_FILES)) == before
 
 

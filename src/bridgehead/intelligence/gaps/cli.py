@@ -50,6 +50,10 @@ def scan_command(
 
                 # This transaction has written nothing yet: a helper connection may run detectors.
                 result = scan(session, kinds=kinds, progress=advance, helper_engine=session.get_bind().engine)
+        if result.helper_error:
+            console.print(
+                f"[yellow]{result.helper_error}; its detectors ran on the scan's own connection.[/]"
+            )
         table = Table(title="Gap scan", title_justify="left")
         for column in ("Detector", "Raised", "Still open", "Resolved"):
             table.add_column(column, justify="left" if column == "Detector" else "right")

@@ -81,6 +81,10 @@ def can_help() -> bool:
     return os.name == "posix" and (os.cpu_count() or 1) >= 2
 
 
+class HelperFailed(RuntimeError):
+    """The helper process failed or stopped; its message says why."""
+
+
 @dataclass(frozen=True)
 class HelperKind:
     """A kind the helper ran, and the ids of its hits (``first_id`` > ``last_id`` when none)."""
@@ -146,24 +150,32 @@ class Helper:
 
     def finish(self) -> list[HelperKind]:
         """Wait for the helper; the kinds it ran with their hit ids, or the helper's error raised here."""
-        output, errors = self.process.communicate()
-        os.remove(self.counter_path)
+        try:
+            output, errors = self.process.communicate()
+        finally:
+            self._remove_counter()
         try:
             message = json.loads(output)
         except ValueError:
             detail = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(
+            raise HelperFailed(
                 f"the gap scan's helper process stopped (exit code {self.process.returncode}): {detail[0]}"
             ) from None
         if message.get("status") != "ok":
-            raise RuntimeError(f"the gap scan's helper process failed: {message.get('message')}")
+            raise HelperFailed(f"the gap scan's helper process failed: {message.get('message')}")
         return [HelperKind(GapKind(kind), first, last) for kind, first, last in message["done"]]
 
     def abandon(self) -> None:
         """The scan failed: hand out no more kinds and wait for the helper's current one to end."""
-        self.queue.stop()
-        self.process.communicate()
-        os.remove(self.counter_path)
+        try:
+            self.queue.stop()
+            self.process.communicate()
+        finally:
+            self._remove_counter()
+
+    def _remove_counter(self) -> None:
+        if os.path.exists(self.counter_path):
+            os.remove(self.counter_path)
 
 
 def start_helper(

@@ -53,7 +53,13 @@ from bridgehead.deals.compliance import import_scope
 from bridgehead.deals.models import SalesProcess
 from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import detect_activity, detect_deals, scratch
-from bridgehead.intelligence.gaps.helper import HELPER_SCHEMA, can_help, helper_rows, start_helper
+from bridgehead.intelligence.gaps.helper import (
+    HELPER_SCHEMA,
+    HelperFailed,
+    can_help,
+    helper_rows,
+    start_helper,
+)
 from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal
 from bridgehead.intelligence.gaps.rules import EffectiveRule, effective_rules
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection
@@ -123,10 +129,12 @@ class KindResult:
 
 @dataclass
 class ScanResult:
-    """What a scan did, per kind in detector order, and which kinds a helper process detected."""
+    """What a scan did, per kind in detector order; which kinds a helper process detected, and why
+    a helper that was started failed (its kinds then ran on the scan's own connection)."""
 
     kinds: list[KindResult] = field(default_factory=list)
     helper_kinds: list[GapKind] = field(default_factory=list)
+    helper_error: str | None = None
 
     @property
     def raised(self) -> int:
@@ -393,6 +401,7 @@ def scan(
 
     enabled = [kind for kind in todo if rules[kind].enabled]
     helper_kinds: list[GapKind] = []
+    helper_error: str | None = None
     with _scan_settings(session), _indexes_built_afterwards(session, bulk):
         prepare = partial(scratch.prepare, session, contexts, scope.deals if scope is not None else true())
         if defaults_stored and _helper_applies(session, helper_engine, scope, enabled, helper_min_deals):
@@ -400,7 +409,7 @@ def scan(
             for kind in todo:
                 if kind not in enabled:
                     finish(run_here(kind))
-            helper_kinds = _run_with_helper(
+            helper_kinds, helper_error = _run_with_helper(
                 session, helper_engine, enabled, rules, now, prepare, run_here, finish
             )
         else:
@@ -409,7 +418,9 @@ def scan(
                 finish(run_here(kind))
     scratch.clear(session)
     session.flush()
-    return ScanResult(kinds=[finished[kind] for kind in todo], helper_kinds=helper_kinds)
+    return ScanResult(
+        kinds=[finished[kind] for kind in todo], helper_kinds=helper_kinds, helper_error=helper_error
+    )
 
 
 def store_defaults(session: Session) -> None:
@@ -454,24 +465,33 @@ def _run_with_helper(
     prepare: Callable[[], None],
     run_here: Callable[[GapKind, Select[Any] | None], KindResult],
     finish: Callable[[KindResult], None],
-) -> list[GapKind]:
+) -> tuple[list[GapKind], str | None]:
     """Detect here and in a helper process taking kinds from one queue; then apply the helper's hits here.
 
-    Returns the kinds the helper detected."""
+    Returns the kinds the helper detected, and the helper's error if it failed: the helper is
+    only a speed-up, so then this connection runs the kinds the helper had taken itself.
+    """
     # Take the write lock first: no other writer can commit from here on, so the helper (which
     # starts reading after this) sees exactly what this transaction sees.
     session.execute(delete(_signals).where(false()))
     handle, path = tempfile.mkstemp(prefix="bridgehead-gap-helper-", suffix=".db")
     os.close(handle)
     attached = False
+    ran_here: set[GapKind] = set()
     try:
-        helper = start_helper(
-            engine.url.render_as_string(hide_password=False),
-            path,
-            sorted(enabled, key=COST_ORDER.index),
-            now,
-            rules,
-        )
+        try:
+            helper = start_helper(
+                engine.url.render_as_string(hide_password=False),
+                path,
+                sorted(enabled, key=COST_ORDER.index),
+                now,
+                rules,
+            )
+        except OSError as error:
+            prepare()
+            for alone in enabled:
+                finish(run_here(alone, None))
+            return [], f"the gap scan's helper process could not start: {error}"
         try:
             # The helper starts (an interpreter, its connection) while this connection fills its
             # scratch tables; it takes the first, most expensive kind, this connection the next.
@@ -479,15 +499,22 @@ def _run_with_helper(
             helper.wait_until_it_takes_part()
             while (kind := helper.queue.take()) is not None:
                 finish(run_here(kind, None))
+                ran_here.add(kind)
         except BaseException:
             helper.abandon()
             raise
-        helped = helper.finish()
+        try:
+            helped = helper.finish()
+        except HelperFailed as failure:
+            for left in enabled:
+                if left not in ran_here:
+                    finish(run_here(left, None))
+            return [], str(failure)
         attach_scratch_database(session, path, HELPER_SCHEMA)
         attached = True
         for done in helped:
             finish(run_here(done.kind, helper_rows(done)))
-        return [done.kind for done in helped]
+        return [done.kind for done in helped], None
     finally:
         if not attached and os.path.exists(path):
             os.remove(path)
