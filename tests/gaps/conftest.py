@@ -93,3 +93,26 @@ def open_signals(session: Session, kind: GapKind) -> dict[int | None, GapSignal]
         (row.opportunity_id if row.opportunity_id is not None else -(row.account_id or 0)): row
         for row in rows
     }
+
+
+def open_signal_rows(session: Session) -> set[tuple[Any, ...]]:
+    """Every open signal's stored values (but its id), to compare what two scans wrote; a signal
+    with the subject key "dummy" (a test's placeholder) is left out."""
+    rows = session.scalars(
+        select(GapSignal).where(GapSignal.resolved_at.is_(None), GapSignal.subject_key != "dummy")
+    ).all()
+    return {
+        (
+            row.kind,
+            row.severity,
+            row.subject_key,
+            row.opportunity_id,
+            row.account_id,
+            row.owner_id,
+            row.amount_at_risk,
+            row.explanation,
+            str(sorted(row.evidence.items())),
+            row.raised_at,
+        )
+        for row in rows
+    }

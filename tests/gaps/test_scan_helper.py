@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -19,11 +18,11 @@ from bridgehead.auth.models import Role
 from bridgehead.config import Settings
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.intelligence.gaps.helper import KindQueue, can_help
-from bridgehead.intelligence.gaps.models import GapKind, GapSignal
+from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.gaps.scan import COST_ORDER, DETECTORS, scan, store_defaults
 from bridgehead.migrate import upgrade_database
 from tests.factories import make_account, make_activity, make_contact, make_user
-from tests.gaps.conftest import NOW, Org, deal, engage
+from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows
 
 TODAY = NOW.date()
 HELPER_FILES = os.path.join(tempfile.gettempdir(), "bridgehead-gap-helper-*")
@@ -70,20 +69,7 @@ def _trip_detectors(session: Session, team: Org) -> None:
 
 def _signals(engine: Engine) -> set[tuple[Any, ...]]:
     with make_session_factory(engine)() as session:
-        return {
-            (
-                row.kind,
-                row.severity,
-                row.subject_key,
-                row.opportunity_id,
-                row.account_id,
-                row.owner_id,
-                row.amount_at_risk,
-                row.explanation,
-                str(sorted(row.evidence.items())),
-            )
-            for row in session.scalars(select(GapSignal).where(GapSignal.resolved_at.is_(None)))
-        }
+        return open_signal_rows(session)
 
 
 def _scan(engine: Engine, *, helper: Engine | None) -> list[tuple[GapKind, int, int, int]]:

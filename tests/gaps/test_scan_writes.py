@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 from sqlalchemy import delete, inspect, select
@@ -15,7 +14,7 @@ from bridgehead.crm.models import Account, Opportunity
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
 from bridgehead.intelligence.gaps.scan import scan
 from tests.factories import make_account, make_activity
-from tests.gaps.conftest import NOW, Org, deal, engage, open_signals, run
+from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows, open_signals, run
 
 TODAY = NOW.date()
 
@@ -29,27 +28,6 @@ def _trip_several_detectors(session: Session, org: Org) -> None:
     make_activity(
         session, opportunity_id=inbound.id, occurred_at=NOW - dt.timedelta(days=3), direction="inbound"
     )
-
-
-def _snapshot(session: Session) -> set[tuple[Any, ...]]:
-    rows = session.scalars(
-        select(GapSignal).where(GapSignal.resolved_at.is_(None), GapSignal.subject_key != "dummy")
-    ).all()
-    return {
-        (
-            row.kind,
-            row.severity,
-            row.subject_key,
-            row.opportunity_id,
-            row.account_id,
-            row.owner_id,
-            row.amount_at_risk,
-            row.explanation,
-            str(sorted(row.evidence.items())),
-            row.raised_at,
-        )
-        for row in rows
-    }
 
 
 def test_a_first_full_scan_writes_what_a_scan_over_open_signals_writes(db_session: Session, org: Org) -> None:
@@ -67,14 +45,14 @@ def test_a_first_full_scan_writes_what_a_scan_over_open_signals_writes(db_sessio
     db_session.add(dummy)
     db_session.flush()
     checked = scan(db_session, now=NOW)
-    expected = _snapshot(db_session)
+    expected = open_signal_rows(db_session)
     assert len(expected) >= 5
     # Nothing open: the first-scan path drops the signal indexes, inserts, and builds them again.
     for row in db_session.scalars(select(GapSignal)).all():
         db_session.delete(row)
     db_session.flush()
     first = scan(db_session, now=NOW)
-    assert _snapshot(db_session) == expected
+    assert open_signal_rows(db_session) == expected
     assert [(k.kind, k.raised) for k in first.kinds] == [(k.kind, k.raised) for k in checked.kinds]
     names = {index["name"] for index in inspect(db_session.connection()).get_indexes("gap_signal")}
     assert {index.name for index in GapSignal.__table__.indexes} <= names  # type: ignore[attr-defined]

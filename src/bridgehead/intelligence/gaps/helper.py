@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     Integer,
     MetaData,
@@ -50,6 +49,7 @@ from sqlalchemy.sql.expression import Select
 
 from bridgehead.intelligence.gaps.models import GapKind, Severity
 from bridgehead.intelligence.gaps.rules import EffectiveRule
+from bridgehead.intelligence.gaps.scratch import hit_columns
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS
 
 # The schema name the helper's scratch file is attached under (on both connections).
@@ -61,13 +61,8 @@ helper_hits = Table(
     _metadata,
     Column("id", Integer, primary_key=True),
     Column("kind", String(40), nullable=False),
-    Column("subject_key", String(120), nullable=False),
-    Column("opportunity_id", BigInteger),
-    Column("account_id", BigInteger),
-    Column("owner_id", BigInteger),
-    Column("amount_at_risk", BigInteger),
-    Column("explanation", String(500)),
-    Column("evidence", String),
+    # The evidence as the JSON text the detector built (copied as it is into the signal).
+    *hit_columns(evidence_type=String),
     schema=HELPER_SCHEMA,
 )
 

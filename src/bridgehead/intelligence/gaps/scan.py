@@ -360,10 +360,11 @@ def scan(
     ``progress`` is called after each detector with what it did (with a helper, in the order the
     detectors finish); the result lists the kinds in the order asked.
 
-    ``helper_engine``: an engine on the same database. On SQLite a full scan then runs about half
-    of the detectors on a second connection in another thread (``gaps.helper``). Pass it only when
-    this session's transaction has written nothing the detectors read: the helper sees committed
-    rows only. Elsewhere, or for a scoped scan, it is not used.
+    ``helper_engine``: an engine on the same database. A full scan of a SQLite file with
+    ``helper_min_deals`` deals or more then runs about half of the detectors in a helper process
+    with its own connection (``gaps.helper``). Pass it only when this session's transaction has
+    written nothing the detectors read: the helper sees committed rows only. On PostgreSQL, for a
+    scoped scan or for fewer deals (where starting a process costs more than it saves) it is not used.
     """
     now = now or utcnow()
     # Checked before the rules and processes are read: reading them writes the defaults on first

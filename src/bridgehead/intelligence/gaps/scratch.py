@@ -40,16 +40,24 @@ from bridgehead.intelligence.gaps.sqltools import stage_case
 
 _metadata = MetaData()
 
+
+def hit_columns(*, evidence_type: Any = JSON) -> list[Column[Any]]:
+    """New column objects for a table of detector hits (``sqltools.HIT_COLUMNS``, in that order)."""
+    return [
+        Column("subject_key", String(120), nullable=False),
+        Column("opportunity_id", BigInteger),
+        Column("account_id", BigInteger),
+        Column("owner_id", BigInteger),
+        Column("amount_at_risk", BigInteger),
+        Column("explanation", String(500)),
+        Column("evidence", evidence_type),
+    ]
+
+
 hits = Table(
     "gap_scan_hit",
     _metadata,
-    Column("subject_key", String(120), nullable=False),
-    Column("opportunity_id", BigInteger),
-    Column("account_id", BigInteger),
-    Column("owner_id", BigInteger),
-    Column("amount_at_risk", BigInteger),
-    Column("explanation", String(500)),
-    Column("evidence", JSON),
+    *hit_columns(),
     Index("ix_gap_scan_hit_subject_key", "subject_key"),
     prefixes=["TEMPORARY"],
 )
