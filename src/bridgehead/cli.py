@@ -206,13 +206,15 @@ def serve(
     """Serve the web app and the API."""
     import uvicorn
 
-    from bridgehead.web.app import create_app
+    from bridgehead.web.app import create_app, freeze_startup_objects
 
     settings = get_settings()
     with _clean_failures():
         _require_schema(settings)
         console.print(f"Bridgehead on http://{host}:{port}  (database: {settings.database_url})")
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        app = create_app(settings)
+        freeze_startup_objects()
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
 @users_app.command("add")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -120,6 +121,19 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
                 CSRF_COOKIE, new_token, httponly=True, samesite="lax", secure=settings.cookie_secure, path="/"
             )
         return response
+
+
+def freeze_startup_objects() -> int:
+    """Move every object alive now out of the garbage collector's generations; returns how many.
+
+    Called once a server's app is built: its routes, templates and the chart library's schemas live
+    as long as the process, and Python's periodic full collection walked them all during a request.
+    The metrics page at demo --scale 10 had 3-4 requests in 50 at 315-470 ms from those
+    collections (p95 315-363 ms); with the freeze its p95 measured 207-225 ms, the slowest 260 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def create_app(settings: Settings) -> FastAPI:
