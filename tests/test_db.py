@@ -32,6 +32,14 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _assert_keys_checked(session: Session) -> None:
+    """The session's transaction checks foreign keys: a dangling reference is refused."""
+    assert _foreign_keys_on(session)
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        session.execute(DANGLING_CONTACT)
+    session.rollback()
+
+
 def _foreign_keys_on(session: Session) -> bool:
     return bool(session.execute(text("PRAGMA foreign_keys")).scalar_one())
 
@@ -52,20 +60,14 @@ def test_a_trusted_bulk_write_skips_key_checks_in_its_transaction_and_the_next_o
     with Session(sqlite_engine) as ordinary:
         # The pool hands back the very connection the bulk write ran on.
         assert _driver_connection(ordinary) is used
-        assert _foreign_keys_on(ordinary)
-        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
-            ordinary.execute(DANGLING_CONTACT)
-        ordinary.rollback()
+        _assert_keys_checked(ordinary)
 
 
 def test_a_session_already_in_its_transaction_keeps_its_key_checks(sqlite_engine: Engine) -> None:
     with Session(sqlite_engine) as session:
         session.execute(text("SELECT 1"))
         assert begin_trusted_bulk_write(session) is False
-        assert _foreign_keys_on(session)
-        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
-            session.execute(DANGLING_CONTACT)
-        session.rollback()
+        _assert_keys_checked(session)
 
 
 def test_postgres_keeps_every_constraint_in_a_trusted_bulk_write(engine: Engine) -> None:

@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
 
+from bridgehead.db import attach_scratch_database
 from bridgehead.intelligence.gaps.models import GapKind, Severity
 from bridgehead.intelligence.gaps.rules import EffectiveRule
 from bridgehead.intelligence.gaps.scratch import hit_columns
@@ -132,6 +134,7 @@ class Helper:
     process: subprocess.Popen[bytes]
     queue: KindQueue
     counter_path: str
+    path: str  # the scratch database file the helper writes its hits into
 
     def wait_until_it_takes_part(self, timeout: float = HELPER_START_TIMEOUT) -> None:
         """Wait until the helper has taken its first kind (or has ended, or ``timeout`` seconds passed).
@@ -160,27 +163,47 @@ class Helper:
             raise HelperFailed(f"the gap scan's helper process failed: {message.get('message')}")
         return [HelperKind(GapKind(kind), first, last) for kind, first, last in message["done"]]
 
+    def collect(self, session: Session) -> list[tuple[GapKind, Select[Any]]]:
+        """Wait for the helper and attach its scratch file to ``session``'s connection (until the
+        connection goes back to the pool, which deletes it); each kind it ran with its hits as a SELECT.
+        Raises ``HelperFailed`` (the file deleted) if the helper failed."""
+        try:
+            done = self.finish()
+        except HelperFailed:
+            _remove(self.path)
+            raise
+        attach_scratch_database(session, self.path, HELPER_SCHEMA)
+        return [(item.kind, helper_rows(item)) for item in done]
+
     def abandon(self) -> None:
-        """The scan failed: hand out no more kinds and wait for the helper's current one to end."""
+        """The scan failed: hand out no more kinds, wait for the helper's current one to end, and
+        delete its files."""
         try:
             self.queue.stop()
             self.process.communicate()
         finally:
             self._remove_counter()
+            _remove(self.path)
 
     def _remove_counter(self) -> None:
-        if os.path.exists(self.counter_path):
-            os.remove(self.counter_path)
+        _remove(self.counter_path)
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
 
 
 def start_helper(
-    url: str, path: str, kinds: Sequence[GapKind], now: dt.datetime, rules: dict[GapKind, EffectiveRule]
+    url: str, kinds: Sequence[GapKind], now: dt.datetime, rules: dict[GapKind, EffectiveRule]
 ) -> Helper:
-    """Start a helper process on the database at ``url`` writing its hits into the scratch file ``path``.
+    """Start a helper process on the SQLite database at ``url``, writing its hits into a new scratch file.
 
     ``rules`` are the scan's; the helper reads the processes itself (the scan makes sure they are
     stored already, so reading them writes nothing).
     """
+    handle, path = tempfile.mkstemp(prefix="bridgehead-gap-helper-", suffix=".db")
+    os.close(handle)
     counter_path = path + ".queue"
     with open(counter_path, "w", encoding="ascii") as counter:
         counter.write("0")
@@ -199,17 +222,22 @@ def start_helper(
             for kind, rule in rules.items()
         },
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridgehead.intelligence.gaps.helper"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridgehead.intelligence.gaps.helper"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError:
+        _remove(path)
+        _remove(counter_path)
+        raise
     assert process.stdin is not None
     process.stdin.write(json.dumps(job).encode())
     process.stdin.close()
     process.stdin = None  # sent in full; communicate() later reads only
-    return Helper(process, KindQueue(kinds, counter_path), counter_path)
+    return Helper(process, KindQueue(kinds, counter_path), counter_path, path)
 
 
 def _helper_main() -> None:

@@ -12,8 +12,6 @@ Python, so the scan costs a handful of statements per detector whatever the numb
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,16 +46,14 @@ from bridgehead.common.types import UTCDateTime, utcnow
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import ImportReport
 from bridgehead.crm.models import Account, Opportunity
-from bridgehead.db import analyze_scratch, attach_scratch_database, sqlite_index_build, sqlite_page_cache
+from bridgehead.db import analyze_scratch, sqlite_index_build, sqlite_page_cache
 from bridgehead.deals.compliance import import_scope
 from bridgehead.deals.models import SalesProcess
 from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import detect_activity, detect_deals, scratch
 from bridgehead.intelligence.gaps.helper import (
-    HELPER_SCHEMA,
     HelperFailed,
     can_help,
-    helper_rows,
     start_helper,
 )
 from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal
@@ -176,19 +172,19 @@ def _resolve(session: Session, kind: GapKind, condition: ColumnElement[bool], no
 
 def _apply(
     session: Session,
-    detection: Detection,
+    kind: GapKind,
+    rows: Select[Any],
     severity: Any,
     scope: ScanScope | None,
     now: dt.datetime,
     *,
     nothing_open: bool = False,
 ) -> KindResult:
-    kind = detection.kind
     open_in_scope = and_(GapSignal.kind == kind, GapSignal.resolved_at.is_(None), _in_scope(scope))
     if nothing_open or session.scalar(select(literal(1)).where(open_in_scope).limit(1)) is None:
-        return _raise_all(session, detection, severity, now)
+        return _raise_all(session, kind, rows, severity, now)
     session.execute(delete(_hits))
-    session.execute(insert(_hits).from_select(list(HIT_COLUMNS), detection.rows))
+    session.execute(insert(_hits).from_select(list(HIT_COLUMNS), rows))
     analyze_scratch(session, _hits)
     found = exists().where(_hits.c.subject_key == GapSignal.subject_key)
     resolved = _resolve(session, kind, and_(_in_scope(scope), ~found), now)
@@ -243,7 +239,9 @@ def _apply(
     )
 
 
-def _raise_all(session: Session, detection: Detection, severity: Any, now: dt.datetime) -> KindResult:
+def _raise_all(
+    session: Session, kind: GapKind, rows: Select[Any], severity: Any, now: dt.datetime
+) -> KindResult:
     """Nothing of this kind is open in scope (a first scan, or all cleared): every hit is a new signal.
 
     One INSERT … SELECT straight from the detector, without the scratch copy and the per-hit
@@ -251,9 +249,9 @@ def _raise_all(session: Session, detection: Detection, severity: Any, now: dt.da
     (INSERT … SELECT reports no row count through psycopg), counted on the primary key.
     """
     before = session.scalar(select(func.coalesce(func.max(GapSignal.id), 0))) or 0
-    columns = detection.rows.subquery()
+    columns = rows.subquery()
     new_rows = select(
-        literal(detection.kind.value, String()),
+        literal(kind.value, String()),
         literal(severity.value, String()),
         *[columns.c[name] for name in HIT_COLUMNS],
         literal(now, UTCDateTime()),
@@ -266,13 +264,11 @@ def _raise_all(session: Session, detection: Detection, severity: Any, now: dt.da
     )
     raised = (
         session.scalar(
-            select(func.count())
-            .select_from(GapSignal)
-            .where(GapSignal.id > before, GapSignal.kind == detection.kind)
+            select(func.count()).select_from(GapSignal).where(GapSignal.id > before, GapSignal.kind == kind)
         )
         or 0
     )
-    return KindResult(kind=detection.kind, raised=raised)
+    return KindResult(kind=kind, raised=raised)
 
 
 @contextmanager
@@ -387,18 +383,17 @@ def scan(
         if not rule.enabled:
             resolved = 0 if bulk else _resolve(session, kind, _in_scope(scope), now)
             return KindResult(kind=kind, enabled=False, resolved=resolved)
-        context = DetectContext(
-            dialect=dialect,
-            now=now,
-            rule=rule,
-            contexts=contexts,
-            deal_scope=scope.deals if scope is not None else true(),
-            account_scope=scope.accounts if scope is not None else None,
-        )
-        detection = DETECTORS[kind](session, context)
-        if rows is not None:
-            detection = Detection(kind, rows, detection.subject)
-        return _apply(session, detection, rule.severity, scope, now, nothing_open=bulk)
+        if rows is None:  # the helper's hits come as a SELECT of their own
+            context = DetectContext(
+                dialect=dialect,
+                now=now,
+                rule=rule,
+                contexts=contexts,
+                deal_scope=scope.deals if scope is not None else true(),
+                account_scope=scope.accounts if scope is not None else None,
+            )
+            rows = DETECTORS[kind](session, context).rows
+        return _apply(session, kind, rows, rule.severity, scope, now, nothing_open=bulk)
 
     enabled = [kind for kind in todo if rules[kind].enabled]
     helper_kinds: list[GapKind] = []
@@ -475,50 +470,36 @@ def _run_with_helper(
     # Take the write lock first: no other writer can commit from here on, so the helper (which
     # starts reading after this) sees exactly what this transaction sees.
     session.execute(delete(_signals).where(false()))
-    handle, path = tempfile.mkstemp(prefix="bridgehead-gap-helper-", suffix=".db")
-    os.close(handle)
-    attached = False
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        helper = start_helper(url, sorted(enabled, key=COST_ORDER.index), now, rules)
+    except OSError as error:
+        prepare()
+        for alone in enabled:
+            finish(run_here(alone, None))
+        return [], f"the gap scan's helper process could not start: {error}"
     ran_here: set[GapKind] = set()
     try:
-        try:
-            helper = start_helper(
-                engine.url.render_as_string(hide_password=False),
-                path,
-                sorted(enabled, key=COST_ORDER.index),
-                now,
-                rules,
-            )
-        except OSError as error:
-            prepare()
-            for alone in enabled:
-                finish(run_here(alone, None))
-            return [], f"the gap scan's helper process could not start: {error}"
-        try:
-            # The helper starts (an interpreter, its connection) while this connection fills its
-            # scratch tables; it takes the first, most expensive kind, this connection the next.
-            prepare()
-            helper.wait_until_it_takes_part()
-            while (kind := helper.queue.take()) is not None:
-                finish(run_here(kind, None))
-                ran_here.add(kind)
-        except BaseException:
-            helper.abandon()
-            raise
-        try:
-            helped = helper.finish()
-        except HelperFailed as failure:
-            for left in enabled:
-                if left not in ran_here:
-                    finish(run_here(left, None))
-            return [], str(failure)
-        attach_scratch_database(session, path, HELPER_SCHEMA)
-        attached = True
-        for done in helped:
-            finish(run_here(done.kind, helper_rows(done)))
-        return [done.kind for done in helped], None
-    finally:
-        if not attached and os.path.exists(path):
-            os.remove(path)
+        # The helper starts (an interpreter, its connection) while this connection fills its
+        # scratch tables; it takes the first, most expensive kind, this connection the next.
+        prepare()
+        helper.wait_until_it_takes_part()
+        while (kind := helper.queue.take()) is not None:
+            finish(run_here(kind, None))
+            ran_here.add(kind)
+    except BaseException:
+        helper.abandon()
+        raise
+    try:
+        helped = helper.collect(session)
+    except HelperFailed as failure:
+        for left in enabled:
+            if left not in ran_here:
+                finish(run_here(left, None))
+        return [], str(failure)
+    for kind, rows in helped:
+        finish(run_here(kind, rows))
+    return [kind for kind, _ in helped], None
 
 
 def import_scan_scope(session: Session, report: ImportReport) -> ScanScope | None:
