@@ -3,6 +3,7 @@ transaction only, and index builds leave the connection's settings as they were.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridgehead.config import Settings
-from bridgehead.db import begin_trusted_bulk_write, make_engine, sqlite_index_build
+from bridgehead.db import SQLITE_PAGE_SIZE, begin_trusted_bulk_write, make_engine, sqlite_index_build
 from bridgehead.migrate import upgrade_database
 
 # A contact of an account that does not exist.
@@ -93,3 +94,24 @@ def test_an_index_build_puts_the_cache_and_threads_back(sqlite_engine: Engine) -
     assert during[:2] == [-2048, -2048]
     assert during[2] >= 1
     assert after == before
+
+
+def test_a_new_sqlite_database_gets_16_kib_pages_and_an_existing_one_keeps_its_own(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    with sqlite_engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA page_size").scalar_one() == SQLITE_PAGE_SIZE == 16384
+    # A database made before (with SQLite's 4 KiB pages) opens, migrates and writes as it is.
+    older = tmp_path / "older.db"
+    with sqlite3.connect(older) as raw:
+        raw.execute("CREATE TABLE made_before (id INTEGER PRIMARY KEY)")
+        assert raw.execute("PRAGMA page_size").fetchone()[0] == 4096
+    engine = make_engine(Settings(), url=f"sqlite:///{older}")
+    try:
+        upgrade_database(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO made_before (id) VALUES (1)")
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar_one() == 4096
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+    finally:
+        engine.dispose()

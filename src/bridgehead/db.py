@@ -35,11 +35,22 @@ def is_sqlite_url(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# Page size of a new SQLite database: 16 KiB instead of SQLite's 4 KiB. A large import is one
+# transaction whose pages spill into the write-ahead log, and every page read after that looks the
+# page up in the log's index, which grows with the log: a quarter of the pages is a quarter of the
+# lookups and of the log. Full Salesforce benchmark import (10.4 million rows): index rebuilds
+# 29.3 -> 20.9 s, gap scan 45-53 -> 36.7 s, commit 23.4 -> 19.1 s. 16 KiB, not 64 KiB (which
+# measured about the same): every small write from a page logs whole pages.
+SQLITE_PAGE_SIZE = 16384
+
+
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # SQLAlchemy, not the sqlite3 driver, decides when transactions begin (see _emit_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Applies only to a file with no table yet (a new database); an existing one keeps its size.
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
     cursor.execute("PRAGMA synchronous=NORMAL")
