@@ -247,3 +247,87 @@ def test_a_trusted_import_flags_each_deal_in_requirement_order_like_a_checked_on
     trusted = _flags_per_deal(cli_database)
     assert sum(len(flags) for flags in trusted.values()) > len(trusted) > 0
     assert trusted == _flags_per_deal(checked_url)
+
+
+def _open_signals(url: str) -> list[tuple[str, str | None, str]]:
+    """Open gap signals as (kind, deal's external id, explanation), sorted."""
+    engine = make_engine(Settings(), url=url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            rows = session.execute(
+                text(
+                    "SELECT g.kind, o.external_id, g.explanation FROM gap_signal g "
+                    "LEFT JOIN opportunity o ON o.id = g.opportunity_id WHERE g.resolved_at IS NULL"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return sorted((kind, deal, explanation) for kind, deal, explanation in rows)
+
+
+def test_the_command_scans_for_gaps_after_its_commit_and_finds_what_one_transaction_finds(
+    cli_database: str, tmp_path: Path
+) -> None:
+    """The command commits the records, then scans in a second transaction: the signals must be
+    those of an import that scans inside its own transaction (as the web and the API do)."""
+    from bridgehead.connectors.report import ImportOptions
+    from bridgehead.connectors.salesforce import salesforce_batches
+    from bridgehead.connectors.service import import_batches
+    from bridgehead.migrate import upgrade_database
+
+    export = tmp_path / "export"
+    generate_salesforce_export(export, opportunities=300, history=900, activities=1_200)
+    result = _run("import", "salesforce", export)
+    assert result.exit_code == 0, result.output
+    assert "Import committed" in result.output
+
+    one_transaction = f"sqlite:///{tmp_path / 'one.db'}"
+    engine = make_engine(Settings(), url=one_transaction)
+    try:
+        upgrade_database(engine)
+        with unit_of_work(make_session_factory(engine)) as session:
+            report = import_batches(
+                session,
+                actor=None,
+                source="salesforce",
+                location=str(export),
+                batches=salesforce_batches(export),
+                options=ImportOptions(),
+            )
+            assert report.ok
+    finally:
+        engine.dispose()
+
+    signals = _open_signals(cli_database)
+    assert len({kind for kind, _deal, _explanation in signals}) >= 3
+    assert signals == _open_signals(one_transaction)
+
+
+def test_an_import_whose_gap_scan_fails_stays_committed_and_names_the_command_that_finishes_it(
+    cli_database: str, tmp_path: Path
+) -> None:
+    export = tmp_path / "export"
+    generate_salesforce_export(export, opportunities=120, history=360, activities=500)
+    engine = make_engine(Settings(), url=cli_database)
+    try:
+        with engine.begin() as connection:
+            # A real database refusal in the middle of the scan (as a full disk would be).
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_signals BEFORE INSERT ON gap_signal "
+                "BEGIN SELECT RAISE(ABORT, 'signals refused by the test'); END"
+            )
+        result = _run("import", "salesforce", export)
+        line = _assert_one_line_failure(
+            result, 13, "the import was committed", "signals refused by the test", "bridgehead gaps scan"
+        )
+        assert "Import committed" in result.stdout, line
+        assert _count(cli_database, Opportunity) == 120
+        assert _count(cli_database, Account) > 0
+        assert _open_signals(cli_database) == []
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER refuse_signals")
+    finally:
+        engine.dispose()
+    finished = _run("gaps", "scan")
+    assert finished.exit_code == 0, finished.output
+    assert len(_open_signals(cli_database)) > 0

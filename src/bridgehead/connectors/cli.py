@@ -36,6 +36,10 @@ ErrorsFile = Annotated[
 ]
 
 
+# Exit code of an import that was committed while the gap scan after it failed.
+SCAN_AFTER_IMPORT_FAILED = 13
+
+
 def _options(dry_run: bool, quarantine: bool) -> ImportOptions:
     return ImportOptions(policy="quarantine" if quarantine else "all_or_nothing", dry_run=dry_run)
 
@@ -89,14 +93,22 @@ def print_report(report: ImportReport, errors_file: Path | None) -> None:
 def run_cli_import(
     run: Callable[[Session, ProgressCallback], ImportReport], errors_file: Path | None, dry_run: bool
 ) -> None:
-    """Run an import in one transaction; commit unless dry run; on refusal print the report and exit 2."""
+    """Run an import in one transaction and commit it unless dry run (on refusal print the report
+    and exit 2); then scan for gaps in a second transaction.
+
+    ``run`` imports with ``scan_gaps=False``: the records, segments and deal checks commit together,
+    and the gap scan reads them from the committed file (see ``after_import``). If the scan fails
+    the import stands; the report says so and names the command that finishes the scan.
+    """
     from bridgehead.cli import _clean_failures, _fail, _session
     from bridgehead.config import get_settings
+    from bridgehead.connectors.after_import import scan_after_import
     from bridgehead.db import begin_trusted_bulk_write
 
+    settings = get_settings()
     with _clean_failures():
         try:
-            with _session(get_settings()) as session, _progress() as progress:
+            with _session(settings) as session, _progress() as progress:
                 # The engine stores only references it has looked up in this transaction.
                 begin_trusted_bulk_write(session)
                 report = run(session, progress)
@@ -105,7 +117,35 @@ def run_cli_import(
         except ImportFailed as exc:
             print_report(exc.report, errors_file)
             _fail(exc.message, 2)
+    if report.dry_run:
         print_report(report, errors_file)
+        return
+    scan_error: str | None = None
+    try:
+        with _session(settings) as session, _progress() as progress:
+            progress("scanning for execution gaps", 0, None)
+            # This transaction has written nothing yet: the scan may use a helper process.
+            scan_after_import(session, report, helper_engine=session.get_bind().engine)
+    except (Exception, KeyboardInterrupt) as exc:
+        scan_error = "interrupted" if isinstance(exc, KeyboardInterrupt) else _describe(exc)
+    print_report(report, errors_file)
+    if scan_error is not None:
+        _fail(
+            f"the import was committed, but the gap scan after it did not finish ({scan_error}); "
+            "run 'bridgehead gaps scan' to bring the gap signals up to date",
+            SCAN_AFTER_IMPORT_FAILED,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """One line naming what failed, never a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        lines = str(exc.orig).strip().splitlines()
+        return f"database error: {lines[0] if lines else type(exc.orig).__name__}"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 @import_app.command("csv")
@@ -130,6 +170,7 @@ def import_csv(
             mapping=load_mapping(mapping),
             options=_options(dry_run, quarantine),
             progress=progress,
+            scan_gaps=False,
         )
 
     run_cli_import(run, errors, dry_run)
@@ -156,6 +197,7 @@ def _import_source(
             batches=batches(directory),
             options=options,
             progress=progress,
+            scan_gaps=False,
         )
 
     run_cli_import(run, errors, dry_run)

@@ -40,8 +40,12 @@ def import_with_mapping(
     mapping: Mapping,
     options: ImportOptions,
     progress: ProgressCallback | None = None,
+    scan_gaps: bool = True,
 ) -> ImportReport:
-    """Import a folder (paths relative to it) or a single file through a mapping."""
+    """Import a folder (paths relative to it) or a single file through a mapping.
+
+    ``scan_gaps`` false leaves the gap scan to ``after_import.scan_after_import`` after the commit.
+    """
     check_may_import(actor)
     single = location if location.is_file() else None
     directory = location.parent if single else location
@@ -56,7 +60,7 @@ def import_with_mapping(
             actor_id=actor.id if actor else None,
             progress=progress,
         )
-        run_after_import(session, report)
+        run_after_import(session, report, scan_gaps=scan_gaps)
     return report
 
 
@@ -69,8 +73,12 @@ def import_batches(
     batches: Iterable[EntityBatch],
     options: ImportOptions,
     progress: ProgressCallback | None = None,
+    scan_gaps: bool = True,
 ) -> ImportReport:
-    """Import batches a source adapter produced (Salesforce, HubSpot)."""
+    """Import batches a source adapter produced (Salesforce, HubSpot).
+
+    ``scan_gaps`` false leaves the gap scan to ``after_import.scan_after_import`` after the commit.
+    """
     check_may_import(actor)
     # The after-import steps read the records just written: the import's page cache stays.
     with import_page_cache(session):
@@ -83,7 +91,7 @@ def import_batches(
             actor_id=actor.id if actor else None,
             progress=progress,
         )
-        run_after_import(session, report)
+        run_after_import(session, report, scan_gaps=scan_gaps)
     return report
 
 
