@@ -10,7 +10,8 @@ fields), and the good rows go to the staging table as one Arrow table per chunk.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,85 @@ def parse_column(
     return values, errors
 
 
+@dataclass
+class _CheckedChunk:
+    """A chunk's refused cells (in report order) and its good rows in stage form, references not
+    yet resolved."""
+
+    chunk: ColumnChunk
+    problems: list[_Problem]
+    rejected: int
+    columns: dict[str, pa.Array]
+
+
+@dataclass
+class _ChunkChecks:
+    """Everything needed to check a chunk without the database (so it may run in another thread)."""
+
+    fields: Sequence[str]
+    specs: dict[str, FieldSpec]
+    checkers: dict[str, Callable[[pa.Array], Checked]]
+    parsers: dict[str, Callable[[str], Any]]
+    required: list[str]
+    missing_required: list[str]
+    custom_fields: bool
+    keep_cells: bool
+
+    def check(self, chunk: ColumnChunk) -> _CheckedChunk:
+        """Parse every column of ``chunk``, list its refused cells and keep its good rows."""
+        fields, specs = self.fields, self.specs
+        size = len(chunk)
+        problems: list[_Problem] = []
+        ids: pa.Array = chunk.external_ids
+        ext_length = pc.utf8_length(ids).to_numpy(zero_copy_only=False)
+        bad = (ext_length == 0) | (ext_length > 64)
+        for missing in np.flatnonzero(bad):
+            text = ids[int(missing)].as_py()
+            reason = "the record has no id" if not text else "id longer than 64 characters"
+            problems.append((int(missing), 0, "id", text, reason))
+        staged: dict[str, pa.Array] = {}
+        field_bad = np.zeros(size, dtype=np.bool_)
+        for order, name in enumerate(fields, start=1):
+            column = chunk.values[name]
+            values, errors = parse_column(
+                column, checker=self.checkers[name], parser=self.parsers[name], spec=specs[name], skip=bad
+            )
+            for row, reason in errors.items():
+                problems.append((row, order, name, column[row].as_py(), reason))
+                field_bad[row] = True
+            staged[name] = values
+        row_ok = ~(bad | field_bad)
+        late = len(fields) + 1
+        for name in self.required:
+            empty = row_ok & np.asarray(staged[name].is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+            for position in np.flatnonzero(empty):
+                problems.append((int(position), late, name, "", "required but empty"))
+            row_ok &= ~empty
+        for name in self.missing_required[:1]:
+            for position in np.flatnonzero(row_ok):
+                problems.append(
+                    (int(position), late + 1, name, None, "required but the file has no such column")
+                )
+            row_ok[:] = False
+        problems.sort(key=lambda problem: (problem[0], problem[1]))
+        good = pa.array(np.flatnonzero(row_ok), pa.int64())
+        columns: dict[str, pa.Array] = {
+            "_line": pa.array(chunk.lines, pa.int64()).take(good),
+            "_ext": ids.take(good),
+            "_rejected": pa.array(np.zeros(len(good), dtype=np.bool_)),
+        }
+        for name in fields:
+            columns[stage_name(specs[name])] = staged[name].take(good)
+        if self.custom_fields and chunk.custom_json is not None:
+            columns["custom_fields"] = chunk.custom_json.take(good)
+        if self.keep_cells:
+            cells = [
+                json.dumps(chunk.cells(int(position)), ensure_ascii=False) for position in good.to_numpy()
+            ]
+            columns["_cells"] = pa.array(cells, pa.string())
+        return _CheckedChunk(chunk, problems, int(size - row_ok.sum()), columns)
+
+
 class _ReferenceIds:
     """External id → id of every record of one entity (``key_index.KeyIndex``), read when first
     needed: by then the referenced entity's rows of this import are stored.
@@ -119,63 +199,22 @@ def stage_columns(
         if spec.ref_entity != entity.name
     }
     stage.references_resolved = True
+    checks = _ChunkChecks(
+        fields, specs, checkers, parsers, required, missing_required, stage.has_custom, keep_cells
+    )
     seen = 0
-    for chunk in prefetched(chunks):
-        size = len(chunk)
-        seen += size
-        problems: list[_Problem] = []
-        ids: pa.Array = chunk.external_ids
-        ext_length = pc.utf8_length(ids).to_numpy(zero_copy_only=False)
-        bad = (ext_length == 0) | (ext_length > 64)
-        for missing in np.flatnonzero(bad):
-            text = ids[int(missing)].as_py()
-            reason = "the record has no id" if not text else "id longer than 64 characters"
-            problems.append((int(missing), 0, "id", text, reason))
-        staged: dict[str, pa.Array] = {}
-        field_bad = np.zeros(size, dtype=np.bool_)
-        for order, name in enumerate(fields, start=1):
-            column = chunk.values[name]
-            values, errors = parse_column(
-                column, checker=checkers[name], parser=parsers[name], spec=specs[name], skip=bad
-            )
-            for row, reason in errors.items():
-                problems.append((row, order, name, column[row].as_py(), reason))
-                field_bad[row] = True
-            staged[name] = values
-        row_ok = ~(bad | field_bad)
-        late = len(fields) + 1
-        for name in required:
-            empty = row_ok & np.asarray(staged[name].is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
-            for position in np.flatnonzero(empty):
-                problems.append((int(position), late, name, "", "required but empty"))
-            row_ok &= ~empty
-        for name in missing_required[:1]:
-            for position in np.flatnonzero(row_ok):
-                problems.append(
-                    (int(position), late + 1, name, None, "required but the file has no such column")
-                )
-            row_ok[:] = False
-        problems.sort(key=lambda problem: (problem[0], problem[1]))
-        for row, _, field_name, value, reason in problems:
+    # Checked in the read-ahead thread (Arrow releases the GIL) while this one writes the chunk
+    # before; references are looked up here, where the session's connection is used.
+    for checked in prefetched(checks.check(chunk) for chunk in chunks):
+        chunk = checked.chunk
+        seen += len(chunk)
+        for row, _, field_name, value, reason in checked.problems:
             reject(int(chunk.lines[row]), field_name, value, reason, chunk.cells(row))
-        counts.rejected += int(size - row_ok.sum())
-        good = pa.array(np.flatnonzero(row_ok), pa.int64())
-        columns: dict[str, pa.Array] = {
-            "_line": pa.array(chunk.lines, pa.int64()).take(good),
-            "_ext": ids.take(good),
-            "_rejected": pa.array(np.zeros(len(good), dtype=np.bool_)),
-        }
+        counts.rejected += checked.rejected
+        columns = checked.columns
         for name in fields:
-            columns[stage_name(specs[name])] = staged[name].take(good)
             if name in references:
                 columns[f"{name}_id"] = references[name].lookup(columns[stage_name(specs[name])])
-        if stage.has_custom and chunk.custom_json is not None:
-            columns["custom_fields"] = chunk.custom_json.take(good)
-        if keep_cells:
-            cells = [
-                json.dumps(chunk.cells(int(position)), ensure_ascii=False) for position in good.to_numpy()
-            ]
-            columns["_cells"] = pa.array(cells, pa.string())
         stage.load_arrow(pa.table(columns))
         if progress:
             progress(label, seen, None)
