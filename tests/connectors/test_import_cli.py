@@ -212,22 +212,15 @@ def _flags_per_deal(url: str) -> dict[str, list[tuple[str, str, str]]]:
     return flags
 
 
-def test_a_trusted_import_flags_each_deal_in_requirement_order_like_a_checked_one(
-    cli_database: str, tmp_path: Path
-) -> None:
-    """The command's import (no per-row key checks) writes flags requirement by requirement, a
-    checked import deal by deal: each deal's flags must still come in the same order."""
+def _import_in_one_checked_transaction(export: Path, url: str) -> None:
+    """Import ``export`` into a new database at ``url`` as the web and the API do: one transaction
+    with foreign keys checked, the after-import steps (gap scan included) inside it."""
     from bridgehead.connectors.report import ImportOptions
     from bridgehead.connectors.salesforce import salesforce_batches
     from bridgehead.connectors.service import import_batches
     from bridgehead.migrate import upgrade_database
 
-    export = tmp_path / "export"
-    generate_salesforce_export(export, opportunities=200, history=600, activities=800)
-    assert _run("import", "salesforce", export).exit_code == 0
-
-    checked_url = f"sqlite:///{tmp_path / 'checked.db'}"
-    engine = make_engine(Settings(), url=checked_url)
+    engine = make_engine(Settings(), url=url)
     try:
         upgrade_database(engine)
         with unit_of_work(make_session_factory(engine)) as session:
@@ -243,6 +236,18 @@ def test_a_trusted_import_flags_each_deal_in_requirement_order_like_a_checked_on
             assert session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_a_trusted_import_flags_each_deal_in_requirement_order_like_a_checked_one(
+    cli_database: str, tmp_path: Path
+) -> None:
+    """The command's import (no per-row key checks) writes flags requirement by requirement, a
+    checked import deal by deal: each deal's flags must still come in the same order."""
+    export = tmp_path / "export"
+    generate_salesforce_export(export, opportunities=200, history=600, activities=800)
+    assert _run("import", "salesforce", export).exit_code == 0
+    checked_url = f"sqlite:///{tmp_path / 'checked.db'}"
+    _import_in_one_checked_transaction(export, checked_url)
 
     trusted = _flags_per_deal(cli_database)
     assert sum(len(flags) for flags in trusted.values()) > len(trusted) > 0
@@ -270,33 +275,13 @@ def test_the_command_scans_for_gaps_after_its_commit_and_finds_what_one_transact
 ) -> None:
     """The command commits the records, then scans in a second transaction: the signals must be
     those of an import that scans inside its own transaction (as the web and the API do)."""
-    from bridgehead.connectors.report import ImportOptions
-    from bridgehead.connectors.salesforce import salesforce_batches
-    from bridgehead.connectors.service import import_batches
-    from bridgehead.migrate import upgrade_database
-
     export = tmp_path / "export"
     generate_salesforce_export(export, opportunities=300, history=900, activities=1_200)
     result = _run("import", "salesforce", export)
     assert result.exit_code == 0, result.output
     assert "Import committed" in result.output
-
     one_transaction = f"sqlite:///{tmp_path / 'one.db'}"
-    engine = make_engine(Settings(), url=one_transaction)
-    try:
-        upgrade_database(engine)
-        with unit_of_work(make_session_factory(engine)) as session:
-            report = import_batches(
-                session,
-                actor=None,
-                source="salesforce",
-                location=str(export),
-                batches=salesforce_batches(export),
-                options=ImportOptions(),
-            )
-            assert report.ok
-    finally:
-        engine.dispose()
+    _import_in_one_checked_transaction(export, one_transaction)
 
     signals = _open_signals(cli_database)
     assert len({kind for kind, _deal, _explanation in signals}) >= 3

@@ -122,8 +122,7 @@ def run_cli_import(
         return
     scan_error: str | None = None
     try:
-        with _session(settings) as session, _progress() as progress:
-            progress("scanning for execution gaps", 0, None)
+        with _session(settings) as session, console.status("scanning for execution gaps"):
             # This transaction has written nothing yet: the scan may use a helper process.
             scan_after_import(session, report, helper_engine=session.get_bind().engine)
     except (Exception, KeyboardInterrupt) as exc:
