@@ -285,6 +285,7 @@ def test_the_command_scans_for_gaps_after_its_commit_and_finds_what_one_transact
 
     signals = _open_signals(cli_database)
     assert len({kind for kind, _deal, _explanation in signals}) >= 3
+    assert f"Gap scan after the import: {len(signals):,} signals raised, 0 still open" in result.output
     assert signals == _open_signals(one_transaction)
 
 

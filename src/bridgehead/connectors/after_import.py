@@ -19,11 +19,15 @@ scan`` finishes the job.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bridgehead.connectors.report import ImportReport
+
+if TYPE_CHECKING:
+    from bridgehead.intelligence.gaps.scan import ScanResult
 
 AfterImportStep = Callable[[Session, ImportReport], None]
 
@@ -60,12 +64,14 @@ def run_after_import(session: Session, report: ImportReport, *, scan_gaps: bool 
     session.flush()
 
 
-def scan_after_import(session: Session, report: ImportReport, *, helper_engine: Engine | None) -> None:
+def scan_after_import(
+    session: Session, report: ImportReport, *, helper_engine: Engine | None
+) -> ScanResult | None:
     """The gap scan of an import run with ``scan_gaps`` false, in a transaction begun after its
     commit (``helper_engine``: an engine on the same database, for a helper process); the caller
-    commits."""
+    commits. ``None`` for a dry run (nothing to scan)."""
     if report.dry_run:
-        return
+        return None
     from bridgehead.intelligence.gaps.scan import after_import as gaps_after_import
 
-    gaps_after_import(session, report, helper_engine=helper_engine)
+    return gaps_after_import(session, report, helper_engine=helper_engine)

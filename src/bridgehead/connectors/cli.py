@@ -121,13 +121,23 @@ def run_cli_import(
         print_report(report, errors_file)
         return
     scan_error: str | None = None
+    scanned = None
     try:
         with _session(settings) as session, console.status("scanning for execution gaps"):
             # This transaction has written nothing yet: the scan may use a helper process.
-            scan_after_import(session, report, helper_engine=session.get_bind().engine)
+            scanned = scan_after_import(session, report, helper_engine=session.get_bind().engine)
     except (Exception, KeyboardInterrupt) as exc:
         scan_error = "interrupted" if isinstance(exc, KeyboardInterrupt) else _describe(exc)
     print_report(report, errors_file)
+    if scanned is not None:
+        console.print(
+            f"Gap scan after the import: {scanned.raised:,} signals raised, {scanned.still_open:,} "
+            f"still open, {scanned.resolved:,} resolved ('bridgehead gaps list' prints the inbox)."
+        )
+        if scanned.helper_error:
+            console.print(
+                f"[yellow]{scanned.helper_error}; its detectors ran on the scan's own connection.[/]"
+            )
     if scan_error is not None:
         _fail(
             f"the import was committed, but the gap scan after it did not finish ({scan_error}); "

@@ -526,10 +526,12 @@ def import_scan_scope(session: Session, report: ImportReport) -> ScanScope | Non
     return ScanScope(deals=or_(deals, Opportunity.account_id.in_(accounts)), accounts=touched_accounts)
 
 
-def after_import(session: Session, report: ImportReport, *, helper_engine: Engine | None = None) -> None:
+def after_import(
+    session: Session, report: ImportReport, *, helper_engine: Engine | None = None
+) -> ScanResult:
     """After-import step: scan only what the import touched (runs after the deal checks).
 
     ``helper_engine``: given when the import is committed and this transaction has written nothing
     yet, so a full scan of a large SQLite file may use a helper process (see ``scan``).
     """
-    scan(session, scope=import_scan_scope(session, report), helper_engine=helper_engine)
+    return scan(session, scope=import_scan_scope(session, report), helper_engine=helper_engine)
