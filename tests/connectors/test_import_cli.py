@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from benchmarks.salesforce_generator import generate_salesforce_export
@@ -192,20 +193,24 @@ def test_a_salesforce_import_without_per_row_key_checks_stores_no_dangling_refer
         engine.dispose()
 
 
-def _flags_per_deal(url: str) -> dict[str, list[tuple[str, str, str]]]:
-    """Each deal's compliance flags (stage, kind, key) in the order the deal room lists them (by id)."""
+def _select(url: str, sql: str) -> list[Any]:
+    """The rows of ``sql`` in the database at ``url``."""
     engine = make_engine(Settings(), url=url)
     try:
         with unit_of_work(make_session_factory(engine)) as session:
-            rows = session.execute(
-                text(
-                    "SELECT o.external_id, s.name, f.kind, f.key FROM stage_compliance_flag f "
-                    "JOIN opportunity o ON o.id = f.opportunity_id JOIN process_stage s ON s.id = f.stage_id "
-                    "ORDER BY f.id"
-                )
-            ).all()
+            return list(session.execute(text(sql)).all())
     finally:
         engine.dispose()
+
+
+def _flags_per_deal(url: str) -> dict[str, list[tuple[str, str, str]]]:
+    """Each deal's compliance flags (stage, kind, key) in the order the deal room lists them (by id)."""
+    rows = _select(
+        url,
+        "SELECT o.external_id, s.name, f.kind, f.key FROM stage_compliance_flag f "
+        "JOIN opportunity o ON o.id = f.opportunity_id JOIN process_stage s ON s.id = f.stage_id "
+        "ORDER BY f.id",
+    )
     flags: dict[str, list[tuple[str, str, str]]] = {}
     for deal, stage, kind, key in rows:
         flags.setdefault(deal, []).append((stage, kind, key))
@@ -256,17 +261,11 @@ def test_a_trusted_import_flags_each_deal_in_requirement_order_like_a_checked_on
 
 def _open_signals(url: str) -> list[tuple[str, str | None, str]]:
     """Open gap signals as (kind, deal's external id, explanation), sorted."""
-    engine = make_engine(Settings(), url=url)
-    try:
-        with unit_of_work(make_session_factory(engine)) as session:
-            rows = session.execute(
-                text(
-                    "SELECT g.kind, o.external_id, g.explanation FROM gap_signal g "
-                    "LEFT JOIN opportunity o ON o.id = g.opportunity_id WHERE g.resolved_at IS NULL"
-                )
-            ).all()
-    finally:
-        engine.dispose()
+    rows = _select(
+        url,
+        "SELECT g.kind, o.external_id, g.explanation FROM gap_signal g "
+        "LEFT JOIN opportunity o ON o.id = g.opportunity_id WHERE g.resolved_at IS NULL",
+    )
     return sorted((kind, deal, explanation) for kind, deal, explanation in rows)
 
 

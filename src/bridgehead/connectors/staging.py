@@ -157,7 +157,7 @@ class Stage:
         # A slice at a time: a whole block as Python values was ~100 MiB of objects. The driver
         # takes the rows from zip one at a time (zip reuses its tuple once the driver lets go of
         # it): a list of 10,000 tuples per write made the cyclic garbage collector walk every
-        # live object again and again (3-4 % of an import's CPU).
+        # live object again and again (perf: 3.5 % of an import's samples in the collector, 1.9 % since).
         for start in range(0, table.num_rows, SQLITE_ROWS_PER_WRITE):
             part = table.slice(start, SQLITE_ROWS_PER_WRITE)
             values = [part.column(name).to_pylist() for name in names]
