@@ -23,7 +23,12 @@ from sqlalchemy.orm import Session
 
 from bridgehead.connectors import deferred_indexes
 from bridgehead.connectors import engine as import_engine
-from bridgehead.connectors.deferred_indexes import DeferredIndexes, foreign_keys, plain_indexes
+from bridgehead.connectors.deferred_indexes import (
+    DeferredIndexes,
+    external_id_keys,
+    foreign_keys,
+    plain_indexes,
+)
 from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOptions, run_import
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.salesforce import salesforce_batches
@@ -68,10 +73,12 @@ def every_load_is_large(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def all_plain_indexes(session: Session) -> dict[str, list[tuple[str, str]]]:
-    """Every CRM table's plain indexes and (on PostgreSQL) foreign keys, as the database reports them."""
+    """Every CRM table's plain indexes and (on PostgreSQL) foreign keys and external-id keys, as
+    the database reports them."""
     postgres = session.get_bind().dialect.name == "postgresql"
     return {
-        name: plain_indexes(session, name) + (foreign_keys(session, name) if postgres else [])
+        name: plain_indexes(session, name)
+        + (foreign_keys(session, name) + external_id_keys(session, name) if postgres else [])
         for name in CRM_TABLES
     }
 
@@ -183,6 +190,46 @@ def test_a_dangling_reference_stored_while_foreign_keys_are_aside_fails_the_impo
     db_session.rollback()
 
     assert state(db_session) == before_rows
+
+
+@pytest.mark.postgres
+def test_a_duplicate_id_stored_while_the_unique_key_is_aside_fails_the_import(
+    db_session: Session, export_dir: Path, every_load_is_large: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("external-id keys are set aside on PostgreSQL only")
+    assert external_id_keys(db_session, "opportunity")
+    before_rows = state(db_session)
+    original = DeferredIndexes.restore_unique_keys
+    restored: list[str] = []
+
+    def duplicate_then_restore(self: DeferredIndexes, table_name: str) -> None:
+        if table_name in self.unique_keys:
+            restored.append(table_name)
+        if table_name == "opportunity":
+            # What a bug in duplicate detection would store: a second record with a stored id.
+            db_session.execute(
+                text(
+                    "INSERT INTO opportunity (external_id, name, amount, currency_code, stage, "
+                    "probability, close_date, created_at, is_closed, is_won, custom_fields, "
+                    "updated_at) SELECT external_id, name, amount, currency_code, stage, "
+                    "probability, close_date, created_at, is_closed, is_won, custom_fields, "
+                    "updated_at FROM opportunity WHERE id = (SELECT min(id) FROM opportunity)"
+                )
+            )
+        original(self, table_name)
+
+    monkeypatch.setattr(DeferredIndexes, "restore_unique_keys", duplicate_then_restore)
+
+    with pytest.raises(IntegrityError, match="uq_opportunity_external_id"):
+        run(db_session, export_dir)
+    db_session.rollback()
+
+    assert restored[:3] == ["user", "account", "contact"]
+    assert state(db_session) == before_rows
+    assert external_id_keys(db_session, "opportunity") == [
+        ("uq_opportunity_external_id", "UNIQUE (external_id)")
+    ]
 
 
 def test_every_index_set_aside_is_rebuilt_as_it_was(

@@ -262,6 +262,8 @@ def _import_batch(
     )
     deferred.set_aside_for(batch.entity.table, valid_rows)
     _upsert(session, stage, counts, now, valid_rows)
+    # Self references below look records up by id.
+    deferred.restore_unique_keys(batch.entity.table.name)
     _resolve_references(session, stage, counts, reject, self_refs=True)
     if quarantined and not options.dry_run:
         session.add_all(quarantined)

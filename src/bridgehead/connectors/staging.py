@@ -164,11 +164,20 @@ class Stage:
             raw.executemany(statement, zip(*values, strict=True))
 
     def analyze(self) -> None:
-        """Index the loaded stage by id (one sorted build beats growing it row by row) and give
-        PostgreSQL's planner its row counts."""
+        """On SQLite, index the loaded stage by id (one sorted build beats growing it row by row);
+        on PostgreSQL, give the planner the stage's row counts.
+
+        PostgreSQL joins the stage to stored records by hashing it or through the records' own
+        key, and finds duplicate ids by hashing: an index on a temporary table, which is never
+        vacuumed, made it count duplicates by walking the index and fetching every row from the
+        table (3.5 million activities: 10.9 s, against 3.1 s hashed, and 5.3 s to build it).
+        """
         connection = self.session.connection()
-        with sqlite_index_build(self.session, schemas=("temp",)):
-            connection.exec_driver_sql(f"CREATE INDEX ix_{self.table.name}_ext ON {self.table.name} (_ext)")
+        if connection.dialect.name != "postgresql":
+            with sqlite_index_build(self.session, schemas=("temp",)):
+                connection.exec_driver_sql(
+                    f"CREATE INDEX ix_{self.table.name}_ext ON {self.table.name} (_ext)"
+                )
         analyze_scratch(self.session, self.table)
 
     def drop(self) -> None:
