@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from bridgehead.connectors.deferred_indexes import (
 )
 from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOptions, run_import
 from bridgehead.connectors.prefetch import prefetched
+from bridgehead.connectors.report import ColumnChunk
 from bridgehead.connectors.salesforce import salesforce_batches
 from bridgehead.db import Base
 from tests.connectors.support import fresh_database
@@ -359,6 +360,39 @@ def test_a_failure_mid_way_leaves_nothing(
     assert "opportunity" in every_load_is_large
     assert state(db_session) == before_rows
     assert all_plain_indexes(db_session) == before_indexes
+
+
+def test_a_failure_while_a_file_streams_into_its_stage_leaves_nothing(
+    db_session: Session, export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_rows = state(db_session)
+    streamed: list[int] = []
+
+    def fail_after_the_first(chunks: Iterable[ColumnChunk]) -> Iterator[ColumnChunk]:
+        for chunk in chunks:
+            streamed.append(len(chunk))
+            yield chunk
+            # On PostgreSQL the stage's COPY is open now, holding the first chunk's rows.
+            raise OSError("the file went away")
+
+    def failing_batches(directory: Path) -> Iterator[EntityBatch]:
+        for batch in salesforce_batches(directory):
+            if batch.file == "Task.csv":
+                assert batch.chunks is not None
+                batch.chunks = fail_after_the_first(batch.chunks)
+            yield batch
+
+    monkeypatch.setattr("tests.connectors.test_salesforce.salesforce_batches", failing_batches)
+    with pytest.raises(OSError, match="the file went away"):
+        run(db_session, export_dir)
+    db_session.rollback()
+
+    assert streamed
+    assert streamed[0] > 0
+    assert state(db_session) == before_rows
+    # The connection is usable again: the same import now goes through.
+    monkeypatch.setattr("tests.connectors.test_salesforce.salesforce_batches", salesforce_batches)
+    assert run(db_session, export_dir).ok
 
 
 # --- read-ahead ----------------------------------------------------------------------------------

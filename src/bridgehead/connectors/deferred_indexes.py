@@ -92,7 +92,8 @@ class DeferredIndexes:
 
     def rebuild(self) -> None:
         """Recreate every index and foreign key set aside, from its original definition (adding a
-        foreign key back checks every stored row against the referenced table)."""
+        foreign key back checks every stored row against the referenced table); on PostgreSQL,
+        then gather the loaded tables' statistics."""
         for table_name in list(self.unique_keys):
             self.restore_unique_keys(table_name)
         if not self.dropped:
@@ -107,6 +108,12 @@ class DeferredIndexes:
         for table_name, constraints in self.foreign_keys.items():
             adds = ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints)
             connection.exec_driver_sql(f'ALTER TABLE "{table_name}" {adds}')
+        if connection.dialect.name == "postgresql":
+            # Autovacuum sees the rows only after the commit, and then a minute later: until
+            # then PostgreSQL plans the steps after the load (deal checks, the gap scan) over
+            # millions of rows with default selectivities. ANALYZE reads a sample of the rows.
+            for table_name in self.dropped:
+                connection.exec_driver_sql(f'ANALYZE "{table_name}"')
         self.dropped.clear()
         self.foreign_keys.clear()
 
