@@ -17,6 +17,7 @@ Usage::
     .venv/bin/python benchmarks/bench_import.py                       # full size
     .venv/bin/python benchmarks/bench_import.py --opportunities 10000 --history 30000 --activities 50000
     .venv/bin/python benchmarks/bench_import.py --data /tmp/sf-export   # reuse (or keep) a generated export
+    .venv/bin/python benchmarks/bench_import.py --skip-sqlite           # PostgreSQL (and its pandas) only
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=3_000_000)
     parser.add_argument("--activities", type=int, default=5_000_000)
     parser.add_argument("--data", type=Path, help="export folder: reused if it holds files, else kept")
+    parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--pandas-load", metavar="URL", help=argparse.SUPPRESS)
@@ -202,14 +204,15 @@ def main() -> None:
         console.print(f"Export: {rows:,} rows in {directory}")
         results: list[Result] = []
 
-        sqlite_url = f"sqlite:///{work / 'bridgehead.db'}"
-        results.append(measure_import("sqlite", sqlite_url, directory, rows))
-        console.print(results[-1])
-        if not args.skip_pandas:
-            results.append(measure_pandas("sqlite", f"sqlite:///{work / 'pandas.db'}", directory, rows))
+        if not args.skip_sqlite:
+            sqlite_url = f"sqlite:///{work / 'bridgehead.db'}"
+            results.append(measure_import("sqlite", sqlite_url, directory, rows))
             console.print(results[-1])
-        for leftover in ("bridgehead.db", "bridgehead.db-wal", "pandas.db"):
-            (work / leftover).unlink(missing_ok=True)
+            if not args.skip_pandas:
+                results.append(measure_pandas("sqlite", f"sqlite:///{work / 'pandas.db'}", directory, rows))
+                console.print(results[-1])
+            for leftover in ("bridgehead.db", "bridgehead.db-wal", "pandas.db"):
+                (work / leftover).unlink(missing_ok=True)
 
         if not args.skip_postgres:
             postgres_url = fresh_postgres_database()

@@ -362,7 +362,7 @@ def test_a_failure_mid_way_leaves_nothing(
     assert all_plain_indexes(db_session) == before_indexes
 
 
-def test_a_failure_while_a_file_streams_into_its_stage_leaves_nothing(
+def test_a_failure_after_part_of_a_file_was_staged_leaves_nothing(
     db_session: Session, export_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before_rows = state(db_session)
@@ -372,7 +372,7 @@ def test_a_failure_while_a_file_streams_into_its_stage_leaves_nothing(
         for chunk in chunks:
             streamed.append(len(chunk))
             yield chunk
-            # On PostgreSQL the stage's COPY is open now, holding the first chunk's rows.
+            # The first chunk's rows are in the stage now.
             raise OSError("the file went away")
 
     def failing_batches(directory: Path) -> Iterator[EntityBatch]:

@@ -205,22 +205,19 @@ def stage_columns(
     seen = 0
     # Checked in the read-ahead thread (Arrow releases the GIL) while this one writes the chunk
     # before; references are looked up here, where the session's connection is used.
-    # On PostgreSQL one COPY streams every chunk: references are looked up (their keys read from
-    # the database) for the first chunk before it opens, from memory after.
-    with stage.streaming():
-        for checked in prefetched(checks.check(chunk) for chunk in chunks):
-            chunk = checked.chunk
-            seen += len(chunk)
-            for row, _, field_name, value, reason in checked.problems:
-                reject(int(chunk.lines[row]), field_name, value, reason, chunk.cells(row))
-            counts.rejected += checked.rejected
-            columns = checked.columns
-            for name in fields:
-                if name in references:
-                    columns[f"{name}_id"] = references[name].lookup(columns[stage_name(specs[name])])
-            stage.load_arrow(pa.table(columns))
-            if progress:
-                progress(label, seen, None)
+    for checked in prefetched(checks.check(chunk) for chunk in chunks):
+        chunk = checked.chunk
+        seen += len(chunk)
+        for row, _, field_name, value, reason in checked.problems:
+            reject(int(chunk.lines[row]), field_name, value, reason, chunk.cells(row))
+        counts.rejected += checked.rejected
+        columns = checked.columns
+        for name in fields:
+            if name in references:
+                columns[f"{name}_id"] = references[name].lookup(columns[stage_name(specs[name])])
+        stage.load_arrow(pa.table(columns))
+        if progress:
+            progress(label, seen, None)
     if progress:
         progress(label, seen, seen)
     # Arrow's allocator keeps freed blocks for reuse; the next file's blocks are allocated anew,

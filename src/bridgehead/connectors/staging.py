@@ -10,14 +10,11 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
-from psycopg import Copy
-from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import Session
 
@@ -78,9 +75,6 @@ class Stage:
         self.table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
         connection = session.connection()
         self.table.create(connection)
-        # PostgreSQL, inside ``streaming``: the COPY kept open across chunks, and its columns.
-        self._streaming = False
-        self._copy: tuple[ExitStack, Copy, list[str]] | None = None
 
     def load(self, rows: Iterator[dict[str, Any]], batch_size: int) -> None:
         """Insert parsed rows in chunks (COPY on PostgreSQL)."""
@@ -149,11 +143,11 @@ class Stage:
                 buffer,
                 write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
             )
-            if self._streaming:
-                self._open_copy(names).write(buffer.getbuffer())
-                return
-            with ExitStack() as stack:
-                self._enter_copy(stack, names, queued=False).write(buffer.getbuffer())
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            statement = f"COPY {self.table.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.write(buffer.getbuffer())
             return
         placeholders = ", ".join("?" for _ in names)
         # Table and column names are the stage's own, never the file's.
@@ -168,49 +162,6 @@ class Stage:
             part = table.slice(start, SQLITE_ROWS_PER_WRITE)
             values = [part.column(name).to_pylist() for name in names]
             raw.executemany(statement, zip(*values, strict=True))
-
-    @contextmanager
-    def streaming(self) -> Iterator[None]:
-        """Within the block, ``load_arrow`` on PostgreSQL keeps one COPY open and hands each
-        chunk to a thread that sends it, so the server stores one chunk while the caller parses
-        the next (the two used one core in turn). Nothing else may use the connection inside."""
-        self._streaming = True
-        try:
-            yield
-        except BaseException as exc:
-            self._close_copy(exc)
-            raise
-        finally:
-            self._streaming = False
-        self._close_copy(None)
-
-    def _open_copy(self, names: list[str]) -> Copy:
-        if self._copy is not None and self._copy[2] != names:
-            self._close_copy(None)
-        if self._copy is None:
-            stack = ExitStack()
-            self._copy = (stack, self._enter_copy(stack, names, queued=True), names)
-        return self._copy[1]
-
-    def _enter_copy(self, stack: ExitStack, names: list[str], *, queued: bool) -> Copy:
-        raw = self.session.connection().connection.driver_connection
-        assert raw is not None
-        statement = f"COPY {self.table.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
-        cursor = stack.enter_context(raw.cursor())
-        writer = QueuedLibpqWriter(cursor) if queued else None
-        copy: Copy = stack.enter_context(cursor.copy(statement, writer=writer))
-        return copy
-
-    def _close_copy(self, exc: BaseException | None) -> None:
-        """End the open COPY: commit its rows, or abort it with ``exc``."""
-        if self._copy is None:
-            return
-        stack = self._copy[0]
-        self._copy = None
-        if exc is None:
-            stack.close()
-        else:
-            stack.__exit__(type(exc), exc, exc.__traceback__)
 
     def analyze(self) -> None:
         """On SQLite, index the loaded stage by id (one sorted build beats growing it row by row);
