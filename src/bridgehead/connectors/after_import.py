@@ -64,14 +64,10 @@ def run_after_import(session: Session, report: ImportReport, *, scan_gaps: bool 
     session.flush()
 
 
-def scan_after_import(
-    session: Session, report: ImportReport, *, helper_engine: Engine | None
-) -> ScanResult | None:
-    """The gap scan of an import run with ``scan_gaps`` false, in a transaction begun after its
-    commit (``helper_engine``: an engine on the same database, for a helper process); the caller
-    commits. ``None`` for a dry run (nothing to scan)."""
-    if report.dry_run:
-        return None
+def scan_after_import(session: Session, report: ImportReport, *, helper_engine: Engine | None) -> ScanResult:
+    """The gap scan of a committed (not dry-run) import run with ``scan_gaps`` false, in a
+    transaction begun after its commit (``helper_engine``: an engine on the same database, for a
+    helper process); the caller commits."""
     from bridgehead.intelligence.gaps.scan import after_import as gaps_after_import
 
     return gaps_after_import(session, report, helper_engine=helper_engine)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from bridgehead.db import sqlite_index_build
@@ -75,8 +75,7 @@ class DeferredIndexes:
                 (self.unique_keys, external_id_keys(self.session, table.name)),
             ):
                 if constraints:
-                    drops = ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in constraints)
-                    connection.exec_driver_sql(f'ALTER TABLE "{table.name}" {drops}')
+                    _alter_constraints(connection, table.name, constraints, add=False)
                     aside[table.name] = constraints
 
     def restore_unique_keys(self, table_name: str) -> None:
@@ -86,9 +85,8 @@ class DeferredIndexes:
         if not keys:
             return
         connection = self.session.connection()
-        connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
-        adds = ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in keys)
-        connection.exec_driver_sql(f'ALTER TABLE "{table_name}" {adds}')
+        _postgres_index_memory(connection)
+        _alter_constraints(connection, table_name, keys, add=True)
 
     def rebuild(self) -> None:
         """Recreate every index and foreign key set aside, from its original definition (adding a
@@ -100,14 +98,13 @@ class DeferredIndexes:
             return
         connection = self.session.connection()
         if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
+            _postgres_index_memory(connection)
         with sqlite_index_build(self.session):
             for indexes in self.dropped.values():
                 for _, definition in indexes:
                     connection.exec_driver_sql(definition)
         for table_name, constraints in self.foreign_keys.items():
-            adds = ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints)
-            connection.exec_driver_sql(f'ALTER TABLE "{table_name}" {adds}')
+            _alter_constraints(connection, table_name, constraints, add=True)
         if connection.dialect.name == "postgresql":
             # Autovacuum sees the rows only after the commit, and then a minute later: until
             # then PostgreSQL plans the steps after the load (deal checks, the gap scan) over
@@ -116,6 +113,22 @@ class DeferredIndexes:
                 connection.exec_driver_sql(f'ANALYZE "{table_name}"')
         self.dropped.clear()
         self.foreign_keys.clear()
+
+
+def _postgres_index_memory(connection: Connection) -> None:
+    """Let PostgreSQL sort index keys in ``POSTGRES_INDEX_MEMORY`` until the transaction ends."""
+    connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
+
+
+def _alter_constraints(
+    connection: Connection, table_name: str, constraints: list[tuple[str, str]], *, add: bool
+) -> None:
+    """One ALTER TABLE that drops ``constraints`` (name, definition), or adds them back."""
+    clauses = (
+        f'ADD CONSTRAINT "{name}" {definition}' if add else f'DROP CONSTRAINT "{name}"'
+        for name, definition in constraints
+    )
+    connection.exec_driver_sql(f'ALTER TABLE "{table_name}" {", ".join(clauses)}')
 
 
 def plain_indexes(session: Session, table_name: str) -> list[tuple[str, str]]:
