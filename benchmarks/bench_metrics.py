@@ -17,6 +17,7 @@ Usage::
     .venv/bin/python benchmarks/bench_metrics.py --opportunities 20000 --history 60000 --activities 100000
     .venv/bin/python benchmarks/bench_metrics.py --page               # also the page at scale 10
     .venv/bin/python benchmarks/bench_metrics.py --keep DIR           # keep (or reuse) the SQLite file and Parquet
+    .venv/bin/python benchmarks/bench_metrics.py --keep DIR --postgres-url URL   # and a loaded PostgreSQL database
     .venv/bin/python benchmarks/bench_metrics.py --page-only [--demo-db FILE]   # only the page
 """
 
@@ -577,6 +578,9 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=3_000_000)
     parser.add_argument("--activities", type=int, default=5_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--postgres-url", help="a PostgreSQL database loaded earlier with the same rows (kept, not dropped)"
+    )
     parser.add_argument("--page", action="store_true", help="also time the metrics page at demo --scale 10")
     parser.add_argument("--page-only", action="store_true", help="time only the metrics page")
     parser.add_argument(
@@ -608,7 +612,7 @@ def main() -> None:
         tables: dict[str, dict[str, np.ndarray]] | None = None
         if reused:
             console.print(f"reusing {work} (metrics.db and parquet/ from an earlier --keep run)")
-            if not args.skip_postgres:
+            if not (args.skip_postgres or args.postgres_url):
                 tables = generate(args.opportunities, args.history, args.activities)
         else:
             work.mkdir(parents=True, exist_ok=True)
@@ -637,16 +641,17 @@ def main() -> None:
             ("Bridgehead on SQLite", *run_step(["--measure", "bridgehead", "--target", sqlite_url]))
         )
 
-        postgres_url = None if args.skip_postgres else fresh_postgres_database()
+        postgres_url = None if args.skip_postgres else (args.postgres_url or fresh_postgres_database())
         if postgres_url:
             try:
                 subprocess.run(
                     [BRIDGEHEAD, "init"], env=env_for(postgres_url), check=True, stdout=subprocess.DEVNULL
                 )
-                started = time.perf_counter()
-                assert tables is not None
-                load_postgres(postgres_url, tables)
-                console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
+                if not args.postgres_url:
+                    started = time.perf_counter()
+                    assert tables is not None
+                    load_postgres(postgres_url, tables)
+                    console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
                 results.append(
                     (
                         "Bridgehead on PostgreSQL",
@@ -654,7 +659,8 @@ def main() -> None:
                     )
                 )
             finally:
-                drop_postgres_database(postgres_url)
+                if not args.postgres_url:
+                    drop_postgres_database(postgres_url)
         del tables
 
         duck_total = sum(results[0][1]["timings"].values())

@@ -81,6 +81,16 @@ def test_postgres_keeps_every_constraint_in_a_trusted_bulk_write(engine: Engine)
         session.rollback()
 
 
+def test_postgres_connections_compile_no_statement_just_in_time(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("JIT compilation is a PostgreSQL setting")
+    with Session(engine) as session:
+        assert session.execute(text("SHOW jit")).scalar_one() == "off"
+        # The setting is the connection's, not a transaction's: it outlives a rollback.
+        session.rollback()
+        assert session.execute(text("SHOW jit")).scalar_one() == "off"
+
+
 def test_an_index_build_puts_the_cache_and_threads_back(sqlite_engine: Engine) -> None:
     with Session(sqlite_engine) as session:
         session.execute(text("PRAGMA main.cache_size=-65536"))

@@ -301,3 +301,27 @@ def test_filter_choices_are_what_the_viewer_may_see(db_session: Session, org: Or
     line = analysis.filter_options(db_session, viewer=org.manager)
     assert [option.id for option in line.products] == ["Analytics", "Billing"]
     assert {option.label for option in line.reps} == {"Mia Manager", "Ann Rep", "Ben Rep"}
+
+
+def test_stage_catalogue_flags_each_stage_by_its_deals(db_session: Session) -> None:
+    """Closed and won flags per stage come from its deals; the probability averages open deals only."""
+    from bridgehead.intelligence.metrics.queries import stage_catalogue_rows
+
+    make_opportunity(db_session, stage="Discovery", probability=10)
+    make_opportunity(db_session, stage="Discovery", probability=30)
+    # A stage with open deals and one lost deal: closed, not won; the lost deal's 0 % is not averaged.
+    make_opportunity(db_session, stage="Negotiation", probability=80)
+    make_opportunity(db_session, stage="Negotiation", probability=0, is_closed=True, is_won=False)
+    make_opportunity(db_session, stage="Signed", probability=100, is_closed=True, is_won=True)
+    make_opportunity(db_session, stage="Signed", probability=0, is_closed=True, is_won=False)
+    make_opportunity(db_session, stage="Dropped", probability=0, is_closed=True, is_won=False)
+
+    rows = {
+        stage: (closed, won, probability)
+        for stage, closed, won, probability in stage_catalogue_rows(db_session)
+    }
+
+    assert rows["Discovery"] == (False, False, pytest.approx(20.0))
+    assert rows["Negotiation"] == (True, False, pytest.approx(80.0))
+    assert rows["Signed"] == (True, True, None)
+    assert rows["Dropped"] == (True, False, None)

@@ -271,30 +271,6 @@ def _raise_all(
     return KindResult(kind=kind, raised=raised)
 
 
-@contextmanager
-def _scan_settings(session: Session) -> Iterator[None]:
-    """Connection settings for the scan's duration, then the connection's own again.
-
-    SQLite: a larger page cache. A first scan writes hundreds of thousands of signals; with the
-    default 2 MB cache the pages are evicted and re-read all the time (about 30 % of the scan at
-    200,000 deals). PostgreSQL: no JIT compilation. Every detector costs more than
-    ``jit_above_cost``, and compiling its explanation and evidence expressions took longer than
-    running them.
-    """
-    dialect = session.connection().dialect.name
-    if dialect == "postgresql":
-        jit = str(session.execute(text("SHOW jit")).scalar_one())
-        session.execute(text("SET jit = off"))
-        yield
-        # After a failure the transaction is aborted and its rollback undoes the SET.
-        session.execute(text("SELECT set_config('jit', :value, false)"), {"value": jit})
-        return
-    # The shared 256 MB counts toward the peak RSS; 1 GB was tried at 1,000,000 deals and was not
-    # faster (the ~600 MB a first scan writes spill either way).
-    with sqlite_page_cache(session):
-        yield
-
-
 def _nothing_open(session: Session) -> bool:
     """No open signal of any kind (the partial unique index answers it)."""
     return session.scalar(select(literal(1)).where(GapSignal.resolved_at.is_(None)).limit(1)) is None
@@ -311,7 +287,8 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
     and user (three times the cost of the insert itself). On SQLite the table declares no deal,
     account or owner key (see ``GapSignal``), so nothing is checked per row. The drop, the inserts and the
     builds are one transaction: if the scan fails nothing changed. On PostgreSQL the drop locks
-    the signal table against readers until the scan commits, which a first scan can afford.
+    the signal table against readers until the scan commits, which a first scan can afford; the
+    table is analysed at the end.
     """
     if not bulk:
         yield
@@ -338,6 +315,11 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
             index.create(connection)
     for key in keys:
         connection.execute(AddConstraint(key))
+    if postgres:
+        # Statistics for the rows just written: planned as the empty table it was, the metrics'
+        # strategy adoption hashed 930,000 signals in four batches per worker (1.9 s, not 0.4 s),
+        # and autovacuum may be off or a minute away.
+        connection.exec_driver_sql(f"ANALYZE {_signals.name}")
 
 
 def scan(
@@ -398,7 +380,11 @@ def scan(
     enabled = [kind for kind in todo if rules[kind].enabled]
     helper_kinds: list[GapKind] = []
     helper_error: str | None = None
-    with _scan_settings(session), _indexes_built_afterwards(session, bulk):
+    # SQLite: a larger page cache. A first scan writes hundreds of thousands of signals; with the
+    # default 2 MB cache the pages are evicted and re-read all the time (about 30 % of the scan at
+    # 200,000 deals). The shared 256 MB counts toward the peak RSS; 1 GB was tried at 1,000,000
+    # deals and was not faster (the ~600 MB a first scan writes spill either way).
+    with sqlite_page_cache(session), _indexes_built_afterwards(session, bulk):
         prepare = partial(scratch.prepare, session, contexts, scope.deals if scope is not None else true())
         if defaults_stored and _helper_applies(session, helper_engine, scope, enabled, helper_min_deals):
             assert helper_engine is not None

@@ -19,11 +19,10 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
-    or_,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.orm import Session
@@ -206,28 +205,32 @@ def stage_catalogue_rows(session: Session) -> list[tuple[str, bool, bool, float 
     """(stage, closed?, won?, average probability of its open deals) for every stage deals are in.
 
     A stage is closed (won) when any deal in it is closed (won). Read from the stage index one seek
-    at a time: the stages by a loose index scan, then per stage whether a closed (won) deal is in
-    it, and the average probability over its open deals only (the ladder orders open stages by it);
-    the closed deals, most of a mature book, are never read.
+    at a time: the stages by a loose index scan, then per stage its "largest" closed flag and its
+    closed deals' largest won flag (each the first entry of the stage's part of the
+    (stage, is_closed, is_won, …) index, read backwards), and the average probability over its
+    open deals only (the ladder orders open stages by it); the closed deals, most of a mature book,
+    are never read.
+
+    The flags are ``ORDER BY … DESC LIMIT 1`` lookups and not ``EXISTS``: PostgreSQL estimated an
+    ``EXISTS (… stage = s AND is_closed)`` to find a row early in a sequential scan and read the
+    whole table once per open stage (0.6-0.9 s at 1,000,000 deals, against under a millisecond).
     """
     stages = distinct_by_seeks(Opportunity.stage).subquery("stage_seen")
+    in_stage = Opportunity.stage == stages.c.value
 
-    def any_deal(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-        return exists().where(Opportunity.stage == stages.c.value, *conditions)
+    def first_flag(flag: Any, *conditions: ColumnElement[bool]) -> Any:
+        return select(flag).where(in_stage, *conditions).order_by(flag.desc()).limit(1).scalar_subquery()
 
     open_probability = (
         select(func.avg(Opportunity.probability))
-        .where(Opportunity.stage == stages.c.value, Opportunity.is_closed.is_(False))
+        .where(in_stage, Opportunity.is_closed.is_(False))
         .scalar_subquery()
     )
     statement = select(
         stages.c.value,
-        any_deal(Opportunity.is_closed.is_(True)),
-        # Two seeks, each with the closed flag fixed, rather than reading the stage's deals.
-        or_(
-            any_deal(Opportunity.is_closed.is_(True), Opportunity.is_won.is_(True)),
-            any_deal(Opportunity.is_closed.is_(False), Opportunity.is_won.is_(True)),
-        ),
+        first_flag(Opportunity.is_closed),
+        # A won deal is closed (the table's check), so the closed deals hold every won one.
+        first_flag(Opportunity.is_won, Opportunity.is_closed == true()),
         open_probability,
     )
     return [
