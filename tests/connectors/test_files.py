@@ -75,15 +75,54 @@ def test_an_unknown_encoding_is_refused(tmp_path: Path) -> None:
         open_table(path, encoding="utf-9")
 
 
-def test_invalid_bytes_after_the_sample_are_refused_with_the_line(tmp_path: Path) -> None:
-    ascii_part = b"id,name\n" + b"".join(b"%d,plain ascii name\n" % n for n in range(1, 5000))
-    path = _write(tmp_path / "mixed.csv", ascii_part + "5000,Müller\n".encode("cp1252"))
+def _plain_rows(count: int) -> bytes:
+    """A header and ``count`` rows of plain ASCII: more than the 64 KiB sample when ``count`` is 5,000."""
+    return b"id,name\n" + b"".join(b"%d,plain ascii name\n" % n for n in range(1, count + 1))
+
+
+def test_windows_1252_after_a_plain_ascii_sample_is_read_as_windows_1252(tmp_path: Path) -> None:
+    path = _write(tmp_path / "late.csv", _plain_rows(4999) + "5000,Société Générale\n".encode("cp1252"))
     table = open_table(path)
-    assert table.encoding == "utf-8"  # the first 64 KiB are plain ASCII
+    assert table.encoding == "cp1252"
+    records = list(table.records())
+    assert len(records) == 5000
+    assert records[-1] == (5001, {"id": "5000", "name": "Société Générale"})
+
+
+def test_utf8_after_a_plain_ascii_sample_is_read_as_utf8(tmp_path: Path) -> None:
+    path = _write(tmp_path / "late.csv", _plain_rows(4999) + "5000,Société Générale\n".encode())
+    table = open_table(path)
+    assert table.encoding == "utf-8"
+    assert list(table.records())[-1] == (5001, {"id": "5000", "name": "Société Générale"})
+
+
+def test_a_file_ending_in_one_windows_1252_byte_after_the_sample(tmp_path: Path) -> None:
+    path = _write(tmp_path / "late.csv", _plain_rows(4999) + "5000,Caf\u00e9".encode("cp1252"))
+    assert open_table(path).encoding == "cp1252"
+
+
+def test_invalid_bytes_after_utf8_text_are_refused_with_the_line(tmp_path: Path) -> None:
+    # The first non-ASCII character is UTF-8, so the file is UTF-8; a later Windows-1252 byte is
+    # a broken file, refused with its line rather than read as something else.
+    head = b"id,name\n1,M\xc3\xbcller\n" + b"".join(b"%d,plain ascii name\n" % n for n in range(2, 5000))
+    path = _write(tmp_path / "mixed.csv", head + "5000,Müller\n".encode("cp1252"))
+    table = open_table(path)
+    assert table.encoding == "utf-8"
     with pytest.raises(FileRejected) as caught:
         list(table.records())
     assert "not valid utf-8 text on line 5001" in caught.value.message
     assert caught.value.context["value"] == "mixed.csv"
+
+
+def test_invalid_bytes_after_an_ascii_sample_and_utf8_text_are_refused_with_the_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "mixed.csv",
+        _plain_rows(4999) + "5000,Société\n".encode() + "5001,Müller\n".encode("cp1252"),
+    )
+    table = open_table(path)
+    assert table.encoding == "utf-8"
+    with pytest.raises(FileRejected, match="not valid utf-8 text on line 5002"):
+        list(table.records())
 
 
 @pytest.mark.parametrize(
