@@ -161,8 +161,15 @@ def test_rows_of_the_wrong_width_are_reported_not_yielded(tmp_path: Path) -> Non
     table = open_table(path)
     assert [line for line, _ in table.records()] == [2, 6]
     assert table.problems == [
-        RowProblem("wide.csv", 3, None, None, "row has 3 cells but the header has 2"),
-        RowProblem("wide.csv", 4, None, None, "row has 1 cells but the header has 2"),
+        RowProblem(
+            "wide.csv",
+            3,
+            None,
+            "2,B,extra",
+            "row has 3 cells but the header has 2",
+            cells={"id": "2", "name": "B", "(extra cell 1)": "extra"},
+        ),
+        RowProblem("wide.csv", 4, None, "3", "row has 1 cells but the header has 2", cells={"id": "3"}),
     ]
 
 

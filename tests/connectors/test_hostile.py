@@ -122,7 +122,13 @@ BAD_ROWS = {
     "unknown-account": BadRow(
         _with(account="acct-404"), "account", "acct-404", "no account with id 'acct-404'"
     ),
-    "extra-columns": BadRow([*_with(), "surplus"], None, None, "row has 8 cells but the header has 7"),
+    # A row of the wrong width names no field; its value is the row itself, as CSV text.
+    "extra-columns": BadRow(
+        [*_with(), "surplus"],
+        None,
+        ",".join([*_with(), "surplus"]),
+        "row has 8 cells but the header has 7",
+    ),
     "missing-required": BadRow(_with(stage=""), "stage", "", "required but empty"),
     "too-long": BadRow(_with(name="x" * 300), "name", "x" * 300, "longer than 255 characters (300)"),
     "duplicate-id": BadRow(_with(id="h-1"), "id", "h-1", "the same id appears first at line 2"),
@@ -186,9 +192,11 @@ def test_quarantine_keeps_the_good_rows_and_sets_the_bad_one_aside(
     assert [(row.file, row.line, row.field, row.value, row.reason) for row in quarantined] == [
         ("deals.csv", 3, bad.field, bad.value, bad.reason)
     ]
-    # The row's cells are kept so it can be fixed and imported again (a row of the wrong width
-    # cannot be read as columns; its line is named instead).
-    expected_cells = None if case == "extra-columns" else dict(zip(HEADER, bad.cells, strict=True))
+    # The row's cells are kept so it can be fixed and imported again; a row of the wrong width
+    # keeps its surplus cells after the header's columns.
+    expected_cells = dict(zip(HEADER, bad.cells, strict=False))
+    if case == "extra-columns":
+        expected_cells["(extra cell 1)"] = "surplus"
     assert quarantined[0].cells == expected_cells
 
     errors = tmp_path / "errors.csv"

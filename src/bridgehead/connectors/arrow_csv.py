@@ -10,6 +10,8 @@ problems naming their line, and undecodable bytes refuse the file naming the lin
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
-from bridgehead.connectors.files import FileRejected, RowProblem, TableFile, _undecodable
+from bridgehead.connectors.files import FileRejected, TableFile, _undecodable, wrong_width_problem
 
 BLOCK_BYTES = 16 * 1024 * 1024
 # Blocks the reader may have read from the file beyond those it has handed out. Arrow's streaming
@@ -166,11 +168,14 @@ def _batches(
         for (_, actual, text), line in zip(mine, ends[~is_valid], strict=True):
             if not text.replace(delimiter, "").strip():
                 continue  # a row of bare delimiters carries nothing, as in the row-wise reader
-            table.problems.append(
-                RowProblem(
-                    table.name, int(line), None, None, f"row has {actual} cells but the header has {width}"
+            cells = next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=False), [])
+            if len(cells) != actual:
+                raise FileRejected(
+                    f"malformed CSV near line {int(line)}: cannot split a row of the wrong width",
+                    field="file",
+                    value=table.name,
                 )
-            )
+            table.problems.append(wrong_width_problem(table.name, int(line), table.header, cells, delimiter))
         chunk = RawChunk(ends[is_valid], columns)
         blank = _blank_rows(columns)
         if blank.any():

@@ -247,7 +247,7 @@ def _import_batch(
         stage.load(parsed_rows(), options.batch_size)
     if batch.early_problems:
         for problem in batch.early_problems():
-            reject(problem.line, problem.field, problem.value, problem.reason, None)
+            reject(problem.line, problem.field, problem.value, problem.reason, problem.cells)
             counts.rejected += 1
     _reject_duplicates(session, stage, counts, reject)
     if is_user:

@@ -44,6 +44,8 @@ class RowProblem:
     field: str | None
     value: str | None
     reason: str
+    # The row's cells by column, for the quarantine, when the problem is the whole row's.
+    cells: dict[str, str] | None = None
 
     def describe(self) -> str:
         """One readable line: ``Opportunity.csv line 7, Amount='abc': not a number``."""
@@ -51,6 +53,34 @@ class RowProblem:
         if self.field:
             where += f", {self.field}={self.value!r}"
         return f"{where}: {self.reason}"
+
+
+# The row text kept in a wrong-width problem's value (the errors CSV, the report).
+MAX_ROW_TEXT = 500
+
+
+def wrong_width_problem(
+    file: str, line: int, header: list[str], cells: list[str], delimiter: str
+) -> RowProblem:
+    """The refusal of a row whose cells do not match the header's columns, keeping what it held.
+
+    Its value is the row as CSV text (for the report and the errors CSV) and its cells are named by
+    the header, the surplus ones "(extra cell 1)", … (for the quarantine), so the person fixing the
+    file sees the row, not only its line.
+    """
+    width = len(header)
+    named = dict(zip(header, cells, strict=False))
+    named.update({f"(extra cell {number})": cell for number, cell in enumerate(cells[width:], start=1)})
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter, lineterminator="").writerow(cells)
+    return RowProblem(
+        file,
+        line,
+        None,
+        text.getvalue()[:MAX_ROW_TEXT],
+        f"row has {len(cells)} cells but the header has {width}",
+        cells=named,
+    )
 
 
 @dataclass
@@ -81,13 +111,7 @@ class TableFile:
                 yield line, cells
             else:
                 self.problems.append(
-                    RowProblem(
-                        self.name,
-                        line,
-                        None,
-                        None,
-                        f"row has {len(cells)} cells but the header has {width}",
-                    )
+                    wrong_width_problem(self.name, line, self.header, cells, self.delimiter or ",")
                 )
 
     def records(self) -> Iterator[tuple[int, dict[str, str]]]:
