@@ -122,6 +122,7 @@ def test_strategy_adoption_counts_reps_whose_open_deals_meet_the_standard(
     deal(db_session, org, owner_id=org.other_rep.id)
     off_standard = deal(db_session, org, owner_id=third.id)
     _signal(db_session, off_standard.id, GapKind.SINGLE_THREADED, NOW, None)
+    _signal(db_session, off_standard.id, GapKind.NO_ECONOMIC_BUYER, NOW, None)  # one deal, counted once
     _signal(db_session, good.id, GapKind.CLOSE_DATE_PAST, NOW, None)  # not part of the standard
     _signal(db_session, good.id, GapKind.STALE_DEAL, NOW - dt.timedelta(days=9), NOW)  # resolved
     period = Period.containing(NOW.date())

