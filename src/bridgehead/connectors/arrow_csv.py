@@ -23,7 +23,14 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
-from bridgehead.connectors.files import FileRejected, TableFile, _undecodable, wrong_width_problem
+from bridgehead.connectors.files import (
+    MAX_ROW_TEXT,
+    FileRejected,
+    RowProblem,
+    TableFile,
+    _undecodable,
+    wrong_width_problem,
+)
 
 BLOCK_BYTES = 16 * 1024 * 1024
 # Blocks the reader may have read from the file beyond those it has handed out. Arrow's streaming
@@ -169,13 +176,21 @@ def _batches(
             if not text.replace(delimiter, "").strip():
                 continue  # a row of bare delimiters carries nothing, as in the row-wise reader
             cells = next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=False), [])
-            if len(cells) != actual:
-                raise FileRejected(
-                    f"malformed CSV near line {int(line)}: cannot split a row of the wrong width",
-                    field="file",
-                    value=table.name,
+            if len(cells) == actual:
+                table.problems.append(
+                    wrong_width_problem(table.name, int(line), table.header, cells, delimiter)
                 )
-            table.problems.append(wrong_width_problem(table.name, int(line), table.header, cells, delimiter))
+            else:
+                # Split otherwise by Python's reader than by Arrow's: keep the row's text, not cells.
+                table.problems.append(
+                    RowProblem(
+                        table.name,
+                        int(line),
+                        None,
+                        text[:MAX_ROW_TEXT],
+                        f"row has {actual} cells but the header has {width}",
+                    )
+                )
         chunk = RawChunk(ends[is_valid], columns)
         blank = _blank_rows(columns)
         if blank.any():
