@@ -113,7 +113,6 @@ def owner_ids(session: Session) -> list[int]:
 
 def _per_owner(
     session: Session,
-    owners: Sequence[int],
     entity: Any,
     owner_column: Any,
     figures: Sequence[Any],
@@ -130,25 +129,24 @@ def _per_owner(
     VALUES table the rows are joined to.
     """
     if session.get_bind().dialect.name == "sqlite":
-        listed = owner_column.in_(select(User.id))
-        statement = select(owner_column, *figures).where(*conditions, listed).group_by(owner_column)
-        ownerless = (
-            select(owner_column, *figures).where(*conditions, owner_column.is_(None)).group_by(owner_column)
+        statement = (
+            select(owner_column, *figures)
+            .where(*conditions, owner_column.in_(select(User.id)))
+            .group_by(owner_column)
         )
-        return [tuple(row) for row in session.execute(statement)] + [
-            tuple(row) for row in session.execute(ownerless)
-        ]
-    if not owners or len(owners) > MAX_MAPPED_OWNERS:
-        statement = select(owner_column, *figures).where(*conditions).group_by(owner_column)
-        return [tuple(row) for row in session.execute(statement)]
-    listed = integer_rows("listed_owner", ["owner_id"], ((owner,) for owner in owners))
-    statement = (
-        select(listed.c.owner_id, *figures)
-        .select_from(listed)
-        .join(entity, owner_column == listed.c.owner_id)
-        .where(*conditions)
-        .group_by(listed.c.owner_id)
-    )
+    else:
+        owners = owner_ids(session)
+        if not owners or len(owners) > MAX_MAPPED_OWNERS:
+            statement = select(owner_column, *figures).where(*conditions).group_by(owner_column)
+            return [tuple(row) for row in session.execute(statement)]
+        listed = integer_rows("listed_owner", ["owner_id"], ((owner,) for owner in owners))
+        statement = (
+            select(listed.c.owner_id, *figures)
+            .select_from(listed)
+            .join(entity, owner_column == listed.c.owner_id)
+            .where(*conditions)
+            .group_by(listed.c.owner_id)
+        )
     ownerless = (
         select(owner_column, *figures).where(*conditions, owner_column.is_(None)).group_by(owner_column)
     )
@@ -158,7 +156,7 @@ def _per_owner(
 
 
 def owner_deal_totals(
-    session: Session, scope: Scope, period: Period, unqualified_stages: Sequence[str], owners: Sequence[int]
+    session: Session, scope: Scope, period: Period, unqualified_stages: Sequence[str]
 ) -> dict[int | None, DealTotals]:
     """The additive figures of open and created deals per owner: open deals from the owner's open
     part of the covering index, deals created from the creation-date index. (Closed deals come
@@ -169,7 +167,6 @@ def owner_deal_totals(
     qualified = Opportunity.stage.not_in(list(unqualified_stages)) if unqualified_stages else None
     open_rows = _per_owner(
         session,
-        owners,
         Opportunity,
         Opportunity.owner_id,
         [

@@ -112,8 +112,7 @@ class _Inputs:
 def _inputs(session: Session, viewer: User | None, filters: MetricFilters) -> _Inputs:
     scope = resolve_scope(session, viewer=viewer, filters=filters)
     ladder = stage_ladder(session, include_history=False)
-    owners = rollup.owner_ids(session)
-    deals = rollup.owner_deal_totals(session, scope, filters.period, ladder.unqualified, owners)
+    deals = rollup.owner_deal_totals(session, scope, filters.period, ladder.unqualified)
     activities = rollup.owner_activity_counts(session, scope, filters.period)
     return _Inputs(scope, ladder, deals, activities)
 
