@@ -488,8 +488,9 @@ def _drop_caches_sqlite(path: Path) -> None:
 def page_latency(requests: int, demo_db: Path | None = None) -> tuple[float, float] | None:
     """p50/p95 (ms) of GET /insights/metrics at demo --scale 10 (SQLite), signed in as the executive.
 
-    ``demo_db``: a SQLite file already holding ``bridgehead demo --scale 10`` (kept, migrated to
-    the current schema); without it a new one is loaded (about three minutes) and removed after.
+    ``demo_db``: a SQLite file holding ``bridgehead demo --scale 10`` (kept, migrated to the
+    current schema), or a path where none exists yet, which is loaded once and kept for later
+    runs; without it a new one is loaded (about three minutes) and removed after.
     """
     import httpx
 
@@ -498,8 +499,9 @@ def page_latency(requests: int, demo_db: Path | None = None) -> tuple[float, flo
     directory = Path(tempfile.mkdtemp(prefix="bh-bench-page-"))
     url = f"sqlite:///{demo_db.resolve() if demo_db else directory / 'demo.db'}"
     env = env_for(url)
+    load_demo = demo_db is None or not demo_db.exists()
     subprocess.run([BRIDGEHEAD, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
-    if demo_db is None:
+    if load_demo:
         console.print("loading demo --scale 10 …")
         subprocess.run([BRIDGEHEAD, "demo", "--scale", "10"], env=env, check=True, stdout=subprocess.DEVNULL)
     token = subprocess.run(
@@ -586,7 +588,11 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="keep the generated SQLite file and Parquet here, and reuse them if present"
     )
-    parser.add_argument("--demo-db", type=Path, help="reuse this demo --scale 10 SQLite file for the page")
+    parser.add_argument(
+        "--demo-db",
+        type=Path,
+        help="a demo --scale 10 SQLite file for the page: reused if present, else loaded there and kept",
+    )
     parser.add_argument("--measure", choices=["bridgehead", "duckdb"], help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     parser.add_argument("--session-token", help=argparse.SUPPRESS)

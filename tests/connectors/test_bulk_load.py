@@ -7,6 +7,7 @@ mid-way leaves every row and every index as it was.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import shutil
@@ -33,6 +34,7 @@ from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOption
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk
 from bridgehead.connectors.salesforce import salesforce_batches
+from bridgehead.crm.models import Activity
 from bridgehead.db import Base
 from tests.connectors.support import fresh_database
 from tests.connectors.test_salesforce import CRM_TABLES, counts, run, set_cell, state
@@ -305,6 +307,58 @@ def test_the_compliance_step_sets_its_tables_aside_after_a_first_import_and_writ
     assert ordinary[1]
     assert after_import_rows(db_session) == ordinary
     assert schema() == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_file_whose_ids_sort_outside_the_stored_ones_stores_what_the_full_upsert_stores(
+    backend: str, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_engine, "utcnow", lambda: FIXED_NOW)
+    answers: list[tuple[str, bool]] = []
+    original = import_engine._ids_outside_stored
+
+    def spy(session: Session, stage: Table, target: Table) -> bool:
+        answer = original(session, stage, target)
+        answers.append((target.name, answer))
+        return answer
+
+    monkeypatch.setattr(import_engine, "_ids_outside_stored", spy)
+    skipped = import_into_fresh_database(backend, generated, tmp_path / "skipped")
+    # Events (00U...) come after tasks (00T...) into the same table: the one file asked, and the
+    # answer is yes.
+    assert answers == [("activity", True)]
+
+    monkeypatch.setattr(import_engine, "_ids_outside_stored", lambda *_: False)
+    full = import_into_fresh_database(backend, generated, tmp_path / "full")
+
+    assert skipped == full
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_an_event_with_a_stored_task_id_updates_that_task(
+    backend: str, export_dir: Path, tmp_path: Path
+) -> None:
+    task_ids = [row[0] for row in csv.reader((export_dir / "Task.csv").open(encoding="utf-8"))][1:]
+    shared = sorted(task_ids)[len(task_ids) // 2]  # inside the stored range, at neither end
+    set_cell(export_dir / "Event.csv", 0, "Id", shared)
+    subject = "The event that shares a task's id"
+    set_cell(export_dir / "Event.csv", 0, "Subject", subject)
+
+    with fresh_database(backend, tmp_path) as engine, Session(engine) as session:
+        report = run_import(
+            session,
+            source="salesforce",
+            location=str(export_dir),
+            batches=salesforce_batches(export_dir),
+            options=ImportOptions(),
+        )
+        session.commit()
+        stored_subject = session.scalar(select(Activity.subject).where(Activity.external_id == shared))
+
+    events = sum(1 for _ in (export_dir / "Event.csv").open(encoding="utf-8")) - 1
+    created, updated, _, rejected = counts(report)["activity"]
+    assert (created, updated, rejected) == (len(task_ids) + events - 1, 1, 0)
+    assert stored_subject == subject
 
 
 def test_a_weekly_reimport_keeps_its_indexes(

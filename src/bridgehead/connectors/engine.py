@@ -427,9 +427,13 @@ def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.dateti
     dialect = session.get_bind().dialect.name
 
     updated = 0
-    # A first import into an empty table has nothing to update: skip a pass over the stage.
-    has_records = session.scalar(select(literal(1)).select_from(target).limit(1)) is not None
-    if not entity.append_only and pairs and has_records:
+    # No stage row can match a stored record when the table is empty (a first import), nor when
+    # every stage id sorts outside the stored ones: Salesforce's events after its tasks (every
+    # event id starts 00U, every task id 00T). Then the UPDATE, which would match nothing, and
+    # the per-row "already stored?" lookup are skipped.
+    may_match = session.scalar(select(literal(1)).select_from(target).limit(1)) is not None
+    may_match = may_match and not _ids_outside_stored(session, table, target)
+    if not entity.append_only and pairs and may_match:
         # An empty cell for a column that cannot be empty keeps what is stored.
         kept = [
             (
@@ -473,8 +477,8 @@ def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.dateti
         if column in provided and column in defaults and not target.c[column].nullable:
             select_values[index] = func.coalesce(select_values[index], defaults[column])
     new_rows = select(*select_values).where(valid)
-    if has_records:
-        # Into an empty table every valid stage row is new (duplicate ids were rejected above).
+    if may_match:
+        # Otherwise every valid stage row is new (duplicate ids were rejected above).
         new_rows = new_rows.where(~exists().where(target.c.external_id == table.c._ext))
     result = session.execute(
         insert(target).from_select(insert_columns, new_rows).execution_options(preserve_rowcount=True)
@@ -483,6 +487,21 @@ def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.dateti
     counts.created += created
     counts.updated += updated
     counts.unchanged += valid_rows - created - updated
+
+
+def _ids_outside_stored(session: Session, stage: Table, target: Table) -> bool:
+    """Whether no id in ``stage`` lies between the lowest and the highest stored id of ``target``,
+    so that none can equal a stored one.
+
+    The comparisons run in the database, in the columns' own collation, the one the equality
+    join would use (a deterministic one: equal there means the same text). The stored bounds are
+    two index seeks; the stage is read until its first id inside them (at once on a re-import),
+    and to its end only when the answer pays (through its id index on SQLite).
+    """
+    lowest = select(func.min(target.c.external_id)).scalar_subquery()
+    highest = select(func.max(target.c.external_id)).scalar_subquery()
+    inside = select(literal(1)).select_from(stage).where(stage.c._ext.between(lowest, highest)).limit(1)
+    return session.scalar(inside) is None
 
 
 def _rowcount(result: Any) -> int:
