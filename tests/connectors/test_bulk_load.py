@@ -30,7 +30,7 @@ from bridgehead.connectors.deferred_indexes import (
     foreign_keys,
     plain_indexes,
 )
-from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOptions, run_import
+from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOptions, ImportReport, run_import
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk
 from bridgehead.connectors.salesforce import salesforce_batches
@@ -108,15 +108,21 @@ def import_into_fresh_database(backend: str, directory: Path, workdir: Path) -> 
     of other domains); the stored rows' checksums and the counts."""
     workdir.mkdir()
     with fresh_database(backend, workdir) as engine, Session(engine) as session:
-        report = run_import(
-            session,
-            source="salesforce",
-            location=str(directory),
-            batches=salesforce_batches(directory),
-            options=ImportOptions(),
-        )
-        session.commit()
+        report = import_and_commit(session, directory)
         return stored_rows(session), counts(report)
+
+
+def import_and_commit(session: Session, directory: Path) -> ImportReport:
+    """The import alone (no after-import steps of other domains), committed."""
+    report = run_import(
+        session,
+        source="salesforce",
+        location=str(directory),
+        batches=salesforce_batches(directory),
+        options=ImportOptions(),
+    )
+    session.commit()
+    return report
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -345,14 +351,7 @@ def test_an_event_with_a_stored_task_id_updates_that_task(
     set_cell(export_dir / "Event.csv", 0, "Subject", subject)
 
     with fresh_database(backend, tmp_path) as engine, Session(engine) as session:
-        report = run_import(
-            session,
-            source="salesforce",
-            location=str(export_dir),
-            batches=salesforce_batches(export_dir),
-            options=ImportOptions(),
-        )
-        session.commit()
+        report = import_and_commit(session, export_dir)
         stored_subject = session.scalar(select(Activity.subject).where(Activity.external_id == shared))
 
     events = sum(1 for _ in (export_dir / "Event.csv").open(encoding="utf-8")) - 1
