@@ -186,6 +186,41 @@ def test_foreign_keys_set_aside_on_postgres_are_added_back_and_checked(
 
 
 @pytest.mark.postgres
+def test_an_external_id_key_stays_aside_only_while_its_own_table_loads(
+    postgres_session: Session, export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_session = postgres_session
+    aside_when_a_batch_starts: list[tuple[str, list[str]]] = []
+    restored: list[str] = []
+    original_batch = import_engine._import_batch
+    original_restore = DeferredIndexes.restore_unique_keys
+
+    def batch_spy(session: Session, batch: EntityBatch, *args: Any) -> None:
+        deferred = next(arg for arg in args if isinstance(arg, DeferredIndexes))
+        aside_when_a_batch_starts.append((batch.entity.table.name, sorted(deferred.unique_keys)))
+        original_batch(session, batch, *args)
+
+    def restore_spy(self: DeferredIndexes, table_name: str) -> None:
+        if self.unique_keys.get(table_name):
+            restored.append(table_name)
+        original_restore(self, table_name)
+
+    monkeypatch.setattr(import_engine, "_import_batch", batch_spy)
+    monkeypatch.setattr(DeferredIndexes, "restore_unique_keys", restore_spy)
+
+    report = run(db_session, export_dir)
+
+    assert report.ok
+    # No batch starts while another table's key is aside: it may look those records up by id.
+    assert all(aside in ([], [table]) for table, aside in aside_when_a_batch_starts)
+    # Tasks and events both go into activity: its key is aside across the two and built once.
+    assert [table for table, _ in aside_when_a_batch_starts].count("activity") == 2
+    assert ("activity", ["activity"]) in aside_when_a_batch_starts
+    assert restored.count("activity") == 1
+    assert external_id_keys(db_session, "activity") == [("uq_activity_external_id", "UNIQUE (external_id)")]
+
+
+@pytest.mark.postgres
 def test_a_dangling_reference_stored_while_foreign_keys_are_aside_fails_the_import(
     postgres_session: Session, export_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

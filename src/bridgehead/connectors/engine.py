@@ -101,6 +101,8 @@ def run_import(
     key_indexes = KeyIndexes()
     with import_page_cache(session):
         for batch in batches:
+            # This batch may look up any other table's records by id.
+            deferred.restore_unique_keys_except(batch.entity.table.name)
             counts = report.counts.setdefault(batch.entity.name, EntityCounts())
             _import_batch(
                 session, batch, options, report, counts, run.id, now, progress, deferred, key_indexes
@@ -262,8 +264,10 @@ def _import_batch(
     )
     deferred.set_aside_for(batch.entity.table, valid_rows)
     _upsert(session, stage, counts, now, valid_rows)
-    # Self references below look records up by id.
-    deferred.restore_unique_keys(batch.entity.table.name)
+    # Self references below look records up by id; without them the key may stay aside while
+    # the next file into the same table goes in.
+    if any(spec.ref_entity == batch.entity.name for spec in stage.refs):
+        deferred.restore_unique_keys(batch.entity.table.name)
     _resolve_references(session, stage, counts, reject, self_refs=True)
     if quarantined and not options.dry_run:
         session.add_all(quarantined)
