@@ -431,12 +431,11 @@ def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.dateti
     dialect = session.get_bind().dialect.name
 
     updated = 0
-    # No stage row can match a stored record when the table is empty (a first import), nor when
-    # every stage id sorts outside the stored ones: Salesforce's events after its tasks (every
-    # event id starts 00U, every task id 00T). Then the UPDATE, which would match nothing, and
-    # the per-row "already stored?" lookup are skipped.
-    may_match = session.scalar(select(literal(1)).select_from(target).limit(1)) is not None
-    may_match = may_match and not _ids_outside_stored(session, table, target)
+    # No stage row can match a stored record when the table holds no ids (a first import), nor
+    # when every stage id sorts outside the stored ones: Salesforce's events after its tasks
+    # (every event id starts 00U, every task id 00T). Then the UPDATE, which would match nothing,
+    # and the per-row "already stored?" lookup are skipped.
+    may_match = _may_match_stored(session, table, target)
     if not entity.append_only and pairs and may_match:
         # An empty cell for a column that cannot be empty keeps what is stored.
         kept = [
@@ -493,19 +492,26 @@ def _upsert(session: Session, stage: Stage, counts: EntityCounts, now: dt.dateti
     counts.unchanged += valid_rows - created - updated
 
 
-def _ids_outside_stored(session: Session, stage: Table, target: Table) -> bool:
-    """Whether no id in ``stage`` lies between the lowest and the highest stored id of ``target``,
-    so that none can equal a stored one.
+def _may_match_stored(session: Session, stage: Table, target: Table) -> bool:
+    """Whether an id in ``stage`` may equal a stored id of ``target``: the table holds ids and
+    some stage id lies between the lowest and the highest of them.
 
-    The comparisons run in the database, in the columns' own collation, the one the equality
-    join would use (a deterministic one: equal there means the same text). The stored bounds are
-    two index seeks; the stage is read until its first id inside them (at once on a re-import),
+    The bounds are two index seeks (one query each would keep SQLite's min/max seek; one
+    ``min(), max()`` would make it scan). The comparison runs in the database, in the columns'
+    own collation, the one the equality join uses (a deterministic one: equal there means the
+    same text). The stage is read until its first id inside the bounds (at once on a re-import),
     and to its end only when the answer pays (through its id index on SQLite).
     """
-    lowest = select(func.min(target.c.external_id)).scalar_subquery()
-    highest = select(func.max(target.c.external_id)).scalar_subquery()
+    lowest, highest = session.execute(
+        select(
+            select(func.min(target.c.external_id)).scalar_subquery(),
+            select(func.max(target.c.external_id)).scalar_subquery(),
+        )
+    ).one()
+    if lowest is None:
+        return False
     inside = select(literal(1)).select_from(stage).where(stage.c._ext.between(lowest, highest)).limit(1)
-    return session.scalar(inside) is None
+    return session.scalar(inside) is not None
 
 
 def _rowcount(result: Any) -> int:
