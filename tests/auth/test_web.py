@@ -296,7 +296,7 @@ def test_tokens_page_creates_a_token_and_shows_it_once(client: TestClient, db_se
         ({"name": "x", "expires_in_days": "soon"}, "whole number of days"),
         ({"name": "x", "expires_in_days": "0"}, "1 to 3650 days"),
         ({"name": "   "}, "1 to 100 characters"),
-        ({"name": "a\x00b"}, "must not contain nul characters"),
+        ({"name": "a\x00b"}, "ust not contain NUL characters"),
     ],
 )
 def test_tokens_page_explains_bad_input(
