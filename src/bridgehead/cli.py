@@ -24,6 +24,7 @@ from bridgehead.governance.cli import initiatives_app
 from bridgehead.intelligence.board.cli import board_command
 from bridgehead.intelligence.cli import metrics_command
 from bridgehead.intelligence.gaps.cli import gaps_app
+from bridgehead.planning.cli import plan_app
 from bridgehead.strategy.cli import priorities_app, trace_app
 from bridgehead.strategy.segment_cli import segments_app
 
@@ -46,6 +47,7 @@ app.add_typer(priorities_app, name="priorities")
 app.add_typer(trace_app, name="trace")
 app.add_typer(segments_app, name="segments", no_args_is_help=True)
 app.add_typer(gaps_app, name="gaps", no_args_is_help=True)
+app.add_typer(plan_app, name="plan", no_args_is_help=True)
 
 console = Console()
 error_console = Console(stderr=True)

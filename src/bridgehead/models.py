@@ -40,6 +40,7 @@ from bridgehead.governance.models import (
 )
 from bridgehead.intelligence.board.models import PriorityPlan
 from bridgehead.intelligence.gaps.models import GapRule, GapSignal
+from bridgehead.planning.models import Quota
 from bridgehead.strategy.models import (
     AccountFit,
     BackBrief,
@@ -92,6 +93,7 @@ __all__ = [
     "QualificationEntry",
     "QualificationFramework",
     "QuarantinedRow",
+    "Quota",
     "SalesProcess",
     "Segment",
     "SegmentMember",

@@ -524,7 +524,8 @@ def test_account_owners_download_for_data_loader(
     sign_in(client, db_session, world.planner)
     page = client.get("/data/exports")
     assert page.status_code == 200
-    assert "Quotas arrive with the planning module" in page.text
+    assert "<code>ForecastingQuota</code>" in page.text
+    assert 'action="/data/exports/quotas.csv"' in page.text
     response = client.get("/data/exports/account-owners.csv")
     assert response.status_code == 200
     lines = response.content.decode("utf-8").splitlines()

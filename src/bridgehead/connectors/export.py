@@ -1,5 +1,5 @@
 """Exports: any list as CSV or XLSX (the page's filters and the viewer's visibility), and territory
-assignments as a Salesforce Data Loader update file.
+assignments and quotas as Salesforce Data Loader files.
 
 Rows are read with SQL in chunks and written as they come, so an export of a million deals never
 holds them all in memory. Every text cell goes through ``neutralise_formula``: a name such as
@@ -25,12 +25,17 @@ from sqlalchemy.orm import Session, aliased
 
 from bridgehead.audit.models import AuditEntry
 from bridgehead.auth.models import User
+from bridgehead.common.pagination import PageRequest
+from bridgehead.common.types import Period
 from bridgehead.connectors.schemas import ExportFormat
 from bridgehead.connectors.service import check_may_import, neutralise_formula
+from bridgehead.connectors.values import salesforce_id
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.crm.schemas import AccountFilters, OpportunityFilters
 from bridgehead.crm.service import account_list_criteria, opportunity_list_criteria
 from bridgehead.errors import ValidationFailed
+from bridgehead.planning.models import Quota, QuotaBasis
+from bridgehead.planning.service import QuotaFilters, effective_amount, list_quotas
 
 Cell = str | int | Decimal | dt.date | dt.datetime | bool | None
 CHUNK_ROWS = 2_000
@@ -252,6 +257,156 @@ def account_owner_gaps(
         .where(*scope)
     ).one()
     return {"without_id": row[0], "without_owner": row[1], "owner_without_id": row[2]}
+
+
+# --- quotas ------------------------------------------------------------------------------------
+
+QUOTA_HEADER = [
+    "quota_id",
+    "owner",
+    "person",
+    "org_unit",
+    "period",
+    "basis",
+    "segment",
+    "quota_amount",
+    "ramp_percent",
+    "effective_amount",
+    "attained_amount",
+    "attainment_percent",
+    "external_id",
+    "note",
+]
+SALESFORCE_QUOTA_HEADER = ["Id", "QuotaOwnerId", "StartDate", "QuotaAmount", "IsAmount", "ForecastingTypeId"]
+QUOTA_PAGE = 500
+
+
+def quota_export(session: Session, *, viewer: User | None, filters: QuotaFilters) -> ExportTable:
+    """The quota list as the page shows it (what the viewer may see, with attainment).
+
+    Its first columns are a quota sheet's (owner e-mail, period, basis, amount, ramp, segment, note,
+    external id), so an exported list, edited, loads back with ``bridgehead plan quotas load``.
+    """
+
+    def rows() -> Iterator[list[Cell]]:
+        page_number = 1
+        while True:
+            page = list_quotas(
+                session,
+                viewer=viewer,
+                filters=filters,
+                page=PageRequest(page=page_number, page_size=QUOTA_PAGE),
+            )
+            for row in page.items:
+                yield [
+                    row.id,
+                    row.owner_email,
+                    row.owner_name,
+                    row.org_unit_name,
+                    row.period,
+                    row.basis.value,
+                    row.segment_name,
+                    row.quota_amount,
+                    row.ramp_percent,
+                    row.effective_amount,
+                    row.attained_amount,
+                    None if row.attainment is None else Decimal(str(round(row.attainment * 100, 1))),
+                    row.external_id,
+                    row.note,
+                ]
+            if not page.has_next:
+                return
+            page_number += 1
+
+    return ExportTable("quotas", list(QUOTA_HEADER), rows())
+
+
+def _salesforce_quota_conditions(period: Period | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if period is not None:
+        conditions += [Quota.period_start_date >= period.start, Quota.period_end_date <= period.end]
+    return conditions
+
+
+def _by_month_or_quarter() -> ColumnElement[bool]:
+    # Salesforce forecasts run by month or by quarter; it holds no quota for a whole year ("2026").
+    return Quota.period.contains("-")
+
+
+def salesforce_quota_export(
+    session: Session, *, actor: User | None, forecasting_type_id: str, period: Period | None = None
+) -> ExportTable:
+    """Quotas as a Data Loader upsert file for Salesforce's ForecastingQuota object (match on ``Id``).
+
+    One row per bookings quota of a month or a quarter whose owner has a Salesforce id:
+    ``QuotaOwnerId``, ``StartDate`` (the period's first day), ``QuotaAmount`` (the quota after
+    ramp), ``IsAmount`` true and the forecast type. ``Id`` is the quota's Salesforce id when it
+    has one (an update), else empty (an insert). Other quotas cannot be sent (see
+    ``salesforce_quota_gaps``). Planners and admins only.
+    """
+    check_may_import(actor)
+    try:
+        type_id = salesforce_id(forecasting_type_id)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{exc}: give the id of the ForecastingType record the quotas belong to",
+            field="forecasting_type_id",
+            value=forecasting_type_id,
+        ) from None
+    if type_id is None:
+        raise ValidationFailed(
+            "Salesforce needs the forecast type of every quota: give the id of its ForecastingType record",
+            field="forecasting_type_id",
+            value=forecasting_type_id,
+        )
+    owner = aliased(User)
+    statement = (
+        select(
+            Quota.external_id,
+            owner.external_id,
+            Quota.period_start_date,
+            Quota.quota_amount,
+            Quota.ramp_percent,
+        )
+        .join(owner, owner.id == Quota.owner_id)
+        .where(
+            Quota.basis == QuotaBasis.BOOKINGS,
+            _by_month_or_quarter(),
+            owner.external_id.is_not(None),
+            *_salesforce_quota_conditions(period),
+        )
+        .order_by(Quota.period_start_date, owner.external_id)
+    )
+
+    def convert(row: Any) -> list[Cell]:
+        quota_id, owner_id, start, amount, ramp = row
+        return [quota_id, owner_id, start, effective_amount(amount, ramp), True, type_id]
+
+    return ExportTable(
+        "quotas-salesforce", list(SALESFORCE_QUOTA_HEADER), _stream(session, statement, convert, CHUNK_ROWS)
+    )
+
+
+def salesforce_quota_gaps(
+    session: Session, *, actor: User | None, period: Period | None = None
+) -> dict[str, int]:
+    """Quotas the Salesforce file leaves out: not bookings, a whole year, or an owner without a Salesforce id."""
+    check_may_import(actor)
+    owner = aliased(User)
+    yearly = ~_by_month_or_quarter()
+    row = session.execute(
+        select(
+            func.count().filter(Quota.basis != QuotaBasis.BOOKINGS),
+            func.count().filter(and_(Quota.basis == QuotaBasis.BOOKINGS, yearly)),
+            func.count().filter(
+                and_(Quota.basis == QuotaBasis.BOOKINGS, ~yearly, owner.external_id.is_(None))
+            ),
+        )
+        .select_from(Quota)
+        .join(owner, owner.id == Quota.owner_id)
+        .where(*_salesforce_quota_conditions(period))
+    ).one()
+    return {"not_bookings": row[0], "yearly": row[1], "owner_without_id": row[2]}
 
 
 # --- writers -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``bridgehead export …``: lists as CSV or XLSX, account owners for Salesforce Data Loader."""
+"""``bridgehead export …``: lists as CSV or XLSX, account owners and quotas for Salesforce Data Loader."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from rich.console import Console
 
 from bridgehead.connectors.schemas import ExportFormat
 
-export_app = typer.Typer(help="Export lists as CSV/XLSX and account owners for Salesforce Data Loader.")
+export_app = typer.Typer(
+    help="Export lists as CSV/XLSX, and account owners and quotas for Salesforce Data Loader."
+)
 console = Console()
 
 Format = Annotated[
@@ -139,9 +141,39 @@ def export_account_owners(
 
 @export_app.command("quotas")
 def export_quotas(
-    path: Annotated[Path, typer.Argument(help="CSV file to write for Salesforce Data Loader.")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV file to write for Salesforce Data Loader (upsert on Id).")
+    ],
+    forecasting_type_id: Annotated[
+        str,
+        typer.Option(
+            "--forecasting-type-id",
+            help="Id of the Salesforce ForecastingType the quotas belong to (SELECT Id FROM ForecastingType).",
+        ),
+    ],
+    period: Annotated[
+        str | None, typer.Option(help="Only quotas inside this period: 2026, 2026-Q1 or 2026-03.")
+    ] = None,
 ) -> None:
-    """Quotas for Salesforce (arrives with the planning module)."""
-    from bridgehead.cli import _fail
+    """Bookings quotas as a ForecastingQuota upsert file: Id,QuotaOwnerId,StartDate,QuotaAmount,IsAmount,ForecastingTypeId."""
+    from bridgehead.cli import _clean_failures, _session
+    from bridgehead.common.periods import parse_period
+    from bridgehead.config import get_settings
+    from bridgehead.connectors.export import salesforce_quota_export, salesforce_quota_gaps, write_table
 
-    _fail("quotas arrive with the planning module: there is no quota table yet; nothing was written", 1)
+    with _clean_failures(), _session(get_settings()) as session:
+        chosen = parse_period(period) if period else None
+        table = salesforce_quota_export(
+            session, actor=None, forecasting_type_id=forecasting_type_id, period=chosen
+        )
+        rows = write_table(table, path, ExportFormat.CSV, bom=False)
+        gaps = salesforce_quota_gaps(session, actor=None, period=chosen)
+        console.print(f"Wrote {rows:,} quotas to {path}")
+        left_out = {
+            "on a basis other than bookings (Salesforce quotas are revenue)": gaps["not_bookings"],
+            "for a whole year (Salesforce holds monthly or quarterly quotas)": gaps["yearly"],
+            "whose owner has no Salesforce id": gaps["owner_without_id"],
+        }
+        for reason, count in left_out.items():
+            if count:
+                console.print(f"  left out {count:,} quotas {reason}")

@@ -101,3 +101,14 @@ class AccountOwnerExportQuery(QueryModel):
     since: dt.date | None = Field(
         default=None, description="Only accounts whose owner (or record) changed on or after this date"
     )
+
+
+class QuotaSalesforceExportQuery(QueryModel):
+    """Which quotas to export for Salesforce Data Loader, and the forecast type they belong to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    forecasting_type_id: str = Field(
+        default="", max_length=40, description="Id of the Salesforce ForecastingType the quotas belong to"
+    )
+    period: str | None = Field(default=None, max_length=8, description="Only quotas inside this period")

@@ -24,10 +24,11 @@ from starlette.types import Message, Receive
 
 from bridgehead.auth.models import User
 from bridgehead.common.pagination import PageRequest
+from bridgehead.common.periods import parse_period
 from bridgehead.common.types import MAX_ID
 from bridgehead.connectors import export, imports, suggest, uploads
 from bridgehead.connectors.engine import ImportFailed, ImportReport
-from bridgehead.connectors.schemas import AccountOwnerExportQuery, ExportFormat
+from bridgehead.connectors.schemas import AccountOwnerExportQuery, ExportFormat, QuotaSalesforceExportQuery
 from bridgehead.connectors.service import check_may_import
 from bridgehead.connectors.uploads import DEFAULT_LIMITS, IncomingFile, Upload, UploadLimits, UploadTooLarge
 from bridgehead.crm.schemas import AccountQuery, OpportunityQuery
@@ -127,7 +128,8 @@ def incoming(file: UploadFile) -> IncomingFile:
     return IncomingFile(filename=file.filename or "upload", stream=file.file)
 
 
-def _check_form_csrf(request: Request, form: FormData) -> None:
+def check_form_csrf(request: Request, form: FormData) -> None:
+    """Refuse a multipart form whose CSRF token (field or header) does not match the cookie."""
     cookie = request.cookies.get(CSRF_COOKIE)
     submitted = request.headers.get(CSRF_HEADER) or form_text(form, CSRF_FIELD)
     if not cookie or not submitted or not secrets.compare_digest(cookie, submitted):
@@ -184,7 +186,7 @@ async def upload_import(request: Request, user: PageUser) -> Response:
     except StarletteHTTPException as exc:
         return _upload_form(request, error=f"the upload could not be read: {exc.detail}", status_code=400)
     try:
-        _check_form_csrf(request, form)
+        check_form_csrf(request, form)
         kind = form_text(form, "kind") or "csv"
         mapping_files = form_files(form, "mapping")
         upload = await run_in_threadpool(
@@ -372,7 +374,7 @@ async def upload_mapping_file(request: Request, token: Token, user: PageUser) ->
             status_code=413,
         )
     try:
-        _check_form_csrf(request, form)
+        check_form_csrf(request, form)
         files = form_files(form, "mapping")
         if not files:
             raise ValidationFailed("choose a .toml mapping file", field="mapping")
@@ -558,7 +560,7 @@ def export_accounts(
 
 @router.get("/data/exports")
 def exports_page(request: Request, user: PageUser) -> Response:
-    """Files for Salesforce: territory assignments; quotas when planning exists."""
+    """Files for Salesforce: territory assignments and quotas."""
     check_may_import(user)
     return render(request, "connectors/exports.html", {})
 
@@ -571,3 +573,16 @@ def export_account_owners(
     table = export.account_owner_export(session, actor=user, since=query.since)
     suffix = f"-since-{query.since.isoformat()}" if query.since else ""
     return csv_response(table, f"account-owners{suffix}.csv", bom=False)
+
+
+@router.get("/data/exports/quotas.csv")
+def export_salesforce_quotas(
+    query: Annotated[QuotaSalesforceExportQuery, Query()], user: PageUser, session: StreamingSessionDep
+) -> Response:
+    """Bookings quotas as a Data Loader upsert file for Salesforce's ForecastingQuota object."""
+    period = parse_period(query.period) if query.period else None
+    table = export.salesforce_quota_export(
+        session, actor=user, forecasting_type_id=query.forecasting_type_id, period=period
+    )
+    suffix = f"-{period.label}" if period else ""
+    return csv_response(table, f"quotas-salesforce{suffix}.csv", bom=False)

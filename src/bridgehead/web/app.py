@@ -201,6 +201,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(strategy_web.router)
     app.include_router(governance_api.router, prefix=API_PREFIX)
     app.include_router(governance_web.router)
+    from bridgehead.planning import api as planning_api
+    from bridgehead.planning import web as planning_web
+
+    app.include_router(planning_api.router, prefix=API_PREFIX)
+    app.include_router(planning_web.router)
     from bridgehead.intelligence.gaps import api as gaps_api
     from bridgehead.intelligence.gaps import web as gaps_web
 

@@ -27,6 +27,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Strategy", "Segments", "/strategy/segments"),
     NavItem("Strategy", "ICP", "/strategy/icp"),
     NavItem("Strategy", "Pipeline definitions", "/strategy/pipelines"),
+    NavItem("Plan", "Quotas", "/plan/quotas"),
     NavItem("Deals", "Opportunities", "/opportunities"),
     NavItem("Deals", "Accounts", "/accounts"),
     NavItem("Deals", "Handoffs", "/handoffs"),

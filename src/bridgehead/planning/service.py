@@ -1,0 +1,447 @@
+"""The quota sheet's rules: who may set quotas, what a valid one is, and how far each is met.
+
+A quota belongs to one person, one basis (bookings or pipeline created) and one period (a month,
+a quarter or a year). A person's quotas on one basis never overlap in time, so quotas of different
+lengths add up without counting a day twice. ``ramp_percent`` holds a ramping rep to a share of
+the full quota. A quota tied to a segment counts only deals of accounts in that segment.
+
+Attainment is read with SQL, one grouped statement per distinct (basis, period) among the quotas
+asked about, never a loop per deal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, and_, exists, func, literal, or_, select, type_coerce
+from sqlalchemy.orm import Session, aliased
+
+from bridgehead.audit.service import record_change, snapshot
+from bridgehead.auth.models import Role, User
+from bridgehead.auth.service import Visibility, require_role, visibility_for
+from bridgehead.common.pagination import Page, PageRequest
+from bridgehead.common.periods import parse_period
+from bridgehead.common.types import Period
+from bridgehead.crm.models import Opportunity, OrgUnit
+from bridgehead.errors import Conflict, NotFound, ValidationFailed
+from bridgehead.planning.models import Quota, QuotaBasis
+from bridgehead.planning.schemas import AttainmentSummary, QuotaCreate, QuotaRead, QuotaUpdate
+from bridgehead.strategy.models import Segment, SegmentMember, SegmentPriority
+from bridgehead.strategy.orgtree import subtree_ids
+
+AUDIT_TYPE = "quota"
+EDIT_ROLES = (Role.PLANNER, Role.ADMIN, Role.EXECUTIVE)
+AUDITED_FIELDS = [
+    "owner_id",
+    "basis",
+    "period",
+    "quota_amount",
+    "ramp_percent",
+    "segment_id",
+    "note",
+    "external_id",
+]
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class QuotaFilters:
+    """Which quotas a list or a total covers; every field optional."""
+
+    period: Period | None = None
+    owner_id: int | None = None
+    org_unit_id: int | None = None
+    segment_id: int | None = None
+    priority_id: int | None = None
+    basis: QuotaBasis | None = None
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+def may_edit_quotas(user: User | None) -> bool:
+    """Planners, admins and executives set quotas; ``None`` is the operator at the command line."""
+    return user is None or user.role in EDIT_ROLES
+
+
+def check_may_edit_quotas(actor: User | None) -> None:
+    """Raise ``PermissionDenied`` unless ``actor`` may set quotas."""
+    if actor is not None:
+        require_role(actor, *EDIT_ROLES)
+
+
+def quota_period(text: str, *, field: str = "period") -> Period:
+    """The period a quota covers: ``2026`` (year), ``2026-Q1`` (quarter) or ``2026-03`` (month)."""
+    return parse_period(text, field=field)
+
+
+def effective_amount(quota_amount: Decimal, ramp_percent: int) -> Decimal:
+    """The quota that counts: the full quota times the ramp share, to the cent."""
+    return (quota_amount * Decimal(ramp_percent) / HUNDRED).quantize(Decimal("0.01"))
+
+
+def _check_owner(session: Session, owner_id: int) -> User:
+    owner = session.get(User, owner_id)
+    if owner is None:
+        raise ValidationFailed("no such user", field="owner_id", value=owner_id)
+    return owner
+
+
+def _check_segment(session: Session, segment_id: int | None) -> None:
+    if segment_id is not None and session.get(Segment, segment_id) is None:
+        raise ValidationFailed("no such segment", field="segment_id", value=segment_id)
+
+
+def _overlapping(
+    session: Session, *, owner_id: int, basis: QuotaBasis, period: Period, except_id: int | None
+) -> Quota | None:
+    statement = select(Quota).where(
+        Quota.owner_id == owner_id,
+        Quota.basis == basis,
+        Quota.period_start_date < period.end,
+        Quota.period_end_date > period.start,
+    )
+    if except_id is not None:
+        statement = statement.where(Quota.id != except_id)
+    return session.scalars(statement.order_by(Quota.period_start_date).limit(1)).first()
+
+
+def set_quota(session: Session, *, actor: User | None, data: QuotaCreate) -> tuple[Quota, str]:
+    """Create the quota, or update the one of the same person, basis and period.
+
+    Returns the quota and what happened: ``created``, ``updated`` or ``unchanged``. A period that
+    overlaps another of the person's quotas on the same basis (a quarter inside a year set already)
+    is refused, naming that quota.
+    """
+    check_may_edit_quotas(actor)
+    period = quota_period(data.period)
+    _check_owner(session, data.owner_id)
+    _check_segment(session, data.segment_id)
+    existing = session.scalars(
+        select(Quota).where(
+            Quota.owner_id == data.owner_id,
+            Quota.basis == data.basis,
+            Quota.period_start_date == period.start,
+            Quota.period_end_date == period.end,
+        )
+    ).first()
+    if existing is None:
+        clash = _overlapping(session, owner_id=data.owner_id, basis=data.basis, period=period, except_id=None)
+        if clash is not None:
+            raise Conflict(
+                f"overlaps the {clash.basis.value} quota for {clash.period} (id {clash.id}); "
+                "a person's quotas on one basis may not cover the same day twice",
+                field="period",
+                value=data.period,
+            )
+        _check_external_id(session, data.external_id, except_id=None)
+        quota = Quota(
+            owner_id=data.owner_id,
+            basis=data.basis,
+            period=period.label,
+            period_start_date=period.start,
+            period_end_date=period.end,
+            quota_amount=data.quota_amount,
+            ramp_percent=data.ramp_percent,
+            segment_id=data.segment_id,
+            note=data.note,
+            external_id=data.external_id,
+            updated_by_id=actor.id if actor else None,
+        )
+        session.add(quota)
+        session.flush()
+        record_change(
+            session,
+            actor_id=actor.id if actor else None,
+            action="create",
+            object_type=AUDIT_TYPE,
+            object_id=quota.id,
+            before=None,
+            after=snapshot(quota, AUDITED_FIELDS),
+        )
+        return quota, "created"
+    before = snapshot(existing, AUDITED_FIELDS)
+    existing.quota_amount = data.quota_amount
+    existing.ramp_percent = data.ramp_percent
+    existing.segment_id = data.segment_id
+    existing.note = data.note
+    if data.external_id is not None:
+        _check_external_id(session, data.external_id, except_id=existing.id)
+        existing.external_id = data.external_id
+    return existing, _record_update(session, actor, existing, before)
+
+
+def _check_external_id(session: Session, external_id: str | None, *, except_id: int | None) -> None:
+    if external_id is None:
+        return
+    statement = select(Quota.id).where(Quota.external_id == external_id)
+    if except_id is not None:
+        statement = statement.where(Quota.id != except_id)
+    if session.scalar(statement) is not None:
+        raise Conflict("another quota has this Salesforce id", field="external_id", value=external_id)
+
+
+def _record_update(session: Session, actor: User | None, quota: Quota, before: dict[str, Any]) -> str:
+    after = snapshot(quota, AUDITED_FIELDS)
+    if after == before:
+        # Leave updated_at alone: nothing changed.
+        session.expire(quota)
+        return "unchanged"
+    quota.updated_by_id = actor.id if actor else None
+    session.flush()
+    record_change(
+        session,
+        actor_id=actor.id if actor else None,
+        action="update",
+        object_type=AUDIT_TYPE,
+        object_id=quota.id,
+        before=before,
+        after=after,
+    )
+    return "updated"
+
+
+def get_quota(session: Session, *, viewer: User | None, quota_id: int) -> Quota:
+    """One quota the viewer may see (a rep their own, a manager their line), or ``NotFound``."""
+    quota = session.get(Quota, quota_id)
+    visibility = _visibility(viewer)
+    if quota is None or not visibility.may_see_owner(session, quota.owner_id):
+        raise NotFound("no such quota", quota_id=quota_id)
+    return quota
+
+
+def update_quota(session: Session, *, actor: User | None, quota_id: int, changes: QuotaUpdate) -> Quota:
+    """Change the amount, ramp, segment or note of a quota (the fields sent)."""
+    check_may_edit_quotas(actor)
+    quota = get_quota(session, viewer=actor, quota_id=quota_id)
+    sent = changes.model_fields_set
+    before = snapshot(quota, AUDITED_FIELDS)
+    if "quota_amount" in sent:
+        if changes.quota_amount is None:
+            raise ValidationFailed("a quota needs an amount", field="quota_amount", value=None)
+        quota.quota_amount = changes.quota_amount
+    if "ramp_percent" in sent:
+        if changes.ramp_percent is None:
+            raise ValidationFailed("a quota needs a ramp (100 when fully ramped)", field="ramp_percent")
+        quota.ramp_percent = changes.ramp_percent
+    if "segment_id" in sent:
+        _check_segment(session, changes.segment_id)
+        quota.segment_id = changes.segment_id
+    if "note" in sent:
+        quota.note = changes.note or ""
+    _record_update(session, actor, quota, before)
+    return quota
+
+
+def delete_quota(session: Session, *, actor: User | None, quota_id: int) -> None:
+    """Remove a quota (recorded in the audit log with what it was)."""
+    check_may_edit_quotas(actor)
+    quota = get_quota(session, viewer=actor, quota_id=quota_id)
+    before = snapshot(quota, AUDITED_FIELDS)
+    session.delete(quota)
+    session.flush()
+    record_change(
+        session,
+        actor_id=actor.id if actor else None,
+        action="delete",
+        object_type=AUDIT_TYPE,
+        object_id=quota_id,
+        before=before,
+        after=None,
+    )
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _visibility(viewer: User | None) -> Visibility:
+    if viewer is None:
+        return Visibility(user_id=0, sees_everything=True, owner_ids=None)
+    return visibility_for(viewer)
+
+
+def _conditions(session: Session, visibility: Visibility, filters: QuotaFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [visibility.owned_by_visible(Quota.owner_id)]
+    if filters.period is not None:
+        conditions += [
+            Quota.period_start_date >= filters.period.start,
+            Quota.period_end_date <= filters.period.end,
+        ]
+    if filters.owner_id is not None:
+        conditions.append(Quota.owner_id == filters.owner_id)
+    if filters.org_unit_id is not None:
+        if session.get(OrgUnit, filters.org_unit_id) is None:
+            raise ValidationFailed("no such org unit", field="org_unit_id", value=filters.org_unit_id)
+        members = select(User.id).where(User.org_unit_id.in_(subtree_ids(filters.org_unit_id)))
+        conditions.append(Quota.owner_id.in_(members))
+    if filters.segment_id is not None:
+        conditions.append(Quota.segment_id == filters.segment_id)
+    if filters.priority_id is not None:
+        serving = select(SegmentPriority.segment_id).where(SegmentPriority.priority_id == filters.priority_id)
+        conditions.append(Quota.segment_id.in_(serving))
+    if filters.basis is not None:
+        conditions.append(Quota.basis == filters.basis)
+    return conditions
+
+
+def attained_cents(session: Session, quotas: Iterable[Quota]) -> dict[int, int]:
+    """Cents attained by each quota: won amount (bookings) or created amount (pipeline) of its owner's
+    deals in its period, only deals of its segment's accounts when it has a segment.
+
+    One grouped statement per distinct (basis, period) among ``quotas``.
+    """
+    groups: dict[tuple[QuotaBasis, dt.date, dt.date], list[int]] = defaultdict(list)
+    for quota in quotas:
+        groups[(quota.basis, quota.period_start_date, quota.period_end_date)].append(quota.id)
+    attained: dict[int, int] = {}
+    for (basis, start, end), ids in groups.items():
+        attained.update(_attained_for_period(session, basis, start, end, ids))
+    return attained
+
+
+def _attained_for_period(
+    session: Session, basis: QuotaBasis, start: dt.date, end: dt.date, quota_ids: Sequence[int]
+) -> dict[int, int]:
+    deal = aliased(Opportunity)
+    if basis == QuotaBasis.BOOKINGS:
+        counted = and_(deal.is_won.is_(True), deal.close_date >= start, deal.close_date < end)
+    else:
+        counted = and_(
+            deal.created_at >= dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC),
+            deal.created_at < dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC),
+        )
+    in_segment = or_(
+        Quota.segment_id.is_(None),
+        exists().where(
+            SegmentMember.segment_id == Quota.segment_id, SegmentMember.account_id == deal.account_id
+        ),
+    )
+    # Raw cents: MoneyAmount's column is integer hundredths.
+    cents = func.coalesce(func.sum(type_coerce(deal.amount, BigInteger)), 0)
+    result: dict[int, int] = {}
+    for chunk_start in range(0, len(quota_ids), 500):
+        chunk = quota_ids[chunk_start : chunk_start + 500]
+        statement = (
+            select(Quota.id, cents)
+            .join(deal, and_(deal.owner_id == Quota.owner_id, counted, in_segment))
+            .where(Quota.id.in_(chunk))
+            .group_by(Quota.id)
+        )
+        result.update({int(quota_id): int(total) for quota_id, total in session.execute(statement)})
+    return result
+
+
+def _ratio(attained: Decimal, effective: Decimal) -> float | None:
+    if effective <= 0:
+        return None
+    return float(attained / effective)
+
+
+def _names(
+    session: Session, quotas: Sequence[Quota]
+) -> tuple[dict[int, tuple[str, str, str | None]], dict[int, str]]:
+    owner_ids = {quota.owner_id for quota in quotas}
+    segment_ids = {quota.segment_id for quota in quotas if quota.segment_id is not None}
+    people: dict[int, tuple[str, str, str | None]] = {}
+    if owner_ids:
+        rows = session.execute(
+            select(User.id, User.full_name, User.email, OrgUnit.name)
+            .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+            .where(User.id.in_(owner_ids))
+        )
+        people = {user_id: (name, email, unit) for user_id, name, email, unit in rows}
+    segments: dict[int, str] = {}
+    if segment_ids:
+        segments = dict(
+            session.execute(select(Segment.id, Segment.name).where(Segment.id.in_(segment_ids))).all()
+        )
+    return people, segments
+
+
+def quota_rows(session: Session, quotas: Sequence[Quota]) -> list[QuotaRead]:
+    """Quotas as read models, with owner, unit and segment names, the quota after ramp, and attainment."""
+    attained = attained_cents(session, quotas)
+    people, segments = _names(session, quotas)
+    rows = []
+    for quota in quotas:
+        effective = effective_amount(quota.quota_amount, quota.ramp_percent)
+        won = (Decimal(attained.get(quota.id, 0)) / HUNDRED).quantize(Decimal("0.01"))
+        owner_name, owner_email, unit_name = people.get(quota.owner_id, ("(unknown)", "", None))
+        rows.append(
+            QuotaRead(
+                id=quota.id,
+                owner_id=quota.owner_id,
+                owner_name=owner_name,
+                owner_email=owner_email,
+                org_unit_name=unit_name,
+                basis=quota.basis,
+                period=quota.period,
+                period_start_date=quota.period_start_date,
+                period_end_date=quota.period_end_date,
+                quota_amount=quota.quota_amount,
+                ramp_percent=quota.ramp_percent,
+                effective_amount=effective,
+                segment_id=quota.segment_id,
+                segment_name=segments.get(quota.segment_id) if quota.segment_id else None,
+                note=quota.note,
+                external_id=quota.external_id,
+                attained_amount=won,
+                attainment=_ratio(won, effective),
+                updated_at=quota.updated_at,
+            )
+        )
+    return rows
+
+
+def list_quotas(
+    session: Session, *, viewer: User | None, filters: QuotaFilters, page: PageRequest
+) -> Page[QuotaRead]:
+    """Quotas the viewer may see, by period, unit and name, with their attainment."""
+    conditions = _conditions(session, _visibility(viewer), filters)
+    total = session.scalar(select(func.count()).select_from(Quota).where(*conditions)) or 0
+    owner = aliased(User)
+    statement = (
+        select(Quota)
+        .join(owner, owner.id == Quota.owner_id)
+        .where(*conditions)
+        .order_by(Quota.period_start_date, Quota.basis, owner.full_name, Quota.id)
+        .offset(page.offset)
+        .limit(page.page_size)
+    )
+    quotas = list(session.scalars(statement))
+    return Page(items=quota_rows(session, quotas), total=total, page=page.page, page_size=page.page_size)
+
+
+def summarise(session: Session, *, viewer: User | None, filters: QuotaFilters) -> AttainmentSummary:
+    """Every quota of the list added up: effective quota, attained, attainment (one basis at a time
+    makes sense; with both, the two are added as the list shows them)."""
+    return summarise_visible(session, visibility=_visibility(viewer), filters=filters)
+
+
+def summarise_visible(
+    session: Session, *, visibility: Visibility, filters: QuotaFilters
+) -> AttainmentSummary:
+    """``summarise`` for a resolved visibility (the metrics engine's scope carries one)."""
+    quotas = list(session.scalars(select(Quota).where(*_conditions(session, visibility, filters))))
+    attained = attained_cents(session, quotas)
+    effective = sum(
+        (effective_amount(quota.quota_amount, quota.ramp_percent) for quota in quotas), start=Decimal("0.00")
+    )
+    won = (Decimal(sum(attained.values())) / HUNDRED).quantize(Decimal("0.01"))
+    return AttainmentSummary(
+        quotas=len(quotas),
+        people=len({quota.owner_id for quota in quotas}),
+        effective_amount=effective,
+        attained_amount=won,
+        attainment=_ratio(won, effective),
+    )
+
+
+def has_quotas(session: Session) -> bool:
+    """Whether any quota is set (metrics say "needs quotas" until one is)."""
+    return session.scalar(select(literal(True)).select_from(Quota).limit(1)) is True
