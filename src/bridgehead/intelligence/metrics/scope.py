@@ -49,6 +49,10 @@ class Scope:
     # True when the conditions select every record (a viewer who sees everything, no filter): queries
     # over tables that hang off opportunities may then skip the semi-join to them.
     unrestricted: bool = False
+    # Whose records the viewer may see (quotas are read with it too).
+    visibility: Visibility = field(
+        default_factory=lambda: Visibility(user_id=0, sees_everything=True, owner_ids=None), compare=False
+    )
 
 
 def everything_visible() -> Visibility:
@@ -130,4 +134,10 @@ def resolve_scope(session: Session, *, viewer: User | None, filters: MetricFilte
         and filters.rep_id is None
         and filters.segment_id is None
     )
-    return Scope(filters=filters, opportunity=opportunity, activity=activity, unrestricted=unrestricted)
+    return Scope(
+        filters=filters,
+        opportunity=opportunity,
+        activity=activity,
+        unrestricted=unrestricted,
+        visibility=visibility,
+    )

@@ -1,8 +1,9 @@
 """The metrics every page, API endpoint and CLI command reads: defined once (DESIGN.md section 8).
 
 Each function resolves the viewer's scope, runs a few grouped queries (``queries``) and does the
-arithmetic in pure functions (``compute``). Metrics whose inputs do not exist yet (quotas; gap
-signals before the first gap scan) are reported as unavailable with the reason, never as a number.
+arithmetic in pure functions (``compute``). Metrics whose inputs do not exist yet (gap signals
+before the first gap scan; quotas until some are set) are reported as unavailable with the reason,
+never as a number.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from bridgehead.intelligence.slices import (
     period_slice,
 )
 from bridgehead.intelligence.stages import StageLadder, stage_ladder
+from bridgehead.planning import service as planning
+from bridgehead.planning.models import QuotaBasis
 
 ACTIVITY_SUBJECT = Subject(
     owner=Activity.owner_id,
@@ -273,7 +276,8 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
     mean_cycle = compute.mean_from_histogram(won_days)
     open_cents = totals.open_closing_cents
     qualified = totals.qualified
-    coverage = compute.coverage(open_cents, filters.target_amount)
+    quota = _quota_measure(session, inputs.scope)
+    coverage, coverage_note = _coverage(open_cents, filters.target_amount, quota)
     metrics = [
         MetricValue(
             key="win_rate",
@@ -345,9 +349,7 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
             value=coverage,
             unit="x",
             available=coverage is not None,
-            note="open pipeline closing in the period ÷ target"
-            if coverage is not None
-            else "needs quotas (not in Bridgehead yet); pass a target to compute coverage against it",
+            note=coverage_note,
         ),
         MetricValue(
             key="activities",
@@ -359,10 +361,10 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
         MetricValue(
             key="quota_attainment",
             label="Quota attainment",
-            value=None,
+            value=quota.attainment,
             unit="ratio",
-            available=False,
-            note="needs quotas, which Bridgehead does not hold yet",
+            available=quota.attainment is not None,
+            note=quota.note,
         ),
         *_gap_measures(session, inputs.scope),
     ]
@@ -372,6 +374,62 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
         period_end=period.end,
         metrics=metrics,
         activities_by_kind=dict(sorted(by_kind.items())),
+    )
+
+
+@dataclass(frozen=True)
+class _QuotaMeasure:
+    """Bookings quota attainment of the scope, or why there is none."""
+
+    attainment: float | None
+    remaining: Decimal | None
+    note: str
+
+
+def _quota_measure(session: Session, scope: Scope) -> _QuotaMeasure:
+    """Attained ÷ quota over the bookings quotas inside the period of the people in scope (the
+    planning service reads each quota's own deals: its owner's, its segment's when it has one)."""
+    filters = scope.filters
+    if filters.product is not None:
+        return _QuotaMeasure(None, None, "quotas are set per person, not per product")
+    if not planning.has_quotas(session):
+        return _QuotaMeasure(
+            None,
+            None,
+            "needs quotas: set them on the quota sheet (Plan → Quotas, or bridgehead plan quotas load)",
+        )
+    summary = planning.summarise_visible(
+        session,
+        visibility=scope.visibility,
+        filters=planning.QuotaFilters(
+            period=filters.period,
+            owner_id=filters.rep_id,
+            org_unit_id=filters.org_unit_id,
+            segment_id=filters.segment_id,
+            priority_id=filters.priority_id,
+            basis=QuotaBasis.BOOKINGS,
+        ),
+    )
+    if summary.quotas == 0:
+        return _QuotaMeasure(None, None, f"no bookings quota in scope lies inside {filters.period.label}")
+    note = (
+        f"${summary.attained_amount:,.0f} won of ${summary.effective_amount:,.0f} quota (after ramp), "
+        f"{summary.people:,} {'person' if summary.people == 1 else 'people'} with a bookings quota"
+    )
+    return _QuotaMeasure(summary.attainment, summary.effective_amount - summary.attained_amount, note)
+
+
+def _coverage(open_cents: int, target: Decimal | None, quota: _QuotaMeasure) -> tuple[float | None, str]:
+    """Open pipeline closing in the period ÷ the target given, else ÷ the bookings quota still to win."""
+    if target is not None:
+        return compute.coverage(open_cents, target), "open pipeline closing in the period ÷ target"
+    if quota.remaining is None:
+        return None, "needs a target or bookings quotas in scope (Plan → Quotas)"
+    if quota.remaining <= 0:
+        return None, "the bookings quota is met: nothing left to cover"
+    return (
+        compute.coverage(open_cents, quota.remaining),
+        f"open pipeline closing in the period ÷ quota still to win (${quota.remaining:,.0f})",
     )
 
 
