@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from bridgehead.audit.models import AuditEntry
 from bridgehead.auth.models import Role, User
 from bridgehead.auth.passwords import verify_password
+from bridgehead.common.types import Period
 from bridgehead.crm.models import (
     Account,
     Activity,
@@ -28,6 +29,8 @@ from bridgehead.db import Base
 from bridgehead.demo import DEMO_PASSWORD, database_has_data, demo_logins, load_demo
 from bridgehead.demo.organisation import team_plan
 from bridgehead.errors import Conflict, ValidationFailed
+from bridgehead.planning import service as planning
+from bridgehead.planning.models import Quota, QuotaBasis
 
 AS_OF = dt.date(2026, 11, 20)
 AS_OF_START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
@@ -251,6 +254,28 @@ def test_loads_a_consistent_organisation(db_session: Session) -> None:
     assert scalar(db_session, select(func.count()).where(Activity.opportunity_id.is_(None))) > 0
     not_rep_owned = select(func.count()).select_from(Account).join(User, User.id == Account.owner_id)
     assert scalar(db_session, not_rep_owned.where(User.role != Role.REP)) == 0
+
+    # Every active rep carries a bookings quota for the four quarters up to AS_OF's and the next one,
+    # and the quotas of the quarter before AS_OF's are roughly met (set from the year before, plus 30 %).
+    reps = scalar(
+        db_session, select(func.count()).select_from(User).where(User.role == Role.REP, User.is_active)
+    )
+    quotas = db_session.scalars(select(Quota)).all()
+    assert len(quotas) == 5 * reps
+    assert {quota.basis for quota in quotas} == {QuotaBasis.BOOKINGS}
+    current = Period.containing(AS_OF)
+    assert {quota.period for quota in quotas} == {
+        current.previous().previous().previous().label,
+        current.previous().previous().label,
+        current.previous().label,
+        current.label,
+        current.next().label,
+    }
+    last_quarter = planning.summarise(
+        db_session, viewer=None, filters=planning.QuotaFilters(period=current.previous())
+    )
+    assert last_quarter.attainment is not None
+    assert 0.6 < last_quarter.attainment < 1.6
 
     # Later inserts get fresh ids (PostgreSQL's sequences were moved past the demo's ids).
     db_session.add(OrgUnit(name="New team", kind=OrgUnitKind.TEAM, parent_id=2))

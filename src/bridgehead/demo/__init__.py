@@ -38,6 +38,7 @@ from bridgehead.demo.governance import build_initiatives
 from bridgehead.demo.history import build_history
 from bridgehead.demo.organisation import WELL_KNOWN, Organisation, build_organisation, team_external_id
 from bridgehead.demo.pipeline import generate_deals, write_contact_roles, write_opportunities
+from bridgehead.demo.quotas import build_quotas
 from bridgehead.demo.sampling import Timeline
 from bridgehead.demo.segments import build_segments
 from bridgehead.demo.strategy import build_strategy
@@ -162,6 +163,7 @@ def load_demo(
     build_deal_execution(session, as_of=as_of, seed=seed)
     build_initiatives(session, priorities=priorities, as_of=as_of, seed=seed)
     build_plan_figures(session, priorities=priorities)
+    build_quotas(session, as_of=as_of)
     build_gap_signals(session, as_of=as_of)
     summary = DemoSummary(
         org_units=org.org_unit_count,
