@@ -109,6 +109,9 @@ class QuotaRead(BaseModel):
     effective_amount: Decimal
     segment_id: int | None
     segment_name: str | None
+    segment_stance: str | None = Field(
+        description="invest, maintain or deprioritise: a quota in a deprioritised segment contradicts the strategy"
+    )
     note: str
     external_id: str | None
     attained_amount: Decimal

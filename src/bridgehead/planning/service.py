@@ -344,7 +344,7 @@ def _ratio(attained: Decimal, effective: Decimal) -> float | None:
 
 def _names(
     session: Session, quotas: Sequence[Quota]
-) -> tuple[dict[int, tuple[str, str, str | None]], dict[int, str]]:
+) -> tuple[dict[int, tuple[str, str, str | None]], dict[int, tuple[str, str]]]:
     owner_ids = {quota.owner_id for quota in quotas}
     segment_ids = {quota.segment_id for quota in quotas if quota.segment_id is not None}
     people: dict[int, tuple[str, str, str | None]] = {}
@@ -355,11 +355,12 @@ def _names(
             .where(User.id.in_(owner_ids))
         )
         people = {user_id: (name, email, unit) for user_id, name, email, unit in rows}
-    segments: dict[int, str] = {}
+    segments: dict[int, tuple[str, str]] = {}
     if segment_ids:
-        segments = dict(
-            session.execute(select(Segment.id, Segment.name).where(Segment.id.in_(segment_ids))).all()
+        segment_rows = session.execute(
+            select(Segment.id, Segment.name, Segment.stance).where(Segment.id.in_(segment_ids))
         )
+        segments = {segment_id: (name, str(stance.value)) for segment_id, name, stance in segment_rows}
     return people, segments
 
 
@@ -372,6 +373,7 @@ def quota_rows(session: Session, quotas: Sequence[Quota]) -> list[QuotaRead]:
         effective = effective_amount(quota.quota_amount, quota.ramp_percent)
         won = (Decimal(attained.get(quota.id, 0)) / HUNDRED).quantize(Decimal("0.01"))
         owner_name, owner_email, unit_name = people.get(quota.owner_id, ("(unknown)", "", None))
+        segment = segments.get(quota.segment_id) if quota.segment_id is not None else None
         rows.append(
             QuotaRead(
                 id=quota.id,
@@ -387,7 +389,8 @@ def quota_rows(session: Session, quotas: Sequence[Quota]) -> list[QuotaRead]:
                 ramp_percent=quota.ramp_percent,
                 effective_amount=effective,
                 segment_id=quota.segment_id,
-                segment_name=segments.get(quota.segment_id) if quota.segment_id else None,
+                segment_name=segment[0] if segment else None,
+                segment_stance=segment[1] if segment else None,
                 note=quota.note,
                 external_id=quota.external_id,
                 attained_amount=won,

@@ -137,9 +137,11 @@ def return_back_brief(
 def read_trace(
     kind: Annotated[str, Path(max_length=20)], record_id: ObjectId, user: ApiUser, session: SessionDep
 ) -> RecordTrace | PriorityTrace:
-    """The trace of an account or opportunity up to its priorities, or of a priority down to what executes it."""
+    """The trace of an account, opportunity or quota up to its priorities, or of a priority down to what executes it."""
     if trace.check_kind(kind) == "account":
         return trace.trace_account(session, viewer=user, account_id=record_id)
     if kind == "opportunity":
         return trace.trace_opportunity(session, viewer=user, opportunity_id=record_id)
+    if kind == "quota":
+        return trace.trace_quota(session, viewer=user, quota_id=record_id)
     return trace.trace_priority(session, viewer=user, priority_id=record_id)

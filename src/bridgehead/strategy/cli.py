@@ -146,6 +146,16 @@ def trace_opportunity_command(opportunity_id: IdArgument, as_user: AsOption = No
         )
 
 
+@trace_app.command("quota")
+def trace_quota_command(quota_id: IdArgument, as_user: AsOption = None) -> None:
+    """The chain from a quota up to the priorities its segment serves."""
+    from bridgehead.cli import _clean_failures, _session
+    from bridgehead.config import get_settings
+
+    with _clean_failures(), _session(get_settings()) as session:
+        _print_record(trace.trace_quota(session, viewer=_viewer(session, as_user), quota_id=quota_id))
+
+
 @trace_app.command("priority")
 def trace_priority_command(priority_id: IdArgument, as_user: AsOption = None) -> None:
     """What executes a priority in its period, its chain, restatements and back-brief status."""

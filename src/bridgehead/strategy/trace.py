@@ -47,11 +47,11 @@ from bridgehead.strategy.schemas import (
     SegmentLink,
 )
 
-TRACE_KINDS = ("account", "opportunity", "priority")
+TRACE_KINDS = ("account", "opportunity", "quota", "priority")
 
 
 def check_kind(kind: str) -> str:
-    """A trace kind (account, opportunity, priority) or ``ValidationFailed``."""
+    """A trace kind (account, opportunity, quota, priority) or ``ValidationFailed``."""
     if kind not in TRACE_KINDS:
         raise ValidationFailed(
             f"unknown trace kind; use one of {', '.join(TRACE_KINDS)}", field="kind", value=kind
@@ -162,17 +162,23 @@ def _record_trace(
     name: str,
     account_id: int | None,
     owner_id: int | None,
-    opportunities: Select[int],
+    opportunities: Select[int] | None,
+    segments: list[Segment] | None = None,
 ) -> RecordTrace:
-    segments = _segments_of_account(session, account_id)
+    if segments is None:
+        segments = _segments_of_account(session, account_id)
     links = {
         segment.id: SegmentLink(id=segment.id, name=segment.name, stance=segment.stance.value)
         for segment in segments
     }
-    definitions = _definitions_matching(
-        session,
-        list(session.scalars(select(PipelineDefinition).order_by(PipelineDefinition.id))),
-        opportunities,
+    definitions = (
+        _definitions_matching(
+            session,
+            list(session.scalars(select(PipelineDefinition).order_by(PipelineDefinition.id))),
+            opportunities,
+        )
+        if opportunities is not None
+        else []
     )
     definition_refs = [
         PipelineDefinitionRef(id=definition.id, name=definition.name, priority_id=definition.priority_id)
@@ -256,6 +262,26 @@ def trace_opportunity(session: Session, *, viewer: User, opportunity_id: int) ->
         account_id=opportunity.account_id,
         owner_id=opportunity.owner_id,
         opportunities=select(Opportunity.id).where(Opportunity.id == opportunity.id),
+    )
+
+
+def trace_quota(session: Session, *, viewer: User, quota_id: int) -> RecordTrace:
+    """The chain from a quota up to the priorities its segment serves (or works against, when the
+    segment is deprioritised: a quota there contradicts the strategy). ``NotFound`` outside visibility."""
+    from bridgehead.planning.service import get_quota
+
+    quota = get_quota(session, viewer=viewer, quota_id=quota_id)
+    segment = session.get(Segment, quota.segment_id) if quota.segment_id is not None else None
+    owner_name = session.scalar(select(User.full_name).where(User.id == quota.owner_id)) or "(unknown)"
+    return _record_trace(
+        session,
+        kind="quota",
+        record_id=quota.id,
+        name=f"{owner_name}, {quota.period} {quota.basis.value.replace('_', ' ')}",
+        account_id=None,
+        owner_id=quota.owner_id,
+        opportunities=None,
+        segments=[segment] if segment is not None and segment.is_active else [],
     )
 
 

@@ -497,15 +497,16 @@ def trace_page(
     user: PageUser,
     session: SessionDep,
 ) -> Response:
-    """The chain from an account or opportunity up to the priorities it serves; a priority's trace is its page."""
+    """The chain from an account, opportunity or quota up to the priorities it serves; a priority's trace is its page."""
     if trace.check_kind(kind) == "priority":
         service.get_priority(session, record_id)
         return RedirectResponse(f"/strategy/priorities/{record_id}", status_code=303)
-    traced = (
-        trace.trace_account(session, viewer=user, account_id=record_id)
-        if kind == "account"
-        else trace.trace_opportunity(session, viewer=user, opportunity_id=record_id)
-    )
+    if kind == "account":
+        traced = trace.trace_account(session, viewer=user, account_id=record_id)
+    elif kind == "quota":
+        traced = trace.trace_quota(session, viewer=user, quota_id=record_id)
+    else:
+        traced = trace.trace_opportunity(session, viewer=user, opportunity_id=record_id)
     return render(
         request, "strategy/trace.html", {"trace": traced, "format_target": statements.format_target}
     )
