@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 import bridgehead.models  # noqa: F401  (every table mapped before the first session)
 from bridgehead.config import Settings
+from bridgehead.connectors.jobs import ImportJobs
 from bridgehead.db import make_engine
 from bridgehead.migrate import upgrade_database
 from bridgehead.web.app import create_app
@@ -143,6 +144,9 @@ def app(db_session: Session, test_settings: Settings, database_url: str) -> Iter
             raise
 
     app.dependency_overrides[get_session] = session_in_test_transaction
+    # Import jobs run in the request's session and thread, inside the test's transaction; the
+    # background thread is tested on its own database (tests/connectors/test_jobs.py).
+    app.state.import_jobs = ImportJobs(app.state.session_factory, inline=True)
     yield app
     app.state.engine.dispose()
 

@@ -61,6 +61,9 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> 
 # Execution option naming a SQLite transaction whose writes need no per-row foreign-key checks
 # (see begin_trusted_bulk_write).
 TRUSTED_BULK_WRITE = "bridgehead_trusted_bulk_write"
+# Execution option starting a SQLite transaction with the write lock (BEGIN IMMEDIATE), see
+# begin_trusted_bulk_write.
+IMMEDIATE_WRITE = "bridgehead_immediate_write"
 
 
 def _emit_begin(connection: Connection) -> None:
@@ -71,13 +74,19 @@ def _emit_begin(connection: Connection) -> None:
     SQLite reads ``foreign_keys`` only outside a transaction, so it is set here, before every
     BEGIN: on for every transaction except a trusted bulk write, so a pooled connection never
     carries a bulk write's setting into the next one."""
-    trusted = bool(connection.get_execution_options().get(TRUSTED_BULK_WRITE, False))
+    options = connection.get_execution_options()
+    trusted = bool(options.get(TRUSTED_BULK_WRITE, False))
     connection.exec_driver_sql(f"PRAGMA foreign_keys={'OFF' if trusted else 'ON'}")
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(IMMEDIATE_WRITE, False) else "BEGIN")
 
 
-def begin_trusted_bulk_write(session: Session) -> bool:
+def begin_trusted_bulk_write(session: Session, *, immediate: bool = False) -> bool:
     """Begin ``session``'s transaction; on SQLite without per-row foreign-key checks.
+
+    ``immediate`` takes SQLite's write lock at once (waiting out ``busy_timeout`` for another
+    writer). A background job needs it: its first reads would otherwise pin a snapshot, and a
+    request committing a write meanwhile (a token's last-use stamp) would make the job's first
+    write fail at once with "database is locked" instead of waiting.
 
     For a command that writes millions of rows whose references it has itself just read from the
     referenced tables in the same transaction (the import engine stores only ids it looked up and
@@ -91,7 +100,7 @@ def begin_trusted_bulk_write(session: Session) -> bool:
     """
     if session.in_transaction():
         return False
-    connection = session.connection(execution_options={TRUSTED_BULK_WRITE: True})
+    connection = session.connection(execution_options={TRUSTED_BULK_WRITE: True, IMMEDIATE_WRITE: immediate})
     return connection.dialect.name == "sqlite"
 
 

@@ -313,7 +313,8 @@ def test_a_browser_session_needs_the_csrf_header(
 def test_the_openapi_document_describes_the_upload(client: TestClient) -> None:
     operation = client.get("/openapi.json").json()["paths"]["/api/v1/imports"]["post"]
     schema = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(schema["properties"]) == {"kind", "files", "mapping", "dry_run", "quarantine"}
+    assert set(schema["properties"]) == {"kind", "files", "mapping", "dry_run", "quarantine", "background"}
+    assert "202" in operation["responses"]
 
 
 # --- exports -----------------------------------------------------------------------------------

@@ -14,10 +14,12 @@ from bridgehead.common.pagination import Page, PageRequest
 from bridgehead.common.types import MAX_ID
 from bridgehead.connectors import export, imports, uploads
 from bridgehead.connectors.engine import ImportFailed, ImportReport
+from bridgehead.connectors.jobs import ImportJob, job_summary
 from bridgehead.connectors.schemas import (
     AccountExportQuery,
     AccountOwnerExportQuery,
     ExportFormat,
+    ImportJobRead,
     ImportReportRead,
     ImportRunDetail,
     ImportRunRead,
@@ -31,6 +33,7 @@ from bridgehead.connectors.web import (
     form_files,
     form_flag,
     form_text,
+    import_jobs,
     incoming,
     receive_form,
     upload_limits,
@@ -68,6 +71,11 @@ _UPLOAD_BODY: dict[str, Any] = {
                         "default": False,
                         "description": "Import the good rows and set the bad ones aside (default: all or nothing)",
                     },
+                    "background": {
+                        "type": "boolean",
+                        "default": False,
+                        "description": "Answer 202 at once with a job to follow at /api/v1/imports/jobs/{id}",
+                    },
                 },
             }
         }
@@ -88,6 +96,10 @@ def _report_json(report: ImportReport) -> dict[str, Any]:
     responses={
         200: {"description": "Dry run: what would happen; nothing was written", "model": ImportReportRead},
         201: {"description": "Imported"},
+        202: {
+            "description": "background=true: the import runs as a job (see Location)",
+            "model": ImportJobRead,
+        },
         413: {"description": "The upload is too large"},
         422: {"description": "Refused: a bad file, or rows rejected under all-or-nothing (detail.report)"},
     },
@@ -95,7 +107,8 @@ def _report_json(report: ImportReport) -> dict[str, Any]:
 async def create_import(request: Request, user: ApiUser, session: SessionDep) -> Response:
     """Import uploaded files: a Salesforce or HubSpot export (.zip or files), or CSV/XLSX with a TOML
     mapping. Returns the report: 201 when committed, 200 for a dry run, 422 with the report when
-    all-or-nothing refused it (nothing was written). Planners and admins only."""
+    all-or-nothing refused it (nothing was written). With ``background=true`` it answers 202 at once
+    with a job to follow (``Location``), for exports that take minutes. Planners and admins only."""
     check_may_import(user)
     limits = upload_limits(request)
     try:
@@ -119,6 +132,20 @@ async def create_import(request: Request, user: ApiUser, session: SessionDep) ->
             limits=limits,
         )
         dry_run = form_flag(form, "dry_run")
+        if form_flag(form, "background"):
+            job = await run_in_threadpool(
+                import_jobs(request).submit,
+                actor=user,
+                upload=upload,
+                dry_run=dry_run,
+                quarantine=form_flag(form, "quarantine"),
+                discard_upload=True,
+                session=session,
+            )
+            # The job owns the upload now, and removes it when it ends.
+            upload = None
+            location = f"/api/v1/imports/jobs/{job.id}"
+            return JSONResponse(_job_json(job), status_code=202, headers={"Location": location})
         try:
             report = await run_in_threadpool(
                 imports.run_upload,
@@ -137,6 +164,22 @@ async def create_import(request: Request, user: ApiUser, session: SessionDep) ->
         await form.close()
         if upload is not None:
             uploads.discard_upload(upload)
+
+
+@router.get("/imports/jobs/{job_id}")
+def read_import_job(
+    job_id: Annotated[str, Path(min_length=1, max_length=32)], request: Request, user: ApiUser
+) -> ImportJobRead:
+    """A background import: status (queued, running, done, refused, failed), step, rows so far, and
+    once finished its run id and report. Jobs are kept while the server runs; the run history lasts."""
+    check_may_import(user)
+    return ImportJobRead.model_validate(_job_json(import_jobs(request).get(job_id, viewer=user)))
+
+
+def _job_json(job: ImportJob) -> dict[str, Any]:
+    summary = job_summary(job)
+    summary["report"] = _report_json(job.report) if job.report is not None and job.finished else None
+    return summary
 
 
 @router.get("/imports")

@@ -19,6 +19,7 @@ from bridgehead.connectors.export import Cell, ExportTable
 from bridgehead.connectors.mapping import Mapping as ImportMapping
 from bridgehead.connectors.mapping import MappingInvalid, import_options, mapping_batches, parse_mapping
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
+from bridgehead.connectors.report import ProgressCallback
 from bridgehead.connectors.schemas import (
     EntityCountsRead,
     ImportReportRead,
@@ -80,7 +81,13 @@ def _batches(upload: Upload, options: ImportOptions) -> tuple[Iterator[EntityBat
 
 
 def run_upload(
-    session: Session, *, actor: User, upload: Upload, dry_run: bool, quarantine: bool
+    session: Session,
+    *,
+    actor: User,
+    upload: Upload,
+    dry_run: bool,
+    quarantine: bool,
+    progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import an upload inside a savepoint of the caller's transaction.
 
@@ -101,6 +108,7 @@ def run_upload(
             location=upload.display_name,
             batches=batches,
             options=options,
+            progress=progress,
         )
     except ImportFailed as exc:
         savepoint.rollback()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,3 +113,23 @@ class QuotaSalesforceExportQuery(QueryModel):
         default="", max_length=40, description="Id of the Salesforce ForecastingType the quotas belong to"
     )
     period: str | None = Field(default=None, max_length=8, description="Only quotas inside this period")
+
+
+class ImportJobRead(BaseModel):
+    """A background import and how far it has got; ``report`` once it has finished."""
+
+    id: str
+    status: Literal["queued", "running", "done", "refused", "failed"]
+    step: str
+    rows_done: int
+    rows_total: int | None
+    dry_run: bool
+    quarantine: bool
+    upload: str
+    queued_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    seconds: float
+    run_id: int | None
+    error: str | None
+    report: ImportReportRead | None

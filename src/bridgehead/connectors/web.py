@@ -7,6 +7,7 @@ token between the steps.
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,12 +28,13 @@ from bridgehead.common.pagination import PageRequest
 from bridgehead.common.periods import parse_period
 from bridgehead.common.types import MAX_ID
 from bridgehead.connectors import export, imports, suggest, uploads
-from bridgehead.connectors.engine import ImportFailed, ImportReport
+from bridgehead.connectors.engine import ImportReport
+from bridgehead.connectors.jobs import ImportJob, ImportJobs
 from bridgehead.connectors.schemas import AccountOwnerExportQuery, ExportFormat, QuotaSalesforceExportQuery
 from bridgehead.connectors.service import check_may_import
 from bridgehead.connectors.uploads import DEFAULT_LIMITS, IncomingFile, Upload, UploadLimits, UploadTooLarge
 from bridgehead.crm.schemas import AccountQuery, OpportunityQuery
-from bridgehead.errors import ValidationFailed
+from bridgehead.errors import NotFound, ValidationFailed
 from bridgehead.web.deps import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -52,6 +54,7 @@ router = APIRouter(include_in_schema=False)
 StreamingSessionDep = Annotated[Session, Depends(get_session, scope="request")]
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Token = Annotated[str, Path(min_length=1, max_length=64)]
+JobId = Annotated[str, Path(min_length=1, max_length=32)]
 REPORT_ROWS = 200
 KIND_LABELS = {
     "salesforce": "Salesforce export",
@@ -59,6 +62,8 @@ KIND_LABELS = {
     "csv": "CSV or XLSX with a mapping",
 }
 STEPS = ("Upload", "Preview", "Map columns", "Validate", "Confirm")
+# Uploads larger than this are validated in a background job (about 5 s of checking on these machines).
+VALIDATE_INLINE_BYTES = 20 * 1024 * 1024
 
 
 # --- upload plumbing shared with the API -------------------------------------------------------
@@ -148,7 +153,8 @@ def imports_page(
 ) -> Response:
     """Past imports with their counts and status."""
     runs = imports.list_import_runs(session, actor=user, page=PageRequest(page=page, page_size=50))
-    return render(request, "connectors/imports.html", {"runs": runs})
+    under_way = import_jobs(request).unfinished(viewer=user)
+    return render(request, "connectors/imports.html", {"runs": runs, "under_way": under_way})
 
 
 @router.get("/data/imports/new")
@@ -207,6 +213,23 @@ async def upload_import(request: Request, user: PageUser) -> Response:
     finally:
         await form.close()
     return RedirectResponse(f"/data/imports/upload/{upload.token}", status_code=303)
+
+
+def import_jobs(request: Request) -> ImportJobs:
+    """The application's import jobs."""
+    jobs: ImportJobs = request.app.state.import_jobs
+    return jobs
+
+
+def validate_inline_bytes(request: Request) -> int:
+    """Uploads up to this size are validated in the request; larger ones in a background job."""
+    limit = getattr(request.app.state, "validate_inline_bytes", VALIDATE_INLINE_BYTES)
+    return int(limit)
+
+
+def upload_variant(upload: Upload) -> str:
+    """What a dry run's result depends on besides the files: the mapping (it can change between runs)."""
+    return json.dumps(upload.mapping, sort_keys=True, default=str) if upload.mapping is not None else ""
 
 
 def _load(request: Request, user: User, token: str) -> Upload:
@@ -427,11 +450,27 @@ def _report_context(
 
 @router.get("/data/imports/upload/{token}/report")
 def report_page(request: Request, token: Token, user: PageUser, session: SessionDep) -> Response:
-    """Step 4: a dry run in this request's transaction, rolled back: what would be created,
-    updated and rejected."""
+    """Step 4: a dry run, rolled back: what would be created, updated and rejected.
+
+    A small upload is checked in this request; a large one (over ``validate_inline_bytes``) in a
+    background job whose page shows its progress and then this report.
+    """
     upload = _load(request, user, token)
     if upload.kind == "csv" and upload.mapping is None:
         return RedirectResponse(f"/data/imports/upload/{upload.token}/mapping", status_code=303)
+    if sum(stored.size for stored in upload.files) > validate_inline_bytes(request):
+        jobs = import_jobs(request)
+        job = jobs.latest_for_upload(upload.token, dry_run=True, variant=upload_variant(upload))
+        if job is None or job.status == "failed":
+            job = jobs.submit(
+                actor=user,
+                upload=upload,
+                dry_run=True,
+                quarantine=False,
+                variant=upload_variant(upload),
+                session=session,
+            )
+        return RedirectResponse(f"/data/imports/jobs/{job.id}", status_code=303)
     try:
         report = imports.run_upload(session, actor=user, upload=upload, dry_run=True, quarantine=False)
     except ValidationFailed as exc:
@@ -457,22 +496,72 @@ def confirm_import(
     session: SessionDep,
     quarantine: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Step 5: import for real; all-or-nothing unless quarantine was ticked."""
+    """Step 5: import for real, as a background job; all-or-nothing unless quarantine was ticked.
+
+    The job's page follows it and then shows the run (or, refused, the report again).
+    """
     upload = _load(request, user, token)
+    jobs = import_jobs(request)
+    running = jobs.latest_for_upload(upload.token, dry_run=False, variant=upload_variant(upload))
+    if running is not None and not running.finished:
+        # A second click (or a reload of the form) follows the import already under way.
+        return RedirectResponse(f"/data/imports/jobs/{running.id}", status_code=303)
+    job = jobs.submit(
+        actor=user,
+        upload=upload,
+        dry_run=False,
+        quarantine=quarantine,
+        variant=upload_variant(upload),
+        session=session,
+    )
+    if job.finished:
+        return _finished_job_page(request, user, job)
+    return RedirectResponse(f"/data/imports/jobs/{job.id}", status_code=303)
+
+
+def _finished_job_page(request: Request, user: User, job: ImportJob) -> Response:
+    """Where a finished job leads: the run it wrote, or the report (refused, failed, or a dry run)."""
+    if job.status == "done" and not job.dry_run:
+        return RedirectResponse(f"/data/imports/{job.run_id}", status_code=303)
     try:
-        report = imports.run_upload(session, actor=user, upload=upload, dry_run=False, quarantine=quarantine)
-    except ImportFailed as exc:
-        context = _report_context(upload, exc.report, error=exc.message, refused=True)
-        return render(request, "connectors/report.html", context, status_code=422)
-    except ValidationFailed as exc:
-        return render(
-            request,
-            "connectors/report.html",
-            _report_context(upload, None, error=_describe(exc)),
-            status_code=422,
+        upload = _load(request, user, job.upload_token)
+    except NotFound:
+        if job.run_id is not None:
+            return RedirectResponse(f"/data/imports/{job.run_id}", status_code=303)
+        raise
+    if job.status == "refused":
+        context = _report_context(upload, job.report, error=job.error, refused=not job.dry_run)
+        return render(request, "connectors/report.html", context, status_code=200 if job.dry_run else 422)
+    if job.status == "failed":
+        context = _report_context(upload, None, error=job.error or "the import failed")
+        return render(request, "connectors/report.html", context, status_code=job.error_status)
+    return render(request, "connectors/report.html", _report_context(upload, job.report))
+
+
+@router.get("/data/imports/jobs/{job_id}")
+def job_page(request: Request, job_id: JobId, user: PageUser) -> Response:
+    """A running import's progress (updated in place), then where it leads once finished."""
+    check_may_import(user)
+    job = import_jobs(request).get(job_id, viewer=user)
+    if job.finished:
+        return _finished_job_page(request, user, job)
+    return render(
+        request, "connectors/job.html", {"job": job, "steps": STEPS, "step": 3 if job.dry_run else 4}
+    )
+
+
+@router.get("/data/imports/jobs/{job_id}/progress")
+def job_progress(request: Request, job_id: JobId, user: PageUser) -> Response:
+    """The progress fragment the job page polls; once finished, htmx is sent on to the job page."""
+    check_may_import(user)
+    job = import_jobs(request).get(job_id, viewer=user)
+    if job.finished:
+        return Response(
+            "<p>Finished: opening the result…</p>",
+            media_type="text/html",
+            headers={"HX-Redirect": f"/data/imports/jobs/{job.id}"},
         )
-    uploads.discard_upload(upload)
-    return RedirectResponse(f"/data/imports/{report.run_id}", status_code=303)
+    return render(request, "connectors/_job_progress.html", {"job": job})
 
 
 @router.post("/data/imports/upload/{token}/cancel", dependencies=[CsrfProtected])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.responses import Response
 
 from bridgehead import __version__
 from bridgehead.config import Settings
+from bridgehead.connectors.jobs import ImportJobs
 from bridgehead.db import make_engine, make_session_factory
 from bridgehead.errors import AuthenticationFailed, BridgeheadError, http_status_for
 from bridgehead.web.deps import CSRF_COOKIE, CsrfFailed, LoginRequired
@@ -155,6 +157,12 @@ def create_app(settings: Settings) -> FastAPI:
     from bridgehead.strategy import api as strategy_api
     from bridgehead.strategy import web as strategy_web
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Let a running import finish (and commit) before the process ends.
+        app.state.import_jobs.shutdown()
+
     app = FastAPI(
         title="Bridgehead",
         version=__version__,
@@ -162,11 +170,13 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     engine = make_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.import_jobs = ImportJobs(app.state.session_factory)
     app.state.templates = make_templates()
 
     _install_error_handlers(app)
