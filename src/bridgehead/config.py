@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1, le=500)
     max_page_size: int = Field(default=500, ge=1, le=5000)
     sql_echo: bool = False
+    # Uploads to the import wizard and API. Imports run as background jobs, so a whole weekly
+    # Salesforce export (gigabytes) fits; archives may expand to the second figure at most.
+    max_upload_mib: int = Field(default=2048, ge=1, le=1_048_576)
+    max_extracted_mib: int = Field(default=8192, ge=1, le=4_194_304)
 
 
 @lru_cache(maxsize=1)

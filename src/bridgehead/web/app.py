@@ -20,6 +20,7 @@ from starlette.responses import Response
 from bridgehead import __version__
 from bridgehead.config import Settings
 from bridgehead.connectors.jobs import ImportJobs
+from bridgehead.connectors.uploads import UploadLimits
 from bridgehead.db import make_engine, make_session_factory
 from bridgehead.errors import AuthenticationFailed, BridgeheadError, http_status_for
 from bridgehead.web.deps import CSRF_COOKIE, CsrfFailed, LoginRequired
@@ -177,6 +178,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.import_jobs = ImportJobs(app.state.session_factory)
+    app.state.upload_limits = UploadLimits(
+        max_upload_bytes=settings.max_upload_mib * 1024 * 1024,
+        max_extracted_bytes=settings.max_extracted_mib * 1024 * 1024,
+    )
     app.state.templates = make_templates()
 
     _install_error_handlers(app)
