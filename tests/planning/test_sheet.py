@@ -182,3 +182,26 @@ def test_loaded_quotas_read_their_attainment(db_session: Session, org: Org, tmp_
     load_quota_sheet(db_session, actor=org.planner, path=sheet)
     summary = service.summarise(db_session, viewer=org.planner, filters=service.QuotaFilters())
     assert summary.attainment == pytest.approx(0.25)
+
+
+def test_rows_that_overlap_each_other_or_share_a_salesforce_id_are_refused(
+    db_session: Session, org: Org, tmp_path: Path
+) -> None:
+    sheet = _write(
+        tmp_path / "q.csv",
+        "owner,period,quota_amount,external_id\n"
+        "rita@quota.example,2026,1000,0QZ000000000001\n"
+        "rita@quota.example,2026-Q2,1000,\n"
+        "tom@quota.example,2026-Q2,1000,0QZ000000000001\n"
+        "tom@quota.example,2026-Q3,1000,\n",
+    )
+    with pytest.raises(QuotaSheetRejected) as refused:
+        load_quota_sheet(db_session, actor=org.planner, path=sheet)
+    problems = {
+        (problem["line"], problem["field"]): problem["reason"]
+        for problem in refused.value.context["problems"]
+    }
+    assert set(problems) == {(3, "period"), (4, "external_id")}
+    assert "line 2" in problems[(3, "period")]
+    assert "Salesforce id" in problems[(4, "external_id")]
+    assert _stored(db_session) == []

@@ -33,6 +33,38 @@ def snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
     return {name: _json_safe(getattr(obj, name)) for name in fields}
 
 
+def change_entry(
+    *,
+    actor_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: int | str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    source: str = "service",
+) -> AuditEntry | None:
+    """The entry for one change, not yet added to a session; ``None`` when before and after are equal."""
+    if before is not None and after is not None:
+        before = _json_safe(before)
+        after = _json_safe(after)
+        changed = {key for key in set(before) | set(after) if before.get(key) != after.get(key)}
+        if not changed:
+            return None
+        # Keep only what changed so the log reads as a diff.
+        before = {key: before.get(key) for key in sorted(changed)}
+        after = {key: after.get(key) for key in sorted(changed)}
+    return AuditEntry(
+        occurred_at=utcnow(),
+        actor_id=actor_id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        source=source,
+        before=_json_safe(before),
+        after=_json_safe(after),
+    )
+
+
 def record_change(
     session: Session,
     *,
@@ -45,25 +77,17 @@ def record_change(
     source: str = "service",
 ) -> AuditEntry | None:
     """Append one entry; a change whose before and after are equal is not recorded."""
-    if before is not None and after is not None:
-        before = _json_safe(before)
-        after = _json_safe(after)
-        changed = {key for key in set(before) | set(after) if before.get(key) != after.get(key)}
-        if not changed:
-            return None
-        # Keep only what changed so the log reads as a diff.
-        before = {key: before.get(key) for key in sorted(changed)}
-        after = {key: after.get(key) for key in sorted(changed)}
-    entry = AuditEntry(
-        occurred_at=utcnow(),
+    entry = change_entry(
         actor_id=actor_id,
         action=action,
         object_type=object_type,
-        object_id=str(object_id),
+        object_id=object_id,
+        before=before,
+        after=after,
         source=source,
-        before=_json_safe(before),
-        after=_json_safe(after),
     )
+    if entry is None:
+        return None
     session.add(entry)
     session.flush()
     return entry

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, and_, exists, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
-from bridgehead.audit.service import record_change, snapshot
+from bridgehead.audit.service import change_entry, record_change, snapshot
 from bridgehead.auth.models import Role, User
 from bridgehead.auth.service import Visibility, require_role, visibility_for
 from bridgehead.common.pagination import Page, PageRequest
@@ -97,18 +97,199 @@ def _check_segment(session: Session, segment_id: int | None) -> None:
         raise ValidationFailed("no such segment", field="segment_id", value=segment_id)
 
 
-def _overlapping(
-    session: Session, *, owner_id: int, basis: QuotaBasis, period: Period, except_id: int | None
-) -> Quota | None:
-    statement = select(Quota).where(
-        Quota.owner_id == owner_id,
-        Quota.basis == basis,
-        Quota.period_start_date < period.end,
-        Quota.period_end_date > period.start,
+@dataclass(frozen=True)
+class QuotaRefusal:
+    """Why one quota of a batch cannot be set: the row's line (0 for a single quota), field, value, reason."""
+
+    line: int
+    field: str
+    value: str
+    reason: str
+
+
+@dataclass
+class QuotaBatchResult:
+    """What a batch did (or, refused or not written, would do): per row the quota and its outcome."""
+
+    outcomes: list[tuple[Quota | None, str]]
+    refusals: list[QuotaRefusal]
+
+    def count(self, outcome: str) -> int:
+        """How many rows had ``outcome`` (created, updated or unchanged)."""
+        return sum(1 for _quota, result in self.outcomes if result == outcome)
+
+
+# Quotas read per query when a batch looks up its owners' quotas (keeps IN lists short).
+LOOKUP_CHUNK = 500
+_EDITABLE = ("quota_amount", "ramp_percent", "segment_id", "note")
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for offset in range(0, len(values), LOOKUP_CHUNK):
+        yield values[offset : offset + LOOKUP_CHUNK]
+
+
+def _stored_quotas(session: Session, owner_ids: Sequence[int]) -> dict[tuple[int, QuotaBasis], list[Quota]]:
+    stored: dict[tuple[int, QuotaBasis], list[Quota]] = defaultdict(list)
+    for chunk in _chunks(owner_ids):
+        for quota in session.scalars(select(Quota).where(Quota.owner_id.in_(chunk))):
+            stored[(quota.owner_id, quota.basis)].append(quota)
+    return stored
+
+
+def _stored_external_ids(session: Session, external_ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(external_ids):
+        rows = session.execute(select(Quota.external_id, Quota.id).where(Quota.external_id.in_(chunk)))
+        found.update({str(external_id): quota_id for external_id, quota_id in rows})
+    return found
+
+
+def _overlap_reason(basis: QuotaBasis, period: str, where: str) -> str:
+    return (
+        f"overlaps the {basis.value} quota for {period} ({where}); "
+        "a person's quotas on one basis may not cover the same day twice"
     )
-    if except_id is not None:
-        statement = statement.where(Quota.id != except_id)
-    return session.scalars(statement.order_by(Quota.period_start_date).limit(1)).first()
+
+
+def set_quotas(
+    session: Session, *, actor: User | None, rows: Sequence[tuple[int, QuotaCreate]], write: bool = True
+) -> QuotaBatchResult:
+    """Set many quotas at once, each created or updating the one of the same person, basis and period.
+
+    Works set-wise: the owners' stored quotas and the Salesforce ids are read in a few queries, every
+    row is checked against them and against the other rows (overlapping periods, a Salesforce id
+    used twice), and only when no row is refused are the changes written, with one flush and one
+    audit entry per change. ``write`` false checks and counts without writing (a dry run). The
+    owners and segments must exist (the callers look them up); ``rows`` pairs each quota with its
+    line, for the refusals.
+    """
+    check_may_edit_quotas(actor)
+    periods = {data.period: quota_period(data.period) for _line, data in rows}
+    stored = _stored_quotas(session, sorted({data.owner_id for _line, data in rows}))
+    external = _stored_external_ids(
+        session, sorted({data.external_id for _line, data in rows if data.external_id})
+    )
+    planned: dict[tuple[int, QuotaBasis], list[tuple[Period, int]]] = defaultdict(list)
+    external_lines: dict[str, int] = {}
+    refusals: list[QuotaRefusal] = []
+    plan: list[tuple[Quota | None, QuotaCreate]] = []
+    for line, data in rows:
+        period = periods[data.period]
+        key = (data.owner_id, data.basis)
+        same = next(
+            (
+                q
+                for q in stored[key]
+                if (q.period_start_date, q.period_end_date) == (period.start, period.end)
+            ),
+            None,
+        )
+        clash = next(
+            (
+                q
+                for q in stored[key]
+                if q is not same and q.period_start_date < period.end and q.period_end_date > period.start
+            ),
+            None,
+        )
+        refused = len(refusals)
+        if clash is not None:
+            refusals.append(
+                QuotaRefusal(
+                    line, "period", data.period, _overlap_reason(clash.basis, clash.period, f"id {clash.id}")
+                )
+            )
+        for other, other_line in planned[key] if clash is None else []:
+            if other.start < period.end and other.end > period.start:
+                reason = (
+                    f"the same person, basis and period are on line {other_line} too"
+                    if (other.start, other.end) == (period.start, period.end)
+                    else _overlap_reason(data.basis, other.label, f"line {other_line}")
+                )
+                refusals.append(QuotaRefusal(line, "period", data.period, reason))
+                break
+        planned[key].append((period, line))
+        if data.external_id is not None:
+            holder = external.get(data.external_id)
+            if (
+                holder is not None and (same is None or holder != same.id)
+            ) or data.external_id in external_lines:
+                refusals.append(
+                    QuotaRefusal(
+                        line, "external_id", data.external_id, "another quota has this Salesforce id"
+                    )
+                )
+            external_lines.setdefault(data.external_id, line)
+        if len(refusals) == refused:
+            plan.append((same, data))
+    if refusals or not write:
+        outcomes = [(same, _outcome(same, data)) for same, data in plan]
+        return QuotaBatchResult(outcomes=outcomes, refusals=refusals)
+    return QuotaBatchResult(outcomes=_write(session, actor, plan), refusals=[])
+
+
+def _outcome(same: Quota | None, data: QuotaCreate) -> str:
+    if same is None:
+        return "created"
+    changed = any(getattr(same, name) != getattr(data, name) for name in _EDITABLE)
+    if data.external_id is not None and data.external_id != same.external_id:
+        changed = True
+    return "updated" if changed else "unchanged"
+
+
+def _write(
+    session: Session, actor: User | None, plan: list[tuple[Quota | None, QuotaCreate]]
+) -> list[tuple[Quota | None, str]]:
+    actor_id = actor.id if actor else None
+    outcomes: list[tuple[Quota | None, str]] = []
+    befores: dict[int, dict[str, Any]] = {}
+    for same, data in plan:
+        outcome = _outcome(same, data)
+        if same is None:
+            period = quota_period(data.period)
+            created = Quota(
+                owner_id=data.owner_id,
+                basis=data.basis,
+                period=period.label,
+                period_start_date=period.start,
+                period_end_date=period.end,
+                quota_amount=data.quota_amount,
+                ramp_percent=data.ramp_percent,
+                segment_id=data.segment_id,
+                note=data.note,
+                external_id=data.external_id,
+                updated_by_id=actor_id,
+            )
+            session.add(created)
+            outcomes.append((created, outcome))
+            continue
+        if outcome == "updated":
+            befores[id(same)] = snapshot(same, AUDITED_FIELDS)
+            for name in _EDITABLE:
+                setattr(same, name, getattr(data, name))
+            if data.external_id is not None:
+                same.external_id = data.external_id
+            same.updated_by_id = actor_id
+        outcomes.append((same, outcome))
+    session.flush()
+    entries = []
+    for quota, outcome in outcomes:
+        if quota is None or outcome == "unchanged":
+            continue
+        entry = change_entry(
+            actor_id=actor_id,
+            action="create" if outcome == "created" else "update",
+            object_type=AUDIT_TYPE,
+            object_id=quota.id,
+            before=befores.get(id(quota)),
+            after=snapshot(quota, AUDITED_FIELDS),
+        )
+        if entry is not None:
+            entries.append(entry)
+    session.add_all(entries)
+    session.flush()
+    return outcomes
 
 
 def set_quota(session: Session, *, actor: User | None, data: QuotaCreate) -> tuple[Quota, str]:
@@ -119,71 +300,16 @@ def set_quota(session: Session, *, actor: User | None, data: QuotaCreate) -> tup
     is refused, naming that quota.
     """
     check_may_edit_quotas(actor)
-    period = quota_period(data.period)
+    quota_period(data.period)
     _check_owner(session, data.owner_id)
     _check_segment(session, data.segment_id)
-    existing = session.scalars(
-        select(Quota).where(
-            Quota.owner_id == data.owner_id,
-            Quota.basis == data.basis,
-            Quota.period_start_date == period.start,
-            Quota.period_end_date == period.end,
-        )
-    ).first()
-    if existing is None:
-        clash = _overlapping(session, owner_id=data.owner_id, basis=data.basis, period=period, except_id=None)
-        if clash is not None:
-            raise Conflict(
-                f"overlaps the {clash.basis.value} quota for {clash.period} (id {clash.id}); "
-                "a person's quotas on one basis may not cover the same day twice",
-                field="period",
-                value=data.period,
-            )
-        _check_external_id(session, data.external_id, except_id=None)
-        quota = Quota(
-            owner_id=data.owner_id,
-            basis=data.basis,
-            period=period.label,
-            period_start_date=period.start,
-            period_end_date=period.end,
-            quota_amount=data.quota_amount,
-            ramp_percent=data.ramp_percent,
-            segment_id=data.segment_id,
-            note=data.note,
-            external_id=data.external_id,
-            updated_by_id=actor.id if actor else None,
-        )
-        session.add(quota)
-        session.flush()
-        record_change(
-            session,
-            actor_id=actor.id if actor else None,
-            action="create",
-            object_type=AUDIT_TYPE,
-            object_id=quota.id,
-            before=None,
-            after=snapshot(quota, AUDITED_FIELDS),
-        )
-        return quota, "created"
-    before = snapshot(existing, AUDITED_FIELDS)
-    existing.quota_amount = data.quota_amount
-    existing.ramp_percent = data.ramp_percent
-    existing.segment_id = data.segment_id
-    existing.note = data.note
-    if data.external_id is not None:
-        _check_external_id(session, data.external_id, except_id=existing.id)
-        existing.external_id = data.external_id
-    return existing, _record_update(session, actor, existing, before)
-
-
-def _check_external_id(session: Session, external_id: str | None, *, except_id: int | None) -> None:
-    if external_id is None:
-        return
-    statement = select(Quota.id).where(Quota.external_id == external_id)
-    if except_id is not None:
-        statement = statement.where(Quota.id != except_id)
-    if session.scalar(statement) is not None:
-        raise Conflict("another quota has this Salesforce id", field="external_id", value=external_id)
+    result = set_quotas(session, actor=actor, rows=[(0, data)])
+    if result.refusals:
+        refusal = result.refusals[0]
+        raise Conflict(refusal.reason, field=refusal.field, value=refusal.value)
+    quota, outcome = result.outcomes[0]
+    assert quota is not None
+    return quota, outcome
 
 
 def _record_update(session: Session, actor: User | None, quota: Quota, before: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
@@ -32,7 +32,7 @@ from bridgehead.connectors.values import parse_decimal, parse_int, parse_text, s
 from bridgehead.errors import BridgeheadError, ValidationFailed
 from bridgehead.planning.models import QuotaBasis
 from bridgehead.planning.schemas import QuotaCreate, QuotaSheetResult
-from bridgehead.planning.service import EDIT_ROLES, quota_period, set_quota
+from bridgehead.planning.service import EDIT_ROLES, quota_period, set_quotas
 from bridgehead.strategy.models import Segment
 
 MAX_SHEET_ROWS = 50_000
@@ -240,8 +240,9 @@ def load_quota_sheet(
 ) -> QuotaSheetResult:
     """Set every quota of the sheet at ``path``, all or nothing; ``dry_run`` counts without storing.
 
-    Raises ``QuotaSheetRejected`` naming every bad row (up to ``PROBLEMS_LISTED``); the database is
-    then as it was.
+    Every row is parsed first; then ``set_quotas`` checks them all against what is stored and
+    against each other, set-wise, and writes only if none is refused. Raises ``QuotaSheetRejected``
+    naming every bad row (up to ``PROBLEMS_LISTED``); the database is then as it was.
     """
     if actor is not None:
         require_role(actor, *EDIT_ROLES)
@@ -252,52 +253,28 @@ def load_quota_sheet(
         problems = _Problems(name, columns)
         owners = _owner_lookup(session)
         segments = _segment_lookup(session)
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
-        seen: dict[tuple[int, str, str], int] = {}
+        parsed: list[tuple[int, QuotaCreate]] = []
         rows = 0
-        savepoint = session.begin_nested()
-        try:
-            for line, cells in table.rows():
-                rows += 1
-                problems.line = line
-                if rows > MAX_SHEET_ROWS:
-                    problems("owner", "", f"a quota sheet holds at most {MAX_SHEET_ROWS:,} rows")
-                    break
-                data = _parse_row(cells, columns, owners, segments, problems)
-                if data is None:
-                    continue
-                key = (data.owner_id, data.basis.value, data.period)
-                if key in seen:
-                    problems(
-                        "period",
-                        data.period,
-                        f"the same person, basis and period are on line {seen[key]} too",
-                    )
-                    continue
-                seen[key] = line
-                try:
-                    with session.begin_nested():
-                        _quota, outcome = set_quota(session, actor=actor, data=data)
-                except BridgeheadError as exc:
-                    field = str(exc.context.get("field") or "owner")
-                    problems(field, str(exc.context.get("value") or ""), exc.message)
-                    continue
-                counts[outcome] += 1
-            for wrong_width in table.problems:
-                problems.found.append(wrong_width)
-            if rows == 0 and not problems.found:
-                problems.found.append(RowProblem(name, 1, None, None, "the sheet has a header but no quotas"))
-            if problems.found or dry_run:
-                savepoint.rollback()
-            else:
-                savepoint.commit()
-        except BaseException:
-            if savepoint.is_active:
-                savepoint.rollback()
-            raise
+        for line, cells in table.rows():
+            rows += 1
+            problems.line = line
+            if rows > MAX_SHEET_ROWS:
+                problems("owner", "", f"a quota sheet holds at most {MAX_SHEET_ROWS:,} rows")
+                break
+            data = _parse_row(cells, columns, owners, segments, problems)
+            if data is not None:
+                parsed.append((line, data))
+        problems.found.extend(table.problems)
     finally:
         if table.close is not None:
             table.close()
+    if rows == 0 and not problems.found:
+        problems.found.append(RowProblem(name, 1, None, None, "the sheet has a header but no quotas"))
+    result = set_quotas(session, actor=actor, rows=parsed, write=not (problems.found or dry_run))
+    for refusal in result.refusals:
+        problems.found.append(
+            RowProblem(name, refusal.line, columns.heading(refusal.field), refusal.value, refusal.reason)
+        )
     if problems.found:
         found = sorted(problems.found, key=lambda item: item.line)
         raise QuotaSheetRejected(
@@ -317,11 +294,10 @@ def load_quota_sheet(
             ],
             problem_count=len(found),
         )
-    return QuotaSheetResult(rows=rows, dry_run=dry_run, **counts)
-
-
-def quota_count(session: Session) -> int:
-    """How many quotas are stored (for reports before and after a sheet)."""
-    from bridgehead.planning.models import Quota
-
-    return int(session.scalar(select(func.count()).select_from(Quota)) or 0)
+    return QuotaSheetResult(
+        rows=rows,
+        dry_run=dry_run,
+        created=result.count("created"),
+        updated=result.count("updated"),
+        unchanged=result.count("unchanged"),
+    )
