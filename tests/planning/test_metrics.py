@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bridgehead.common.periods import parse_period
 from bridgehead.intelligence.metrics import service as metrics
 from bridgehead.intelligence.metrics.scope import MetricFilters
-from bridgehead.intelligence.schemas import MetricValue
+from bridgehead.intelligence.schemas import Dimension, MetricValue
 from bridgehead.planning import service
 from tests.factories import make_opportunity
 from tests.planning.support import Org, make_org, quota, won
@@ -86,3 +86,24 @@ def test_a_met_quota_leaves_nothing_to_cover(db_session: Session, org: Org) -> N
         None,
         "the bookings quota is met: nothing left to cover",
     )
+
+
+def test_owner_slices_carry_their_peoples_quotas(db_session: Session, org: Org) -> None:
+    service.set_quota(db_session, actor=org.planner, data=quota(org.rep, "200000"))
+    service.set_quota(db_session, actor=org.planner, data=quota(org.teammate, "50000"))
+    by_rep = metrics.sliced_metrics(
+        db_session, viewer=None, filters=MetricFilters(period=Q1), by=Dimension.REP
+    )
+    rows = {row.label: row for row in by_rep.rows}
+    assert (rows["Rita Rep"].quota_amount, rows["Rita Rep"].quota_attainment) == (Decimal("200000.00"), 0.5)
+    assert rows["Olga Other"].quota_amount is None, "no quota, no attainment"
+    by_team = metrics.sliced_metrics(
+        db_session, viewer=None, filters=MetricFilters(period=Q1), by=Dimension.TEAM
+    )
+    team = {row.label: row for row in by_team.rows}["NA Enterprise"]
+    assert team.quota_amount == Decimal("250000.00")
+    assert team.quota_attainment == pytest.approx(100000 / 250000)
+    by_product = metrics.sliced_metrics(
+        db_session, viewer=None, filters=MetricFilters(period=Q1, product="x"), by=Dimension.REP
+    )
+    assert all(row.quota_amount is None for row in by_product.rows)

@@ -135,6 +135,10 @@ class SliceRow(BaseModel):
     open_amount: Decimal
     weighted_forecast: Decimal
     activities: int
+    quota_amount: Decimal | None = Field(
+        default=None, description="Bookings quotas (after ramp) inside the period of the group's people"
+    )
+    quota_attainment: float | None = Field(default=None, description="Won amount of those quotas ÷ quota")
 
 
 class SlicedMetrics(BaseModel):

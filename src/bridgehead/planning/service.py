@@ -26,7 +26,7 @@ from bridgehead.auth.models import Role, User
 from bridgehead.auth.service import Visibility, require_role, visibility_for
 from bridgehead.common.pagination import Page, PageRequest
 from bridgehead.common.periods import parse_period
-from bridgehead.common.types import Period
+from bridgehead.common.types import Period, to_cents
 from bridgehead.crm.models import Opportunity, OrgUnit
 from bridgehead.errors import Conflict, NotFound, ValidationFailed
 from bridgehead.planning.models import Quota, QuotaBasis
@@ -552,12 +552,18 @@ def summarise(session: Session, *, viewer: User | None, filters: QuotaFilters) -
     return summarise_visible(session, visibility=_visibility(viewer), filters=filters)
 
 
+def _scoped(
+    session: Session, visibility: Visibility, filters: QuotaFilters
+) -> tuple[list[Quota], dict[int, int]]:
+    quotas = list(session.scalars(select(Quota).where(*_conditions(session, visibility, filters))))
+    return quotas, attained_cents(session, quotas)
+
+
 def summarise_visible(
     session: Session, *, visibility: Visibility, filters: QuotaFilters
 ) -> AttainmentSummary:
     """``summarise`` for a resolved visibility (the metrics engine's scope carries one)."""
-    quotas = list(session.scalars(select(Quota).where(*_conditions(session, visibility, filters))))
-    attained = attained_cents(session, quotas)
+    quotas, attained = _scoped(session, visibility, filters)
     effective = sum(
         (effective_amount(quota.quota_amount, quota.ramp_percent) for quota in quotas), start=Decimal("0.00")
     )
@@ -569,6 +575,22 @@ def summarise_visible(
         attained_amount=won,
         attainment=_ratio(won, effective),
     )
+
+
+def owner_quota_cents(
+    session: Session, *, visibility: Visibility, filters: QuotaFilters
+) -> dict[int, tuple[int, int]]:
+    """Per person with quotas in scope: (quota after ramp, attained), in cents, for the metrics'
+    owner slices (office, team, manager, rep) to add up per group."""
+    quotas, attained = _scoped(session, visibility, filters)
+    per_owner: dict[int, tuple[int, int]] = {}
+    for quota in quotas:
+        quota_cents, won_cents = per_owner.get(quota.owner_id, (0, 0))
+        per_owner[quota.owner_id] = (
+            quota_cents + to_cents(effective_amount(quota.quota_amount, quota.ramp_percent)),
+            won_cents + attained.get(quota.id, 0),
+        )
+    return per_owner
 
 
 def has_quotas(session: Session) -> bool:

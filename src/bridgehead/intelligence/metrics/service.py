@@ -202,13 +202,17 @@ def _owner_slices(
         for group, by_kind in rollup.group_activities(groups, inputs.activities).items()
     }
     medians = _medians(_keyed(groups, histogram))
+    quotas = _group_quotas(session, inputs.scope, groups)
     result = []
     for group, (key, label) in enumerate(groups.groups):
         figures = deals.get(group, rollup.DealTotals())
         if figures.touched or activities.get(group):
-            result.append(
-                _slice_row(_key(key), _label(label, by), figures, activities.get(group, 0), medians)
-            )
+            row = _slice_row(_key(key), _label(label, by), figures, activities.get(group, 0), medians)
+            if group in quotas:
+                quota_cents, won_cents = quotas[group]
+                row.quota_amount = compute.cents_to_money(quota_cents)
+                row.quota_attainment = won_cents / quota_cents if quota_cents > 0 else None
+            result.append(row)
     result.sort(key=lambda row: (row.key is None, row.label.lower()))
     whole = [(0, *row[1:]) for row in histogram] if rollup.is_partition(groups) else None
     return result, whole
@@ -386,11 +390,26 @@ class _QuotaMeasure:
     note: str
 
 
+def _quota_filters(scope: Scope) -> planning.QuotaFilters | None:
+    """The quotas a metric scope covers (bookings, inside the period); None under a product filter."""
+    filters = scope.filters
+    if filters.product is not None:
+        return None
+    return planning.QuotaFilters(
+        period=filters.period,
+        owner_id=filters.rep_id,
+        org_unit_id=filters.org_unit_id,
+        segment_id=filters.segment_id,
+        priority_id=filters.priority_id,
+        basis=QuotaBasis.BOOKINGS,
+    )
+
+
 def _quota_measure(session: Session, scope: Scope) -> _QuotaMeasure:
     """Attained ÷ quota over the bookings quotas inside the period of the people in scope (the
     planning service reads each quota's own deals: its owner's, its segment's when it has one)."""
-    filters = scope.filters
-    if filters.product is not None:
+    quota_filters = _quota_filters(scope)
+    if quota_filters is None:
         return _QuotaMeasure(None, None, "quotas are set per person, not per product")
     if not planning.has_quotas(session):
         return _QuotaMeasure(
@@ -398,25 +417,31 @@ def _quota_measure(session: Session, scope: Scope) -> _QuotaMeasure:
             None,
             "needs quotas: set them on the quota sheet (Plan → Quotas, or bridgehead plan quotas load)",
         )
-    summary = planning.summarise_visible(
-        session,
-        visibility=scope.visibility,
-        filters=planning.QuotaFilters(
-            period=filters.period,
-            owner_id=filters.rep_id,
-            org_unit_id=filters.org_unit_id,
-            segment_id=filters.segment_id,
-            priority_id=filters.priority_id,
-            basis=QuotaBasis.BOOKINGS,
-        ),
-    )
+    summary = planning.summarise_visible(session, visibility=scope.visibility, filters=quota_filters)
     if summary.quotas == 0:
-        return _QuotaMeasure(None, None, f"no bookings quota in scope lies inside {filters.period.label}")
+        return _QuotaMeasure(
+            None, None, f"no bookings quota in scope lies inside {scope.filters.period.label}"
+        )
     note = (
         f"${summary.attained_amount:,.0f} won of ${summary.effective_amount:,.0f} quota (after ramp), "
         f"{summary.people:,} {'person' if summary.people == 1 else 'people'} with a bookings quota"
     )
     return _QuotaMeasure(summary.attainment, summary.effective_amount - summary.attained_amount, note)
+
+
+def _group_quotas(session: Session, scope: Scope, groups: rollup.OwnerGroups) -> dict[int, tuple[int, int]]:
+    """(quota cents, attained cents) per owner group, from the bookings quotas in scope."""
+    quota_filters = _quota_filters(scope)
+    if quota_filters is None or not planning.has_quotas(session):
+        return {}
+    per_group: dict[int, tuple[int, int]] = {}
+    for owner, (quota_cents, won_cents) in planning.owner_quota_cents(
+        session, visibility=scope.visibility, filters=quota_filters
+    ).items():
+        for group in groups.of(owner):
+            total_quota, total_won = per_group.get(group, (0, 0))
+            per_group[group] = (total_quota + quota_cents, total_won + won_cents)
+    return per_group
 
 
 def _coverage(open_cents: int, target: Decimal | None, quota: _QuotaMeasure) -> tuple[float | None, str]:
