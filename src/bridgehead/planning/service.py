@@ -31,7 +31,7 @@ from bridgehead.crm.models import Opportunity, OrgUnit
 from bridgehead.errors import Conflict, NotFound, ValidationFailed
 from bridgehead.planning.models import Quota, QuotaBasis
 from bridgehead.planning.schemas import AttainmentSummary, QuotaCreate, QuotaRead, QuotaUpdate
-from bridgehead.strategy.models import Segment, SegmentMember, SegmentPriority
+from bridgehead.strategy.models import Segment, SegmentMember, SegmentPriority, SegmentStance
 from bridgehead.strategy.orgtree import subtree_ids
 
 AUDIT_TYPE = "quota"
@@ -591,6 +591,34 @@ def owner_quota_cents(
             won_cents + attained.get(quota.id, 0),
         )
     return per_owner
+
+
+def quotas_against_priorities(
+    session: Session, *, owner_ids: Any, period: Period
+) -> dict[int, tuple[int, Decimal]]:
+    """Per priority: the quotas inside ``period`` of ``owner_ids`` (a subquery, or None for
+    everyone) carried in a segment that the priority deprioritises, as (count, amount after ramp).
+
+    These are the plan contradicting the strategy (DESIGN.md section 3, alignment gap).
+    """
+    raw_cents = type_coerce(Quota.quota_amount, BigInteger)
+    statement = (
+        select(SegmentPriority.priority_id, func.count(Quota.id), func.sum(raw_cents * Quota.ramp_percent))
+        .join(Segment, Segment.id == Quota.segment_id)
+        .join(SegmentPriority, SegmentPriority.segment_id == Segment.id)
+        .where(
+            Segment.stance == SegmentStance.DEPRIORITISE,
+            Quota.period_start_date >= period.start,
+            Quota.period_end_date <= period.end,
+        )
+        .group_by(SegmentPriority.priority_id)
+    )
+    if owner_ids is not None:
+        statement = statement.where(Quota.owner_id.in_(owner_ids))
+    return {
+        int(priority_id): (int(count), (Decimal(int(cents or 0)) / 10_000).quantize(Decimal("0.01")))
+        for priority_id, count, cents in session.execute(statement)
+    }
 
 
 def has_quotas(session: Session) -> bool:

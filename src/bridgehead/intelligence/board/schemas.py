@@ -69,6 +69,11 @@ class PriorityRow(BaseModel):
     planned_share: float
     planned_share_source: str
     cells: list[GapCell]
+    quotas_against: int = Field(
+        default=0,
+        description="Quotas of the unit inside the period carried in a segment this priority deprioritises",
+    )
+    quotas_against_amount: Decimal = Field(default=Decimal("0.00"), description="Their amount after ramp")
 
 
 class UnitOption(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -54,6 +55,7 @@ from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.metrics.periods import current_quarter, grain_of, parse_period, periods_ending
 from bridgehead.intelligence.metrics.queries import cycle_days
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
+from bridgehead.planning import service as planning
 
 TREND_PERIODS = 4
 DEAL_LIMIT = 50
@@ -188,6 +190,13 @@ def board(
     root, unit_id = resolve_unit(tree, viewer, org_unit_id)
     contexts = [plan_for(session, priority, unit_id) for priority in active_priorities(session)]
     rows = []
+    # Quotas that contradict a priority: of the unit's people (everyone's at the top of the tree).
+    members = (
+        None
+        if tree.units[unit_id].parent_id is None
+        else select(User.id).where(User.org_unit_id.in_(sorted(tree.subtree(unit_id))))
+    )
+    against = planning.quotas_against_priorities(session, owner_ids=members, period=selected)
     if contexts:
         # The unit's scope does not depend on the priority; every query reads all priorities at once.
         scopes = scopes_for(session, viewer, contexts[0], selected)
@@ -203,6 +212,8 @@ def board(
                     planned_share=context.planned_share,
                     planned_share_source=context.planned_share_source,
                     cells=_cells(context, gaps, periods),
+                    quotas_against=against.get(context.priority.id, (0, Decimal(0)))[0],
+                    quotas_against_amount=against.get(context.priority.id, (0, Decimal("0.00")))[1],
                 )
             )
     return Board(
