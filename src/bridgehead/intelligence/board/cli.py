@@ -61,5 +61,13 @@ def board_command(
     with _clean_failures(), _session(get_settings()) as session:
         result = service.board(session, viewer=_viewer(session, as_email), period=period, org_unit_id=unit)
         console.print(board_table(result))
+        for row in result.rows:
+            if row.quotas_against:
+                console.print(
+                    f"[red]{row.title}[/]: {row.quotas_against:,} quota{'s' if row.quotas_against != 1 else ''} "
+                    f"(${row.quotas_against_amount:,.0f}) carried in a segment it deprioritises "
+                    "(bridgehead plan quotas list)",
+                    highlight=False,
+                )
         for name, text in result.definitions.items():
             console.print(f"[bold]{name}[/]: {text}", highlight=False)
