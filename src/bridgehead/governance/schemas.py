@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from bridgehead.common.inputs import StrictInput
 from bridgehead.common.pagination import PageRequest, QueryModel
 from bridgehead.common.types import MAX_ID
 from bridgehead.governance.models import (
@@ -18,20 +18,7 @@ from bridgehead.governance.models import (
 )
 
 
-class _Input(BaseModel):
-    """Base of request bodies: unknown fields are refused, NUL characters too (PostgreSQL cannot hold them)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class InitiativeCreate(_Input):
+class InitiativeCreate(StrictInput):
     """A new initiative; it starts Identified. Only the title, owner and sponsor are needed yet."""
 
     title: str = Field(min_length=1, max_length=200)
@@ -50,7 +37,7 @@ class InitiativeCreate(_Input):
     next_gate_due_date: dt.date | None = None
 
 
-class InitiativeUpdate(_Input):
+class InitiativeUpdate(StrictInput):
     """A partial change (PATCH): only the fields sent are changed; null clears an optional field."""
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
@@ -69,7 +56,7 @@ class InitiativeUpdate(_Input):
     next_gate_due_date: dt.date | None = None
 
 
-class MilestoneCreate(_Input):
+class MilestoneCreate(StrictInput):
     """A dated step of the plan; its dates must lie inside the initiative's window."""
 
     title: str = Field(min_length=1, max_length=200)
@@ -77,7 +64,7 @@ class MilestoneCreate(_Input):
     due_date: dt.date
 
 
-class KpiCreate(_Input):
+class KpiCreate(StrictInput):
     """A KPI of the business case with its baseline and target (numbers)."""
 
     name: str = Field(min_length=1, max_length=120)
@@ -87,32 +74,32 @@ class KpiCreate(_Input):
     current_value: Decimal | None = None
 
 
-class KpiReading(_Input):
+class KpiReading(StrictInput):
     """A KPI's latest reading (null clears it)."""
 
     current_value: Decimal | None
 
 
-class TransitionRequest(_Input):
+class TransitionRequest(StrictInput):
     """Move the initiative to the stage ``to``: the next gate, or cancelled (then give a reason)."""
 
     to: str = Field(min_length=1, max_length=30)
     reason: str = Field(default="", max_length=5_000)
 
 
-class CancelRequest(_Input):
+class CancelRequest(StrictInput):
     """Cancel the initiative; the reason is required."""
 
     reason: str = Field(min_length=1, max_length=5_000)
 
 
-class ApprovalRequest(_Input):
+class ApprovalRequest(StrictInput):
     """An approval or rejection; a rejection needs a comment."""
 
     comment: str = Field(default="", max_length=5_000)
 
 
-class ValueConfirmationCreate(_Input):
+class ValueConfirmationCreate(StrictInput):
     """The controller's confirmation of realised value, with the evidence behind it."""
 
     realised_value_amount: Decimal

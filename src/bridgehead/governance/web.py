@@ -33,6 +33,7 @@ from bridgehead.governance.schemas import (
 )
 from bridgehead.strategy.models import Priority, Segment
 from bridgehead.web.deps import CsrfProtected, PageUser, SessionDep
+from bridgehead.web.forms import optional_id, validation_failure
 from bridgehead.web.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -77,21 +78,6 @@ def _date(text: str, field: str) -> dt.date | None:
         return dt.date.fromisoformat(cleaned)
     except ValueError:
         raise ValidationFailed("must be a date like 2026-03-31", field=field, value=text) from None
-
-
-def _id(text: str, field: str) -> int | None:
-    cleaned = text.strip()
-    if not cleaned:
-        return None
-    if not cleaned.isdigit() or not 1 <= int(cleaned) <= MAX_ID:
-        raise ValidationFailed("must be chosen from the list", field=field, value=text)
-    return int(cleaned)
-
-
-def _pydantic_message(exc: ValidationError) -> ValidationFailed:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first.get("loc", ()))
-    return ValidationFailed(f"{field}: {first.get('msg', 'invalid')}", field=field, value=first.get("input"))
 
 
 # --- page context --------------------------------------------------------------------------------
@@ -172,7 +158,7 @@ def _act(
         with session.begin_nested():
             action()
     except ValidationError as exc:
-        return _initiative_page(request, session, user, initiative_id, error=_pydantic_message(exc))
+        return _initiative_page(request, session, user, initiative_id, error=validation_failure(exc))
     except BridgeheadError as exc:
         return _initiative_page(request, session, user, initiative_id, error=exc)
     return RedirectResponse(f"/governance/initiatives/{initiative_id}", status_code=303)
@@ -255,11 +241,11 @@ def create_initiative(
             data = InitiativeCreate(
                 title=title,
                 description=description,
-                priority_id=_id(priority_id, "priority_id"),
-                segment_id=_id(segment_id, "segment_id"),
-                owner_id=_id(owner_id, "owner_id") or 0,
-                sponsor_id=_id(sponsor_id, "sponsor_id") or 0,
-                controller_id=_id(controller_id, "controller_id"),
+                priority_id=optional_id(priority_id, "priority_id"),
+                segment_id=optional_id(segment_id, "segment_id"),
+                owner_id=optional_id(owner_id, "owner_id") or 0,
+                sponsor_id=optional_id(sponsor_id, "sponsor_id") or 0,
+                controller_id=optional_id(controller_id, "controller_id"),
                 value_kind=value_kind or None,
                 expected_value_amount=_amount(expected_value_amount, "expected_value_amount"),
                 cost_amount=_amount(cost_amount, "cost_amount"),
@@ -270,7 +256,7 @@ def create_initiative(
             )
             created = initiatives.create_initiative(session, actor=user, data=data)
     except (ValidationError, BridgeheadError) as exc:
-        error = _pydantic_message(exc) if isinstance(exc, ValidationError) else exc
+        error = validation_failure(exc) if isinstance(exc, ValidationError) else exc
         context = {"form": form, "error": error.message, **_choices(session)}
         return render(request, "governance/new.html", context, status_code=error.http_status)
     return RedirectResponse(f"/governance/initiatives/{created.id}", status_code=303)
@@ -309,9 +295,9 @@ def edit_initiative(
         changes = InitiativeUpdate(
             title=title,
             description=description,
-            priority_id=_id(priority_id, "priority_id"),
-            segment_id=_id(segment_id, "segment_id"),
-            controller_id=_id(controller_id, "controller_id"),
+            priority_id=optional_id(priority_id, "priority_id"),
+            segment_id=optional_id(segment_id, "segment_id"),
+            controller_id=optional_id(controller_id, "controller_id"),
             value_kind=value_kind or None,
             expected_value_amount=_amount(expected_value_amount, "expected_value_amount"),
             cost_amount=_amount(cost_amount, "cost_amount"),

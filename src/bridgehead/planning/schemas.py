@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bridgehead.common.inputs import StrictInput
 from bridgehead.common.pagination import PageRequest
 from bridgehead.common.types import MAX_AMOUNT, MAX_ID
 from bridgehead.planning.models import QuotaBasis
-
-
-class _Input(BaseModel):
-    """Base of request bodies: unknown fields are refused, NUL characters too (PostgreSQL cannot hold them)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
 
 
 def _check_amount(value: Decimal | None) -> Decimal | None:
@@ -42,7 +29,7 @@ def _check_amount(value: Decimal | None) -> Decimal | None:
     return cents
 
 
-class QuotaCreate(_Input):
+class QuotaCreate(StrictInput):
     """A quota for one person, period and basis; setting it again for the same ones updates it."""
 
     owner_id: int = Field(ge=1, le=MAX_ID)
@@ -62,7 +49,7 @@ class QuotaCreate(_Input):
         return checked
 
 
-class QuotaUpdate(_Input):
+class QuotaUpdate(StrictInput):
     """A partial change (PATCH): only the fields sent change; null clears the segment.
 
     The owner, basis and period make the quota what it is: change them by deleting it and setting

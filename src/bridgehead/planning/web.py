@@ -33,6 +33,7 @@ from bridgehead.planning.schemas import QuotaCreate, QuotaQuery, QuotaSheetResul
 from bridgehead.planning.sheet_upload import received_sheet
 from bridgehead.strategy.models import Segment
 from bridgehead.web.deps import CsrfProtected, PageUser, SessionDep
+from bridgehead.web.forms import optional_id, validation_failure
 from bridgehead.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -57,21 +58,6 @@ def _whole(text: str, field: str, default: int) -> int:
     if not cleaned.isdigit():
         raise ValidationFailed("must be a whole percentage from 0 to 100", field=field, value=text)
     return int(cleaned)
-
-
-def _optional_id(text: str, field: str) -> int | None:
-    cleaned = text.strip()
-    if not cleaned:
-        return None
-    if not cleaned.isdigit() or not 1 <= int(cleaned) <= MAX_ID:
-        raise ValidationFailed("must be chosen from the list", field=field, value=text)
-    return int(cleaned)
-
-
-def _pydantic_error(exc: ValidationError) -> ValidationFailed:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first.get("loc", ()))
-    return ValidationFailed(f"{field}: {first.get('msg', 'invalid')}", field=field, value=first.get("input"))
 
 
 def _query(request: Request, query: QuotaQuery) -> QuotaQuery:
@@ -183,17 +169,17 @@ def set_quota(
     try:
         with session.begin_nested():
             data = QuotaCreate(
-                owner_id=_optional_id(owner_id, "owner_id") or 0,
+                owner_id=optional_id(owner_id, "owner_id") or 0,
                 period=period.strip(),
                 basis=basis or QuotaBasis.BOOKINGS,
                 quota_amount=_amount(quota_amount, "quota_amount"),
                 ramp_percent=_whole(ramp_percent, "ramp_percent", 100),
-                segment_id=_optional_id(segment_id, "segment_id"),
+                segment_id=optional_id(segment_id, "segment_id"),
                 note=note,
             )
             quota, _outcome = service.set_quota(session, actor=user, data=data)
     except (ValidationError, BridgeheadError) as exc:
-        error = _pydantic_error(exc) if isinstance(exc, ValidationError) else exc
+        error = validation_failure(exc) if isinstance(exc, ValidationError) else exc
         return _page(request, session, user, QuotaQuery(period=None), error=error, form=form)
     return RedirectResponse(f"/plan/quotas?period={quota.period}#quota-{quota.id}", status_code=303)
 
@@ -218,7 +204,7 @@ def edit_quota(
             )
             quota = service.update_quota(session, actor=user, quota_id=quota_id, changes=changes)
     except (ValidationError, BridgeheadError) as exc:
-        error = _pydantic_error(exc) if isinstance(exc, ValidationError) else exc
+        error = validation_failure(exc) if isinstance(exc, ValidationError) else exc
         return _page(request, session, user, QuotaQuery(period=None), error=error)
     return RedirectResponse(f"/plan/quotas?period={quota.period}#quota-{quota.id}", status_code=303)
 
