@@ -102,6 +102,8 @@ def test_api_background_import_commits_in_its_own_transaction(server: Server) ->
     assert done["report"]["counts"]["opportunity"]["created"] == 2
     assert isinstance(done["run_id"], int)
     assert done["seconds"] >= 0
+    assert done["signals_raised"] is not None, "the gap scan ran after the commit"
+    assert done["scan_error"] is None
     assert _count(server.engine, Opportunity) == 2, "the job committed"
     assert (
         server.client.get(f"/api/v1/imports/{done['run_id']}", headers=server.planner_headers).status_code
@@ -188,6 +190,10 @@ def test_the_wizard_validates_and_imports_large_uploads_in_background_jobs(serve
         finished = _follow_page(server, target)
         assert finished.status_code == 303
         target = finished.headers["location"]
-    run_id = int(target.rsplit("/", 1)[1])
-    assert server.client.get(f"/data/imports/{run_id}").status_code == 200
+    found = re.match(r"/data/imports/(\d+)\?job=", target)
+    assert found is not None, target
+    run_page = server.client.get(target)
+    assert run_page.status_code == 200
+    # The job ran the gap scan after its commit, as the command line does, and says so.
+    assert 'data-testid="scan-done"' in run_page.text
     assert _count(server.engine, Opportunity) == 2

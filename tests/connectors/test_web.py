@@ -177,7 +177,9 @@ def test_planner_walks_the_wizard_with_a_csv_and_column_mapping(
         follow_redirects=False,
     )
     assert confirmed.status_code == 303
-    run_id = int(confirmed.headers["location"].rsplit("/", 1)[1])
+    location = re.match(r"/data/imports/(\d+)", confirmed.headers["location"])
+    assert location is not None
+    run_id = int(location.group(1))
     assert not (upload_root / token).exists(), "the upload is removed once imported"
     stored = {
         o.external_id: o

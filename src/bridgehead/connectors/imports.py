@@ -88,8 +88,12 @@ def run_upload(
     dry_run: bool,
     quarantine: bool,
     progress: ProgressCallback | None = None,
+    scan_gaps: bool = True,
 ) -> ImportReport:
     """Import an upload inside a savepoint of the caller's transaction.
+
+    ``scan_gaps`` false leaves the gap scan to ``after_import.scan_after_import`` after the
+    caller's commit (a background job does, as the command line does: it is faster there).
 
     A dry run is rolled back whatever happens and returns the report (status ``dry_run``, or
     ``failed`` when all-or-nothing would refuse it). A real import that all-or-nothing refuses is
@@ -109,6 +113,7 @@ def run_upload(
             batches=batches,
             options=options,
             progress=progress,
+            scan_gaps=scan_gaps,
         )
     except ImportFailed as exc:
         savepoint.rollback()

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from bridgehead.auth.models import Role, User
 from bridgehead.common.types import utcnow
 from bridgehead.connectors import imports, uploads
+from bridgehead.connectors.after_import import scan_after_import
 from bridgehead.connectors.engine import ImportFailed, ImportReport
 from bridgehead.connectors.service import check_may_import
 from bridgehead.db import begin_trusted_bulk_write
@@ -66,6 +67,9 @@ class ImportJob:
     run_id: int | None = None
     error: str | None = None
     error_status: int = 422
+    # The gap scan after a committed import: signals it raised, or why it did not finish.
+    signals_raised: int | None = None
+    scan_error: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -197,6 +201,7 @@ class ImportJobs:
                     dry_run=job.dry_run,
                     quarantine=job.quarantine,
                     progress=self._progress(job),
+                    scan_gaps=not own_session,
                 )
             except ImportFailed as exc:
                 # The refusal is kept in the run history, as on the request path.
@@ -211,6 +216,8 @@ class ImportJobs:
                 return
             if own_session:
                 work.commit()
+                if not job.dry_run:
+                    self._scan_after_import(job, work, report)
             job.report, job.run_id, job.status = report, report.run_id, "done"
             if not job.dry_run:
                 job.discard_upload = True
@@ -249,6 +256,24 @@ class ImportJobs:
             if job.discard_upload:
                 uploads.discard_upload(upload)
 
+    def _scan_after_import(self, job: ImportJob, work: Session, report: ImportReport) -> None:
+        """The gap scan of a committed import, in a transaction of its own (as the command line
+        runs it; after the commit it reads the database file, not the import's log, and may use a
+        helper process). If it fails the import stands and the job says which command finishes it."""
+        job.step, job.rows_done, job.rows_total = "scanning for execution gaps", 0, None
+        try:
+            scanned = scan_after_import(work, report, helper_engine=work.get_bind().engine)
+            work.commit()
+        except Exception as exc:
+            work.rollback()
+            logger.exception("gap scan after import job %s failed", job.id)
+            job.scan_error = (
+                f"the import was committed, but the gap scan after it did not finish ({type(exc).__name__}); "
+                "run 'bridgehead gaps scan' to bring the gap signals up to date"
+            )
+            return
+        job.signals_raised = scanned.raised
+
 
 def job_summary(job: ImportJob) -> dict[str, object]:
     """A JSON-safe view of a job for the API."""
@@ -267,4 +292,6 @@ def job_summary(job: ImportJob) -> dict[str, object]:
         "seconds": round(job.seconds_running(), 1),
         "run_id": job.run_id,
         "error": job.error,
+        "signals_raised": job.signals_raised,
+        "scan_error": job.scan_error,
     }

@@ -132,4 +132,6 @@ class ImportJobRead(BaseModel):
     seconds: float
     run_id: int | None
     error: str | None
+    signals_raised: int | None = None
+    scan_error: str | None = None
     report: ImportReportRead | None

@@ -7,6 +7,7 @@ token between the steps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import tempfile
@@ -522,7 +523,7 @@ def confirm_import(
 def _finished_job_page(request: Request, user: User, job: ImportJob) -> Response:
     """Where a finished job leads: the run it wrote, or the report (refused, failed, or a dry run)."""
     if job.status == "done" and not job.dry_run:
-        return RedirectResponse(f"/data/imports/{job.run_id}", status_code=303)
+        return RedirectResponse(f"/data/imports/{job.run_id}?job={job.id}", status_code=303)
     try:
         upload = _load(request, user, job.upload_token)
     except NotFound:
@@ -572,10 +573,22 @@ def cancel_import(request: Request, token: Token, user: PageUser) -> Response:
 
 
 @router.get("/data/imports/{run_id}")
-def run_page(request: Request, run_id: ObjectId, user: PageUser, session: SessionDep) -> Response:
-    """One past import: counts per entity and the rows it set aside."""
+def run_page(
+    request: Request,
+    run_id: ObjectId,
+    user: PageUser,
+    session: SessionDep,
+    job: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """One past import: counts per entity and the rows it set aside (and, arriving from its job,
+    what the gap scan after it did)."""
     run = imports.import_run_detail(session, actor=user, run_id=run_id)
-    return render(request, "connectors/run.html", {"run": run})
+    finished_job = None
+    if job:
+        with contextlib.suppress(NotFound):
+            candidate = import_jobs(request).get(job, viewer=user)
+            finished_job = candidate if candidate.run_id == run.id else None
+    return render(request, "connectors/run.html", {"run": run, "job": finished_job})
 
 
 @router.get("/data/imports/{run_id}/errors.csv")
