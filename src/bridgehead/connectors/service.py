@@ -60,6 +60,8 @@ def import_with_mapping(
             actor_id=actor.id if actor else None,
             progress=progress,
         )
+        if progress is not None and not report.dry_run:
+            progress("after the import: segments, fit scores and playbook checks", 0, None)
         run_after_import(session, report, scan_gaps=scan_gaps)
     return report
 
@@ -91,6 +93,8 @@ def import_batches(
             actor_id=actor.id if actor else None,
             progress=progress,
         )
+        if progress is not None and not report.dry_run:
+            progress("after the import: segments, fit scores and playbook checks", 0, None)
         run_after_import(session, report, scan_gaps=scan_gaps)
     return report
 
