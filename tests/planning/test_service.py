@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bridgehead.audit.models import AuditEntry
@@ -86,10 +86,10 @@ def test_bad_owner_segment_and_period_name_the_field(db_session: Session, org: O
     with pytest.raises(ValidationFailed) as refused:
         service.set_quota(db_session, actor=org.planner, data=bad)
     assert refused.value.context["field"] == "segment_id"
-    for text in ("2026-Q5", "2026-13", "26-Q1", "1899"):
+    for written in ("2026-Q5", "2026-13", "26-Q1", "1899"):
         with pytest.raises(ValidationFailed) as refused:
-            service.set_quota(db_session, actor=org.planner, data=quota(org.rep, "1", text))
-        assert refused.value.context == {"field": "period", "value": text}
+            service.set_quota(db_session, actor=org.planner, data=quota(org.rep, "1", written))
+        assert refused.value.context == {"field": "period", "value": written}
     assert db_session.scalar(select(func.count()).select_from(Quota)) == 0
 
 
@@ -230,3 +230,28 @@ def test_update_and_delete_are_audited(db_session: Session, org: Org) -> None:
     assert actions == ["create", "update", "update", "delete"]
     with pytest.raises(NotFound):
         service.delete_quota(db_session, actor=org.planner, quota_id=made.id)
+
+
+def test_pipeline_attainment_counts_utc_days_whatever_the_sessions_time_zone(
+    db_session: Session, org: Org
+) -> None:
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL compares timestamps in a session time zone")
+    db_session.execute(text("SET LOCAL TIME ZONE 'America/Los_Angeles'"))
+    # 2026-04-01 02:00 UTC is still March 31 in Los Angeles: it belongs to Q2 all the same.
+    make_opportunity(
+        db_session,
+        owner_id=org.rep.id,
+        amount=Decimal("7000"),
+        created_at=dt.datetime(2026, 4, 1, 2, tzinfo=dt.UTC),
+    )
+    make_opportunity(
+        db_session,
+        owner_id=org.rep.id,
+        amount=Decimal("5000"),
+        created_at=dt.datetime(2026, 3, 31, 23, tzinfo=dt.UTC),
+    )
+    service.set_quota(
+        db_session, actor=org.planner, data=quota(org.rep, "10000", basis=QuotaBasis.PIPELINE_CREATED)
+    )
+    assert _rows(db_session, org.planner)[org.rep.id].attained_amount == Decimal("5000.00")

@@ -11,14 +11,13 @@ asked about, never a loop per deal.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, and_, exists, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, case, exists, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from bridgehead.audit.service import change_entry, record_change, snapshot
@@ -415,32 +414,19 @@ def _conditions(session: Session, visibility: Visibility, filters: QuotaFilters)
     return conditions
 
 
-def attained_cents(session: Session, quotas: Iterable[Quota]) -> dict[int, int]:
+def attained_cents(session: Session, quota_ids: Iterable[int]) -> dict[int, int]:
     """Cents attained by each quota: won amount (bookings) or created amount (pipeline) of its owner's
     deals in its period, only deals of its segment's accounts when it has a segment.
 
-    One grouped statement per distinct (basis, period) among ``quotas``.
+    One statement per ``LOOKUP_CHUNK`` quotas: for each quota a correlated sum over its owner's deals
+    between the quota's own dates, which the owner index answers with one seek per quota
+    (owner, closed, close date; it covers won and amount). A join over all of them made SQLite
+    read the period's deals by close date for every chunk instead (88 against 30 ms per 500).
     """
-    groups: dict[tuple[QuotaBasis, dt.date, dt.date], list[int]] = defaultdict(list)
-    for quota in quotas:
-        groups[(quota.basis, quota.period_start_date, quota.period_end_date)].append(quota.id)
-    attained: dict[int, int] = {}
-    for (basis, start, end), ids in groups.items():
-        attained.update(_attained_for_period(session, basis, start, end, ids))
-    return attained
-
-
-def _attained_for_period(
-    session: Session, basis: QuotaBasis, start: dt.date, end: dt.date, quota_ids: Sequence[int]
-) -> dict[int, int]:
+    ids = list(quota_ids)
+    if not ids:
+        return {}
     deal = aliased(Opportunity)
-    if basis == QuotaBasis.BOOKINGS:
-        counted = and_(deal.is_won.is_(True), deal.close_date >= start, deal.close_date < end)
-    else:
-        counted = and_(
-            deal.created_at >= dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC),
-            deal.created_at < dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC),
-        )
     in_segment = or_(
         Quota.segment_id.is_(None),
         exists().where(
@@ -449,17 +435,44 @@ def _attained_for_period(
     )
     # Raw cents: MoneyAmount's column is integer hundredths.
     cents = func.coalesce(func.sum(type_coerce(deal.amount, BigInteger)), 0)
-    result: dict[int, int] = {}
-    for chunk_start in range(0, len(quota_ids), 500):
-        chunk = quota_ids[chunk_start : chunk_start + 500]
-        statement = (
-            select(Quota.id, cents)
-            .join(deal, and_(deal.owner_id == Quota.owner_id, counted, in_segment))
-            .where(Quota.id.in_(chunk))
-            .group_by(Quota.id)
+    booked = (
+        select(cents)
+        .where(
+            deal.owner_id == Quota.owner_id,
+            deal.is_closed.is_(True),  # a won deal is closed (the table's check); lets the index seek
+            deal.close_date >= Quota.period_start_date,
+            deal.close_date < Quota.period_end_date,
+            deal.is_won.is_(True),
+            in_segment,
         )
-        result.update({int(quota_id): int(total) for quota_id, total in session.execute(statement)})
+        .scalar_subquery()
+    )
+    created_day = _utc_day(session, deal.created_at)
+    created = (
+        select(cents)
+        .where(
+            deal.owner_id == Quota.owner_id,
+            created_day >= Quota.period_start_date,
+            created_day < Quota.period_end_date,
+            in_segment,
+        )
+        .scalar_subquery()
+    )
+    attained = case((Quota.basis == QuotaBasis.BOOKINGS, booked), else_=created)
+    result: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(select(Quota.id, attained).where(Quota.id.in_(chunk)))
+        result.update({int(quota_id): int(total or 0) for quota_id, total in rows})
     return result
+
+
+def _utc_day(session: Session, moment: Any) -> Any:
+    """A timestamp column compared with dates as its UTC calendar day: SQLite stores UTC text that
+    sorts against ``YYYY-MM-DD`` as is; PostgreSQL compares in the session's time zone unless the
+    value is first taken to UTC."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.timezone("UTC", moment)
+    return moment
 
 
 def _ratio(attained: Decimal, effective: Decimal) -> float | None:
@@ -492,7 +505,7 @@ def _names(
 
 def quota_rows(session: Session, quotas: Sequence[Quota]) -> list[QuotaRead]:
     """Quotas as read models, with owner, unit and segment names, the quota after ramp, and attainment."""
-    attained = attained_cents(session, quotas)
+    attained = attained_cents(session, [quota.id for quota in quotas])
     people, segments = _names(session, quotas)
     rows = []
     for quota in quotas:
@@ -552,11 +565,28 @@ def summarise(session: Session, *, viewer: User | None, filters: QuotaFilters) -
     return summarise_visible(session, visibility=_visibility(viewer), filters=filters)
 
 
+@dataclass(frozen=True)
+class _ScopedQuota:
+    id: int
+    owner_id: int
+    effective_cents: int
+
+
 def _scoped(
     session: Session, visibility: Visibility, filters: QuotaFilters
-) -> tuple[list[Quota], dict[int, int]]:
-    quotas = list(session.scalars(select(Quota).where(*_conditions(session, visibility, filters))))
-    return quotas, attained_cents(session, quotas)
+) -> tuple[list[_ScopedQuota], dict[int, int]]:
+    """The quotas in scope as plain figures (no ORM objects: a year of a large team is thousands),
+    with what each attained."""
+    rows = session.execute(
+        select(Quota.id, Quota.owner_id, Quota.quota_amount, Quota.ramp_percent).where(
+            *_conditions(session, visibility, filters)
+        )
+    )
+    quotas = [
+        _ScopedQuota(quota_id, owner_id, to_cents(effective_amount(amount, ramp)))
+        for quota_id, owner_id, amount, ramp in rows
+    ]
+    return quotas, attained_cents(session, [quota.id for quota in quotas])
 
 
 def summarise_visible(
@@ -564,9 +594,7 @@ def summarise_visible(
 ) -> AttainmentSummary:
     """``summarise`` for a resolved visibility (the metrics engine's scope carries one)."""
     quotas, attained = _scoped(session, visibility, filters)
-    effective = sum(
-        (effective_amount(quota.quota_amount, quota.ramp_percent) for quota in quotas), start=Decimal("0.00")
-    )
+    effective = (Decimal(sum(quota.effective_cents for quota in quotas)) / HUNDRED).quantize(Decimal("0.01"))
     won = (Decimal(sum(attained.values())) / HUNDRED).quantize(Decimal("0.01"))
     return AttainmentSummary(
         quotas=len(quotas),
@@ -587,7 +615,7 @@ def owner_quota_cents(
     for quota in quotas:
         quota_cents, won_cents = per_owner.get(quota.owner_id, (0, 0))
         per_owner[quota.owner_id] = (
-            quota_cents + to_cents(effective_amount(quota.quota_amount, quota.ramp_percent)),
+            quota_cents + quota.effective_cents,
             won_cents + attained.get(quota.id, 0),
         )
     return per_owner
