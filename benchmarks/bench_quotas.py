@@ -32,7 +32,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 console = Console(width=130)
 
@@ -104,6 +104,9 @@ def main() -> None:
                 writer.writerow([email, quarter, 250_000 + 5_000 * (index % 40), 100 if index % 9 else 50])
     rows: list[tuple[str, str, str]] = []
 
+    with unit_of_work(factory) as session:
+        # A kept database holds the last run's sheet: start from none of it.
+        session.execute(delete(Quota).where(Quota.period.in_(quarters)))
     with unit_of_work(factory) as session:
         started = time.perf_counter()
         first = load_quota_sheet(session, actor=None, path=sheet)
