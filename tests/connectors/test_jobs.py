@@ -4,6 +4,7 @@ session and commits; the API answers 202 and the page follows the job's progress
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,3 +198,32 @@ def test_the_wizard_validates_and_imports_large_uploads_in_background_jobs(serve
     # The job ran the gap scan after its commit, as the command line does, and says so.
     assert 'data-testid="scan-done"' in run_page.text
     assert _count(server.engine, Opportunity) == 2
+
+
+def test_a_job_waiting_for_the_write_lock_is_listed_and_then_fails_clearly(
+    server: Server, tmp_path: Path
+) -> None:
+    # Another writer (a command-line import, say) holds SQLite's write lock for longer than the
+    # busy timeout (5 s): the job waits, is listed as under way, then fails saying why.
+    blocker = sqlite3.connect(tmp_path / "jobs.db", timeout=0, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = _post(server, GOOD_DEALS_CSV, server.planner_headers, background="true")
+        assert started.status_code == 202
+        location = started.headers["location"]
+        for _ in range(POLLS):
+            if server.client.get(location, headers=server.planner_headers).json()["status"] == "running":
+                break
+            time.sleep(POLL_SECONDS)
+        _sign_in(server)
+        listing = server.client.get("/data/imports")
+        assert 'data-testid="jobs-under-way"' in listing.text
+        assert "Importing deals.csv" in listing.text
+        failed = _finished(server, location, server.planner_headers)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (failed["status"], failed["run_id"]) == ("failed", None)
+    assert "busy with another write" in failed["error"]
+    assert _count(server.engine, Opportunity) == 0
+    assert 'data-testid="jobs-under-way"' not in server.client.get("/data/imports").text
