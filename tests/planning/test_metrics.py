@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from bridgehead.common.periods import parse_period
 from bridgehead.intelligence.metrics import service as metrics
+from bridgehead.intelligence.metrics.periods import Grain
 from bridgehead.intelligence.metrics.scope import MetricFilters
-from bridgehead.intelligence.schemas import Dimension, MetricValue
+from bridgehead.intelligence.schemas import Dimension, MetricValue, TrendMetric
 from bridgehead.planning import service
 from tests.factories import make_opportunity
 from tests.planning.support import Org, make_org, quota, won
@@ -107,3 +108,48 @@ def test_owner_slices_carry_their_peoples_quotas(db_session: Session, org: Org) 
         db_session, viewer=None, filters=MetricFilters(period=Q1, product="x"), by=Dimension.REP
     )
     assert all(row.quota_amount is None for row in by_product.rows)
+
+
+def test_quota_attainment_follows_the_periods(db_session: Session, org: Org) -> None:
+    won(db_session, org.rep, "60000", dt.date(2026, 5, 1))
+    service.set_quota(db_session, actor=org.planner, data=quota(org.rep, "200000", "2026-Q1"))
+    service.set_quota(db_session, actor=org.planner, data=quota(org.rep, "120000", "2026-Q2"))
+    service.set_quota(db_session, actor=org.planner, data=quota(org.other_rep, "100000", "2026-Q2"))
+    filters = MetricFilters(period=parse_period("2026-Q3"))
+    overall = metrics.trend(
+        db_session,
+        viewer=None,
+        filters=filters,
+        metric=TrendMetric.QUOTA_ATTAINMENT,
+        grain=Grain.QUARTER,
+        count=3,
+    )
+    assert overall.unit == "ratio"
+    assert [(point.period, point.value) for point in overall.points] == [
+        ("2026-Q1", pytest.approx(0.5)),
+        ("2026-Q2", pytest.approx(60000 / 220000)),
+    ], "2026-Q3 has no quota, so no point"
+    by_rep = metrics.trend(
+        db_session,
+        viewer=None,
+        filters=filters,
+        metric=TrendMetric.QUOTA_ATTAINMENT,
+        grain=Grain.QUARTER,
+        count=3,
+        by=Dimension.REP,
+    )
+    assert {(point.period, point.label, round(float(point.value or 0), 6)) for point in by_rep.points} == {
+        ("2026-Q1", "Rita Rep", 0.5),
+        ("2026-Q2", "Rita Rep", 0.5),
+        ("2026-Q2", "Olga Other", 0.0),
+    }
+    by_segment = metrics.trend(
+        db_session,
+        viewer=None,
+        filters=filters,
+        metric=TrendMetric.QUOTA_ATTAINMENT,
+        grain=Grain.QUARTER,
+        count=3,
+        by=Dimension.SEGMENT,
+    )
+    assert by_segment.points == []

@@ -30,7 +30,9 @@ _TREND_TITLES = {
     TrendMetric.MEDIAN_CYCLE_DAYS: ("Median sales cycle, won deals", "Median cycle (days)"),
     TrendMetric.PIPELINE_CREATED: ("Pipeline created", "Pipeline created (USD)"),
     TrendMetric.ACTIVITIES: ("Activities", "Activities (count)"),
+    TrendMetric.QUOTA_ATTAINMENT: ("Quota attainment (bookings)", "Attainment (%)"),
 }
+_PERCENT_METRICS = frozenset({TrendMetric.WIN_RATE, TrendMetric.QUOTA_ATTAINMENT})
 _DIMENSION_TITLES = {
     Dimension.ALL: "overall",
     Dimension.OFFICE: "office",
@@ -123,7 +125,7 @@ def _trend(session: Session, viewer: User | None, query: ChartQuery) -> ChartDat
     title = f"{name} by {query.grain.value}" + (
         "" if by == Dimension.ALL else f" and {_DIMENSION_TITLES[by]}"
     )
-    axis = alt.Axis(format="%") if query.metric == TrendMetric.WIN_RATE else alt.Axis(format="~s")
+    axis = alt.Axis(format="%") if query.metric in _PERCENT_METRICS else alt.Axis(format="~s")
     encoding: dict[str, Any] = {
         "x": alt.X("period:O", title=query.grain.value.capitalize(), sort=result.periods),
         "y": alt.Y("value:Q", title=axis_title, axis=axis),
@@ -131,7 +133,7 @@ def _trend(session: Session, viewer: User | None, query: ChartQuery) -> ChartDat
             alt.Tooltip("period:O", title="Period"),
             alt.Tooltip("group:N", title="Group"),
             alt.Tooltip(
-                "value:Q", title=axis_title, format=".1%" if query.metric == TrendMetric.WIN_RATE else ",.0f"
+                "value:Q", title=axis_title, format=".1%" if query.metric in _PERCENT_METRICS else ",.0f"
             ),
         ],
     }

@@ -31,6 +31,7 @@ class TrendMetric(enum.StrEnum):
     MEDIAN_CYCLE_DAYS = "median_cycle_days"
     PIPELINE_CREATED = "pipeline_created"
     ACTIVITIES = "activities"
+    QUOTA_ATTAINMENT = "quota_attainment"
 
 
 def _clean(value: str | None, field: str) -> str | None:

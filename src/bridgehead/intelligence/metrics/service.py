@@ -8,6 +8,7 @@ never as a number.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
@@ -65,6 +66,7 @@ TREND_UNITS = {
     TrendMetric.MEDIAN_CYCLE_DAYS: "days",
     TrendMetric.PIPELINE_CREATED: "USD",
     TrendMetric.ACTIVITIES: "activities",
+    TrendMetric.QUOTA_ATTAINMENT: "ratio",
 }
 
 
@@ -429,6 +431,25 @@ def _quota_measure(session: Session, scope: Scope) -> _QuotaMeasure:
     return _QuotaMeasure(summary.attainment, summary.effective_amount - summary.attained_amount, note)
 
 
+def _quota_trend(session: Session, scope: Scope, periods: list[Period], by: Dimension) -> list[TrendPoint]:
+    """Bookings quota attainment in each period (quotas inside it), overall or per owner group; no
+    points for the other dimensions (quotas are per person) or for periods without quotas."""
+    if (by != Dimension.ALL and by not in rollup.OWNER_DIMENSIONS) or not planning.has_quotas(session):
+        return []
+    groups = rollup.owner_groups(session, by)
+    points: list[TrendPoint] = []
+    for period in periods:
+        period_scope = dataclasses.replace(scope, filters=dataclasses.replace(scope.filters, period=period))
+        for group, (quota_cents, won_cents) in _group_quotas(session, period_scope, groups).items():
+            if quota_cents > 0:
+                _key_value, label = groups.groups[group]
+                label_text = "All" if by == Dimension.ALL else _label(label, by)
+                points.append(
+                    TrendPoint(period=period.label, key=None, label=label_text, value=won_cents / quota_cents)
+                )
+    return points
+
+
 def _group_quotas(session: Session, scope: Scope, groups: rollup.OwnerGroups) -> dict[int, tuple[int, int]]:
     """(quota cents, attained cents) per owner group, from the bookings quotas in scope."""
     quota_filters = _quota_filters(scope)
@@ -609,6 +630,8 @@ def trend(
                     period=str(key), key=None, label=_label(label, by), value=compute.cents_to_money(cents)
                 )
             )
+    elif metric == TrendMetric.QUOTA_ATTAINMENT:
+        points = _quota_trend(session, scope, periods, by)
     else:
         slice_ = _trend_slice(session, by, ACTIVITY_SUBJECT, Activity.occurred_at, periods, is_datetime=True)
         totals: dict[tuple[str, str], int] = defaultdict(int)
