@@ -8,7 +8,7 @@ refused change stores nothing and the page says why with the status the API woul
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from bridgehead.auth.models import Role, User
+from bridgehead.auth.service import visible_user_names
 from bridgehead.common.types import MAX_ID, Period
 from bridgehead.connectors.export import quota_export
 from bridgehead.connectors.schemas import ExportFormat
@@ -42,13 +43,14 @@ BASIS_LABELS = {QuotaBasis.BOOKINGS: "Bookings (won)", QuotaBasis.PIPELINE_CREAT
 
 
 def _amount(text: str, field: str) -> Decimal:
-    cleaned = text.strip().replace(",", "").replace("$", "")
-    if not cleaned:
-        raise ValidationFailed("a quota needs an amount", field=field, value=text)
+    """An amount as the sheet reads one (``$250,000``, ``250.000,00``), or ``ValidationFailed``."""
     try:
-        return Decimal(cleaned)
-    except InvalidOperation:
-        raise ValidationFailed("must be an amount such as 250000", field=field, value=text) from None
+        amount = sheet.parse_sheet_amount(text)
+    except ValueError as exc:
+        raise ValidationFailed(f"must be an amount such as 250000 ({exc})", field=field, value=text) from None
+    if amount is None:
+        raise ValidationFailed("a quota needs an amount", field=field, value=text)
+    return amount
 
 
 def _whole(text: str, field: str, default: int) -> int:
@@ -68,8 +70,6 @@ def _query(request: Request, query: QuotaQuery) -> QuotaQuery:
 
 
 def _choices(session: Session, user: User) -> dict[str, Any]:
-    from bridgehead.auth.service import visible_user_names
-
     return {
         "people": visible_user_names(session, viewer=user),
         "units": session.execute(select(OrgUnit.id, OrgUnit.name).order_by(OrgUnit.name)).all(),
