@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bridgehead.planning.models import Quota
 from tests.factories import make_token
-from tests.helpers import bearer
+from tests.helpers import bearer, sign_in
 from tests.planning.support import Org, make_org, won
 
 
@@ -164,3 +164,30 @@ def test_sheet_upload_dry_run_commit_and_refusal(
         "/api/v1/quotas/sheet", files={"file": ("quotas.csv", good, "text/csv")}, headers=headers["rep"]
     )
     assert forbidden.status_code == 403
+
+
+def test_an_oversized_sheet_is_refused_before_it_is_read(
+    client: TestClient, db_session: Session, org: Org, headers: dict[str, dict[str, str]]
+) -> None:
+    huge = b"owner,period,quota_amount\n" + b"rita@quota.example,2026-Q1,1000\n" * 400_000  # about 13 MB
+    response = client.post(
+        "/api/v1/quotas/sheet", files={"file": ("quotas.csv", huge, "text/csv")}, headers=headers["planner"]
+    )
+    assert response.status_code == 413
+    assert "larger than 10 MiB" in response.json()["detail"]["message"]
+    assert _count(db_session) == 0
+
+
+def test_a_formula_in_a_note_reaches_the_download_as_text(
+    client: TestClient, db_session: Session, org: Org, headers: dict[str, dict[str, str]]
+) -> None:
+    body = {
+        "owner_id": org.rep.id,
+        "period": "2026-Q1",
+        "quota_amount": "1000",
+        "note": '=HYPERLINK("http://x")',
+    }
+    assert client.post("/api/v1/quotas", json=body, headers=headers["planner"]).status_code == 201
+    sign_in(client, db_session, org.planner)
+    download = client.get("/plan/quotas/export.csv", params={"period": ""})
+    assert "'=HYPERLINK" in download.content.decode("utf-8-sig")
