@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -227,3 +228,26 @@ def test_a_job_waiting_for_the_write_lock_is_listed_and_then_fails_clearly(
     assert "busy with another write" in failed["error"]
     assert _count(server.engine, Opportunity) == 0
     assert 'data-testid="jobs-under-way"' not in server.client.get("/data/imports").text
+
+
+def test_a_stopping_server_abandons_the_running_import_and_writes_nothing(
+    server: Server, tmp_path: Path
+) -> None:
+    blocker = sqlite3.connect(tmp_path / "jobs.db", timeout=0, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    started = _post(server, GOOD_DEALS_CSV, server.planner_headers, background="true")
+    location = started.headers["location"]
+    jobs = server.client.app.state.import_jobs  # type: ignore[attr-defined]
+    # The server is told to stop while the job waits for the write lock; the lock is then released.
+    jobs.stop()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    stopping = threading.Thread(target=jobs.shutdown)
+    stopping.start()
+    stopping.join(timeout=60)
+    assert not stopping.is_alive(), "shutdown returned once the job gave up"
+    stopped = server.client.get(location, headers=server.planner_headers).json()
+    assert (stopped["status"], stopped["run_id"]) == ("failed", None)
+    assert "server stopped" in stopped["error"]
+    assert _count(server.engine, Opportunity) == 0
+    assert _count(server.engine, ImportRun) == 0
