@@ -338,6 +338,11 @@ class Visibility:
         return session.scalar(select(literal(True)).where(literal(owner_id).in_(self.owner_ids))) is True
 
 
+def everything_visible() -> Visibility:
+    """The command-line operator's visibility: every record."""
+    return Visibility(user_id=0, sees_everything=True, owner_ids=None)
+
+
 def reporting_line_ids(user_id: int) -> Select[int]:
     """A recursive query for the user and everyone who reports to them, directly or not."""
     line = select(User.id).where(User.id == user_id).cte("reporting_line", recursive=True)

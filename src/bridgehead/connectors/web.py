@@ -531,8 +531,9 @@ def _finished_job_page(request: Request, user: User, job: ImportJob) -> Response
             return RedirectResponse(f"/data/imports/{job.run_id}", status_code=303)
         raise
     if job.status == "refused":
-        context = _report_context(upload, job.report, error=job.error, refused=not job.dry_run)
-        return render(request, "connectors/report.html", context, status_code=200 if job.dry_run else 422)
+        # Only a real import is refused: a dry run reports what it would refuse.
+        context = _report_context(upload, job.report, error=job.error, refused=True)
+        return render(request, "connectors/report.html", context, status_code=422)
     if job.status == "failed":
         context = _report_context(upload, None, error=job.error or "the import failed")
         return render(request, "connectors/report.html", context, status_code=job.error_status)

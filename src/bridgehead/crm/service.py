@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bridgehead.audit.service import record_change, snapshot
 from bridgehead.auth.models import User
-from bridgehead.auth.service import Visibility, visibility_for
+from bridgehead.auth.service import Visibility, everything_visible, visibility_for
 from bridgehead.common.pagination import Page, PageRequest
 from bridgehead.common.types import CENT, MAX_AMOUNT, MoneyAmount, Period, utcnow
 from bridgehead.crm.models import (
@@ -96,7 +96,7 @@ class ListCriteria:
 
 def _visibility_or_everything(viewer: User | None) -> Visibility:
     # None is the operator at the command line, who sees every record.
-    return visibility_for(viewer) if viewer else Visibility(user_id=0, sees_everything=True, owner_ids=None)
+    return visibility_for(viewer) if viewer else everything_visible()
 
 
 def opportunity_list_criteria(viewer: User | None, filters: OpportunityFilters) -> ListCriteria:

@@ -9,14 +9,14 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
-from bridgehead.auth.service import visibility_for, visible_user_names
+from bridgehead.auth.service import everything_visible, visibility_for, visible_user_names
 from bridgehead.common.sql import distinct_by_seeks
 from bridgehead.crm.models import Opportunity, OrgUnit
 from bridgehead.errors import ValidationFailed
 from bridgehead.intelligence import waterfall as waterfall_queries
 from bridgehead.intelligence.metrics import compute, queries
 from bridgehead.intelligence.metrics.periods import parse_period
-from bridgehead.intelligence.metrics.scope import MetricFilters, everything_visible, resolve_scope
+from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
 from bridgehead.intelligence.schemas import (
     BreakdownRow,
     FilterOption,

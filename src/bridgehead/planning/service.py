@@ -5,8 +5,8 @@ a quarter or a year). A person's quotas on one basis never overlap in time, so q
 lengths add up without counting a day twice. ``ramp_percent`` holds a ramping rep to a share of
 the full quota. A quota tied to a segment counts only deals of accounts in that segment.
 
-Attainment is read with SQL, one grouped statement per distinct (basis, period) among the quotas
-asked about, never a loop per deal.
+Attainment is read with SQL, a correlated sum per quota over its owner's deals between the
+quota's own dates (``attained_cents``), never a loop per deal.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bridgehead.audit.service import change_entry, record_change, snapshot
 from bridgehead.auth.models import Role, User
-from bridgehead.auth.service import Visibility, require_role, visibility_for
+from bridgehead.auth.service import Visibility, everything_visible, require_role, visibility_for
 from bridgehead.common.pagination import Page, PageRequest
 from bridgehead.common.periods import parse_period
 from bridgehead.common.types import Period, to_cents
@@ -385,9 +385,7 @@ def delete_quota(session: Session, *, actor: User | None, quota_id: int) -> None
 
 
 def _visibility(viewer: User | None) -> Visibility:
-    if viewer is None:
-        return Visibility(user_id=0, sees_everything=True, owner_ids=None)
-    return visibility_for(viewer)
+    return visibility_for(viewer) if viewer is not None else everything_visible()
 
 
 def _conditions(session: Session, visibility: Visibility, filters: QuotaFilters) -> list[ColumnElement[bool]]:
@@ -559,12 +557,6 @@ def list_quotas(
     return Page(items=quota_rows(session, quotas), total=total, page=page.page, page_size=page.page_size)
 
 
-def summarise(session: Session, *, viewer: User | None, filters: QuotaFilters) -> AttainmentSummary:
-    """Every quota of the list added up: effective quota, attained, attainment (one basis at a time
-    makes sense; with both, the two are added as the list shows them)."""
-    return summarise_visible(session, visibility=_visibility(viewer), filters=filters)
-
-
 @dataclass(frozen=True)
 class _ScopedQuota:
     id: int
@@ -589,11 +581,10 @@ def _scoped(
     return quotas, attained_cents(session, [quota.id for quota in quotas])
 
 
-def summarise_visible(
-    session: Session, *, visibility: Visibility, filters: QuotaFilters
-) -> AttainmentSummary:
-    """``summarise`` for a resolved visibility (the metrics engine's scope carries one)."""
-    quotas, attained = _scoped(session, visibility, filters)
+def summarise(session: Session, *, viewer: User | None, filters: QuotaFilters) -> AttainmentSummary:
+    """Every quota of the list added up: effective quota, attained, attainment (one basis at a time
+    makes sense; with both, the two are added as the list shows them)."""
+    quotas, attained = _scoped(session, _visibility(viewer), filters)
     effective = (Decimal(sum(quota.effective_cents for quota in quotas)) / HUNDRED).quantize(Decimal("0.01"))
     won = (Decimal(sum(attained.values())) / HUNDRED).quantize(Decimal("0.01"))
     return AttainmentSummary(

@@ -16,13 +16,13 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
-from bridgehead.auth.service import visibility_for
+from bridgehead.auth.service import everything_visible, visibility_for
 from bridgehead.common.types import Period
 from bridgehead.governance.models import Initiative
 from bridgehead.intelligence.board import compute, queries, scratch
 from bridgehead.intelligence.board.plan import PlanContext, expectations
 from bridgehead.intelligence.gaps.models import GapKind, GapRule
-from bridgehead.intelligence.metrics.scope import MetricFilters, Scope, everything_visible, resolve_scope
+from bridgehead.intelligence.metrics.scope import MetricFilters, Scope, resolve_scope
 from bridgehead.strategy.orgtree import subtree_ids
 
 # The stale-deal detector's default freshness window, used when the playbook sets none.

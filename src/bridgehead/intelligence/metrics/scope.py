@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session, aliased
 
 from bridgehead.auth.models import User
-from bridgehead.auth.service import Visibility, visibility_for
+from bridgehead.auth.service import Visibility, everything_visible, visibility_for
 from bridgehead.common.types import Period
 from bridgehead.crm.models import Activity, Opportunity, OrgUnit
 from bridgehead.errors import ValidationFailed
@@ -50,14 +50,7 @@ class Scope:
     # over tables that hang off opportunities may then skip the semi-join to them.
     unrestricted: bool = False
     # Whose records the viewer may see (quotas are read with it too).
-    visibility: Visibility = field(
-        default_factory=lambda: Visibility(user_id=0, sees_everything=True, owner_ids=None), compare=False
-    )
-
-
-def everything_visible() -> Visibility:
-    """The command-line operator's visibility: every record."""
-    return Visibility(user_id=0, sees_everything=True, owner_ids=None)
+    visibility: Visibility = field(default_factory=everything_visible, compare=False)
 
 
 def org_unit_closure() -> Any:

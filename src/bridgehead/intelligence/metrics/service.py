@@ -112,6 +112,8 @@ class _Inputs:
     ladder: StageLadder
     deals: dict[int | None, rollup.DealTotals]
     activities: dict[int | None, dict[str, int]]
+    # Per person: (bookings quota after ramp, attained) in cents; None under a product filter.
+    quotas: dict[int, tuple[int, int]] | None
 
 
 def _inputs(session: Session, viewer: User | None, filters: MetricFilters) -> _Inputs:
@@ -119,7 +121,7 @@ def _inputs(session: Session, viewer: User | None, filters: MetricFilters) -> _I
     ladder = stage_ladder(session, include_history=False)
     deals = rollup.owner_deal_totals(session, scope, filters.period, ladder.unqualified)
     activities = rollup.owner_activity_counts(session, scope, filters.period)
-    return _Inputs(scope, ladder, deals, activities)
+    return _Inputs(scope, ladder, deals, activities, _owner_quotas(session, scope))
 
 
 def sliced_metrics(
@@ -204,7 +206,7 @@ def _owner_slices(
         for group, by_kind in rollup.group_activities(groups, inputs.activities).items()
     }
     medians = _medians(_keyed(groups, histogram))
-    quotas = _group_quotas(session, inputs.scope, groups)
+    quotas = _group_quotas(groups, inputs.quotas or {})
     result = []
     for group, (key, label) in enumerate(groups.groups):
         figures = deals.get(group, rollup.DealTotals())
@@ -282,7 +284,7 @@ def _headline(session: Session, inputs: _Inputs, closed: list[rollup.ClosedRow] 
     mean_cycle = compute.mean_from_histogram(won_days)
     open_cents = totals.open_closing_cents
     qualified = totals.qualified
-    quota = _quota_measure(session, inputs.scope)
+    quota = _quota_measure(session, inputs.scope, inputs.quotas)
     coverage, coverage_note = _coverage(open_cents, filters.target_amount, quota)
     metrics = [
         MetricValue(
@@ -407,28 +409,40 @@ def _quota_filters(scope: Scope) -> planning.QuotaFilters | None:
     )
 
 
-def _quota_measure(session: Session, scope: Scope) -> _QuotaMeasure:
-    """Attained ÷ quota over the bookings quotas inside the period of the people in scope (the
-    planning service reads each quota's own deals: its owner's, its segment's when it has one)."""
+def _owner_quotas(session: Session, scope: Scope) -> dict[int, tuple[int, int]] | None:
+    """(quota after ramp, attained) in cents per person with bookings quotas in scope; read once
+    per call and shared by the headline and the owner slices. None under a product filter."""
     quota_filters = _quota_filters(scope)
     if quota_filters is None:
+        return None
+    return planning.owner_quota_cents(session, visibility=scope.visibility, filters=quota_filters)
+
+
+def _quota_measure(
+    session: Session, scope: Scope, per_owner: dict[int, tuple[int, int]] | None
+) -> _QuotaMeasure:
+    """Attained ÷ quota over the bookings quotas inside the period of the people in scope (the
+    planning service reads each quota's own deals: its owner's, its segment's when it has one)."""
+    if per_owner is None:
         return _QuotaMeasure(None, None, "quotas are set per person, not per product")
-    if not planning.has_quotas(session):
-        return _QuotaMeasure(
-            None,
-            None,
-            "needs quotas: set them on the quota sheet (Plan → Quotas, or bridgehead plan quotas load)",
-        )
-    summary = planning.summarise_visible(session, visibility=scope.visibility, filters=quota_filters)
-    if summary.quotas == 0:
+    if not per_owner:
+        if not planning.has_quotas(session):
+            return _QuotaMeasure(
+                None,
+                None,
+                "needs quotas: set them on the quota sheet (Plan → Quotas, or bridgehead plan quotas load)",
+            )
         return _QuotaMeasure(
             None, None, f"no bookings quota in scope lies inside {scope.filters.period.label}"
         )
+    quota = compute.cents_to_money(sum(quota_cents for quota_cents, _won in per_owner.values()))
+    won = compute.cents_to_money(sum(won_cents for _quota, won_cents in per_owner.values()))
+    people = len(per_owner)
     note = (
-        f"${summary.attained_amount:,.0f} won of ${summary.effective_amount:,.0f} quota (after ramp), "
-        f"{summary.people:,} {'person' if summary.people == 1 else 'people'} with a bookings quota"
+        f"${won:,.0f} won of ${quota:,.0f} quota (after ramp), "
+        f"{people:,} {'person' if people == 1 else 'people'} with a bookings quota"
     )
-    return _QuotaMeasure(summary.attainment, summary.effective_amount - summary.attained_amount, note)
+    return _QuotaMeasure(float(won / quota) if quota > 0 else None, quota - won, note)
 
 
 def _quota_trend(session: Session, scope: Scope, periods: list[Period], by: Dimension) -> list[TrendPoint]:
@@ -440,25 +454,24 @@ def _quota_trend(session: Session, scope: Scope, periods: list[Period], by: Dime
     points: list[TrendPoint] = []
     for period in periods:
         period_scope = dataclasses.replace(scope, filters=dataclasses.replace(scope.filters, period=period))
-        for group, (quota_cents, won_cents) in _group_quotas(session, period_scope, groups).items():
+        per_owner = _owner_quotas(session, period_scope) or {}
+        for group, (quota_cents, won_cents) in _group_quotas(groups, per_owner).items():
             if quota_cents > 0:
                 _key_value, label = groups.groups[group]
-                label_text = "All" if by == Dimension.ALL else _label(label, by)
                 points.append(
-                    TrendPoint(period=period.label, key=None, label=label_text, value=won_cents / quota_cents)
+                    TrendPoint(
+                        period=period.label, key=None, label=_label(label, by), value=won_cents / quota_cents
+                    )
                 )
     return points
 
 
-def _group_quotas(session: Session, scope: Scope, groups: rollup.OwnerGroups) -> dict[int, tuple[int, int]]:
-    """(quota cents, attained cents) per owner group, from the bookings quotas in scope."""
-    quota_filters = _quota_filters(scope)
-    if quota_filters is None or not planning.has_quotas(session):
-        return {}
+def _group_quotas(
+    groups: rollup.OwnerGroups, per_owner: dict[int, tuple[int, int]]
+) -> dict[int, tuple[int, int]]:
+    """(quota cents, attained cents) per owner group, from the per-person figures."""
     per_group: dict[int, tuple[int, int]] = {}
-    for owner, (quota_cents, won_cents) in planning.owner_quota_cents(
-        session, visibility=scope.visibility, filters=quota_filters
-    ).items():
+    for owner, (quota_cents, won_cents) in per_owner.items():
         for group in groups.of(owner):
             total_quota, total_won = per_group.get(group, (0, 0))
             per_group[group] = (total_quota + quota_cents, total_won + won_cents)
