@@ -27,11 +27,9 @@ MAX_LISTED = 500
 def _basis(value: str | None) -> QuotaBasis | None:
     if value is None:
         return None
-    try:
-        return QuotaBasis(value.strip().lower().replace(" ", "_"))
-    except ValueError:
-        valid = ", ".join(basis.value for basis in QuotaBasis)
-        raise ValidationFailed(f"no such basis; use one of {valid}", field="basis", value=value) from None
+    from bridgehead.planning.service import parse_basis
+
+    return parse_basis(value)
 
 
 def _money(amount: Decimal) -> str:

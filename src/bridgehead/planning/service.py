@@ -79,6 +79,15 @@ def quota_period(text: str, *, field: str = "period") -> Period:
     return parse_period(text, field=field)
 
 
+def parse_basis(text: str) -> QuotaBasis:
+    """A basis as people write it (``bookings``, ``Pipeline created``), or ``ValidationFailed``."""
+    try:
+        return QuotaBasis(text.strip().lower().replace(" ", "_"))
+    except ValueError:
+        valid = ", ".join(basis.value for basis in QuotaBasis)
+        raise ValidationFailed(f"no such basis; use one of {valid}", field="basis", value=text) from None
+
+
 def effective_amount(quota_amount: Decimal, ramp_percent: int) -> Decimal:
     """The quota that counts: the full quota times the ramp share, to the cent."""
     return (quota_amount * Decimal(ramp_percent) / HUNDRED).quantize(Decimal("0.01"))

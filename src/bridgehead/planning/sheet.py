@@ -30,9 +30,8 @@ from bridgehead.auth.service import require_role
 from bridgehead.connectors.files import RowProblem, open_table
 from bridgehead.connectors.values import parse_decimal, parse_int, parse_text, salesforce_id
 from bridgehead.errors import BridgeheadError, ValidationFailed
-from bridgehead.planning.models import QuotaBasis
 from bridgehead.planning.schemas import QuotaCreate, QuotaSheetResult
-from bridgehead.planning.service import EDIT_ROLES, quota_period, set_quotas
+from bridgehead.planning.service import EDIT_ROLES, parse_basis, quota_period, set_quotas
 from bridgehead.strategy.models import Segment
 
 MAX_SHEET_ROWS = 50_000
@@ -176,10 +175,9 @@ def _parse_row(
     basis_text = columns.cell(cells, "basis").strip()
     if basis_text:
         try:
-            values["basis"] = QuotaBasis(basis_text.lower().replace(" ", "_"))
-        except ValueError:
-            choices = ", ".join(basis.value for basis in QuotaBasis)
-            problem("basis", basis_text, f"not a basis; use {choices}")
+            values["basis"] = parse_basis(basis_text)
+        except BridgeheadError as exc:
+            problem("basis", basis_text, exc.message)
 
     ramp_text = columns.cell(cells, "ramp_percent").replace("%", "")
     try:
