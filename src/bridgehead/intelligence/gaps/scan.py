@@ -7,12 +7,13 @@ changed, and one INSERT … SELECT raises the new ones. When nothing of a kind i
 detector's rows go straight into ``gap_signal``; a first full scan (nothing open at all) also drops
 the signal table's secondary indexes and builds them once at the end. No deal is ever loaded into
 Python, so the scan costs a handful of statements per detector whatever the number of deals.
+On large databases a second connection detects about half of the kinds (``helper``, ``pg_helper``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,7 +50,7 @@ from bridgehead.crm.models import Account, Opportunity
 from bridgehead.db import analyze_scratch, sqlite_index_build, sqlite_page_cache
 from bridgehead.deals.compliance import import_scope
 from bridgehead.deals.models import SalesProcess
-from bridgehead.deals.process import processes
+from bridgehead.deals.process import ProcessContext, processes
 from bridgehead.intelligence.gaps import detect_activity, detect_deals, scratch
 from bridgehead.intelligence.gaps.helper import (
     HelperFailed,
@@ -57,6 +58,13 @@ from bridgehead.intelligence.gaps.helper import (
     start_helper,
 )
 from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal
+from bridgehead.intelligence.gaps.pg_helper import (
+    BULK_COLUMNS,
+    PostgresHelper,
+    SharedKinds,
+    tagged_hits,
+)
+from bridgehead.intelligence.gaps.pg_helper import HelperFailed as PostgresHelperFailed
 from bridgehead.intelligence.gaps.rules import EffectiveRule, effective_rules
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection
 
@@ -337,9 +345,10 @@ def scan(
 
     ``helper_engine``: an engine on the same database. A full scan of a SQLite file with
     ``helper_min_deals`` deals or more then runs about half of the detectors in a helper process
-    with its own connection (``gaps.helper``). Pass it only when this session's transaction has
-    written nothing the detectors read: the helper sees committed rows only. On PostgreSQL, for a
-    scoped scan or for fewer deals (where starting a process costs more than it saves) it is not used.
+    with its own connection (``gaps.helper``); on PostgreSQL a first full scan (nothing open) runs
+    them on a second connection in a thread (``gaps.pg_helper``). Pass it only when this session's
+    transaction has written nothing the detectors read: the helper sees committed rows only. For a
+    scoped scan or for fewer deals (where starting a helper costs more than it saves) it is not used.
     """
     now = now or utcnow()
     # Checked before the rules and processes are read: reading them writes the defaults on first
@@ -377,6 +386,21 @@ def scan(
     enabled = [kind for kind in todo if rules[kind].enabled]
     helper_kinds: list[GapKind] = []
     helper_error: str | None = None
+    if (
+        bulk
+        and defaults_stored
+        and _postgres_helper_applies(session, helper_engine, scope, enabled, helper_min_deals)
+    ):
+        assert helper_engine is not None
+        for kind in todo:
+            if kind not in enabled:
+                finish(run_here(kind))
+        helper_kinds, helper_error = _first_scan_with_postgres_helper(
+            session, helper_engine, enabled, rules, contexts, now, finish
+        )
+        return ScanResult(
+            kinds=[finished[kind] for kind in todo], helper_kinds=helper_kinds, helper_error=helper_error
+        )
     # SQLite: a larger page cache. A first scan writes hundreds of thousands of signals; with the
     # default 2 MB cache the pages are evicted and re-read all the time (about 30 % of the scan at
     # 200,000 deals). The shared 256 MB counts toward the peak RSS; 1 GB was tried at 1,000,000
@@ -433,6 +457,109 @@ def _helper_applies(
         and not str(database).startswith("file::memory:")
         and (session.scalar(select(func.count()).select_from(Opportunity)) or 0) >= min_deals
     )
+
+
+def _postgres_helper_applies(
+    session: Session, engine: Engine | None, scope: ScanScope | None, enabled: list[GapKind], min_deals: int
+) -> bool:
+    """A second connection pays for a full scan on PostgreSQL with ``min_deals`` deals or more, two
+    detectors or more, and a second core for the client."""
+    if engine is None or scope is not None or len(enabled) < 2 or not can_help():
+        return False
+    return (
+        session.connection().dialect.name == "postgresql"
+        and engine.dialect.name == "postgresql"
+        and (session.scalar(select(func.count()).select_from(Opportunity)) or 0) >= min_deals
+    )
+
+
+def _first_scan_with_postgres_helper(
+    session: Session,
+    engine: Engine,
+    enabled: list[GapKind],
+    rules: dict[GapKind, EffectiveRule],
+    contexts: list[ProcessContext],
+    now: dt.datetime,
+    finish: Callable[[KindResult], None],
+) -> tuple[list[GapKind], str | None]:
+    """A first full scan on PostgreSQL, detected on this connection and a helper's, written at once.
+
+    Both connections take kinds from one queue; this one copies its hits into a scratch table,
+    the helper's arrive as COPY text and are copied in too. Only then, the helper's transaction
+    over, are the signal table's indexes and foreign keys dropped, every hit inserted with one
+    statement, and the indexes and keys built again (``_indexes_built_afterwards``). A failing
+    helper leaves the kinds it had not finished to this connection.
+    """
+    dialect = session.connection().dialect.name
+
+    def detect_rows(on: Session, processes_read: Sequence[ProcessContext], kind: GapKind) -> Select[Any]:
+        context = DetectContext(
+            dialect=dialect,
+            now=now,
+            rule=rules[kind],
+            contexts=processes_read,
+            deal_scope=true(),
+            account_scope=None,
+        )
+        return DETECTORS[kind](on, context).rows
+
+    kinds = SharedKinds(sorted(enabled, key=COST_ORDER.index))
+    helper = PostgresHelper(engine, kinds, rules, detect_rows)
+    helper.start()
+    bulk = scratch.bulk_hits
+
+    def detect_here(kind: GapKind) -> None:
+        tagged = tagged_hits(detect_rows(session, contexts, kind), kind, rules[kind])
+        statement = insert(bulk).from_select(list(BULK_COLUMNS), tagged)
+        result = session.execute(statement.execution_options(preserve_rowcount=True))
+        finish(KindResult(kind=kind, raised=int(getattr(result, "rowcount", 0))))
+
+    try:
+        scratch.prepare(session, contexts, true())
+        bulk.create(session.connection(), checkfirst=True)
+        session.execute(delete(bulk))
+        helper.wait_until_it_takes_part()
+        while (kind := kinds.take()) is not None:
+            detect_here(kind)
+        try:
+            helped = helper.collect()
+            error = None
+        except PostgresHelperFailed as failure:
+            helped, error = [], f"the gap scan's helper connection failed: {failure}"
+            for left in helper.unfinished():
+                detect_here(left)
+    except BaseException:
+        helper.abandon()
+        raise
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    try:
+        for hits in helped:
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {bulk.name} ({', '.join(BULK_COLUMNS)}) FROM STDIN") as copy,
+            ):
+                while chunk := hits.spool.read(1 << 20):
+                    copy.write(chunk)
+            finish(KindResult(kind=hits.kind, raised=hits.rows))
+    finally:
+        helper.close()
+    with _indexes_built_afterwards(session, True):
+        session.execute(
+            insert(_signals).from_select(
+                [*BULK_COLUMNS, "raised_at", "last_seen_at"],
+                select(
+                    *[bulk.c[name] for name in BULK_COLUMNS],
+                    literal(now, UTCDateTime()),
+                    literal(now, UTCDateTime()),
+                ),
+            )
+        )
+    connection = session.connection()
+    bulk.drop(connection)
+    scratch.clear(session)
+    session.flush()
+    return [hits.kind for hits in helped], error
 
 
 def _run_with_helper(

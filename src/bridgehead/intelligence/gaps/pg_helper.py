@@ -1,0 +1,214 @@
+"""A helper thread that runs some of a first full scan's detectors on a second PostgreSQL connection.
+
+PostgreSQL runs ``INSERT … SELECT`` without parallel workers, so a first full scan, one detector
+after the other on one connection, kept one of the server's cores busy. With this helper the scan's
+connection and a second one take detectors from one queue; the helper copies each detector's hits
+out (``COPY (SELECT …) TO STDOUT``) into a temporary file of its own, which the scan's connection
+then copies into its scratch table of hits, so every signal is still written by the scan's one
+transaction. A thread suffices: both connections' work happens in the server, and the thread
+only moves bytes.
+
+The helper reads in a transaction of its own, so it sees committed rows only: the scan offers it
+only when its caller says the transaction has written nothing the detectors read. It ends its
+transaction before the scan's connection drops the signal table's foreign keys, whose drop locks
+the deals, accounts and users it reads.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sqlalchemy import String, literal, select, true
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Select
+
+from bridgehead.deals.process import ProcessContext, processes
+from bridgehead.intelligence.gaps import scratch
+from bridgehead.intelligence.gaps.models import GapKind
+from bridgehead.intelligence.gaps.rules import EffectiveRule
+from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS
+
+# Builds a detector's SELECT of hits on a session, given the process contexts read on it.
+DetectRows = Callable[[Session, Sequence[ProcessContext], GapKind], Select[Any]]
+
+# How long the scan waits for the helper to take its first kind (connecting, preparing its
+# scratch tables) before going on alone; the helper may still take kinds afterwards.
+HELPER_START_TIMEOUT = 30.0
+
+# The columns a helper's COPY writes and the scan's scratch table of hits takes, in this order.
+BULK_COLUMNS = ("kind", "severity", *HIT_COLUMNS)
+
+
+class HelperFailed(Exception):
+    """The helper thread failed; the scan runs the kinds it took but did not finish itself."""
+
+
+class SharedKinds:
+    """The detectors of a scan, handed out once each, most expensive first, to two threads."""
+
+    def __init__(self, kinds: Sequence[GapKind]) -> None:
+        self._kinds = list(kinds)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> GapKind | None:
+        """The next kind nobody took yet, or None when all are taken (or the queue was stopped)."""
+        with self._lock:
+            if self._next >= len(self._kinds):
+                return None
+            kind = self._kinds[self._next]
+            self._next += 1
+            return kind
+
+    def stop(self) -> None:
+        """Hand out nothing more."""
+        with self._lock:
+            self._next = len(self._kinds)
+
+
+@dataclass
+class HelperHits:
+    """One detector's hits as the helper copied them out: ``rows`` lines of COPY text in ``spool``."""
+
+    kind: GapKind
+    rows: int
+    spool: IO[bytes]
+
+
+def tagged_hits(rows: Select[Any], kind: GapKind, rule: EffectiveRule) -> Select[Any]:
+    """A detector's hits with their kind and severity in front (``BULK_COLUMNS``)."""
+    columns = rows.subquery()
+    return select(
+        literal(kind.value, String()),
+        literal(rule.severity.value, String()),
+        *[columns.c[name] for name in HIT_COLUMNS],
+    )
+
+
+def hits_statement(rows: Select[Any], kind: GapKind, rule: EffectiveRule, dialect: Any) -> str:
+    """``tagged_hits`` as one SQL text with its values written in.
+
+    ``COPY (query)`` takes no bound parameters. The values are the scan's own (the time, the
+    playbook's numbers, stage and segment names), quoted by SQLAlchemy's literal rendering for the
+    dialect.
+    """
+    compiled = str(
+        tagged_hits(rows, kind, rule).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    )
+    if dialect.paramstyle in ("pyformat", "format"):
+        # The compiler doubles every % for a driver that formats parameters into the text; COPY's
+        # statement goes out without parameters, so undo it as the driver would ("60 %" in an
+        # explanation stayed "60 %%").
+        compiled = compiled.replace("%%", "%")
+    return compiled
+
+
+class PostgresHelper:
+    """The second connection of a first full scan on PostgreSQL, run in a thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        kinds: SharedKinds,
+        rules: dict[GapKind, EffectiveRule],
+        detect_rows: DetectRows,
+    ) -> None:
+        self._engine = engine
+        self._kinds = kinds
+        self._rules = rules
+        self._detect_rows = detect_rows
+        self._taken: list[GapKind] = []
+        self._done: list[HelperHits] = []
+        self._error: str | None = None
+        self._abandoned = threading.Event()
+        self._took_part = threading.Event()
+        self._connection: Connection | None = None
+        self._thread = threading.Thread(target=self._run, name="gap-scan-helper", daemon=True)
+
+    def start(self) -> None:
+        """Start detecting in the background."""
+        self._thread.start()
+
+    def wait_until_it_takes_part(self, timeout: float = HELPER_START_TIMEOUT) -> None:
+        """Wait until the helper took its first kind, failed or ``timeout`` passed.
+
+        Both connections prepare their scratch tables at the same time; without the wait, on a
+        small database the scan's connection would run every detector before the helper is ready.
+        """
+        self._took_part.wait(timeout)
+
+    def collect(self) -> list[HelperHits]:
+        """Wait for the helper to finish; its hits, or ``HelperFailed`` (the finished kinds' files are closed)."""
+        self._thread.join()
+        if self._error is not None:
+            self.close()
+            raise HelperFailed(self._error)
+        return list(self._done)
+
+    def unfinished(self) -> list[GapKind]:
+        """The kinds the helper took and did not finish (after ``collect``)."""
+        finished = {hits.kind for hits in self._done}
+        return [kind for kind in self._taken if kind not in finished]
+
+    def abandon(self) -> None:
+        """Stop after the current detector (cancelling its statement), wait, and drop what was copied."""
+        self._abandoned.set()
+        self._kinds.stop()
+        connection = self._connection
+        if connection is not None and self._thread.is_alive():
+            raw = connection.connection.driver_connection
+            if raw is not None:
+                raw.cancel()
+        self._thread.join()
+        self.close()
+
+    def close(self) -> None:
+        """Close (and so delete) the copied hits' files."""
+        for hits in self._done:
+            hits.spool.close()
+        self._done = []
+
+    def _run(self) -> None:
+        try:
+            with self._engine.connect() as connection:
+                self._connection = connection
+                try:
+                    self._detect(connection)
+                finally:
+                    self._connection = None
+                    connection.rollback()  # reads only; the scratch tables go with the transaction
+        except BaseException as error:  # reported to the scan, which carries on alone
+            if not self._abandoned.is_set():
+                self._error = f"{type(error).__name__}: {error}"
+        finally:
+            self._took_part.set()
+
+    def _detect(self, connection: Connection) -> None:
+        session = Session(bind=connection)
+        contexts = processes(session)
+        scratch.prepare(session, contexts, true())
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        while not self._abandoned.is_set() and (kind := self._kinds.take()) is not None:
+            self._taken.append(kind)
+            self._took_part.set()
+            rows = self._detect_rows(session, contexts, kind)
+            statement = hits_statement(rows, kind, self._rules[kind], connection.dialect)
+            # Kept open past this loop (the scan copies it in later), so no context manager here.
+            spool = tempfile.TemporaryFile(prefix="bridgehead-gap-helper-")  # noqa: SIM115
+            try:
+                with raw.cursor() as cursor:
+                    with cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:
+                        for chunk in copy:
+                            spool.write(chunk)
+                    count = cursor.rowcount
+            except BaseException:
+                spool.close()
+                raise
+            spool.seek(0)
+            self._done.append(HelperHits(kind, count, spool))

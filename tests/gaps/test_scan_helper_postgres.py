@@ -1,0 +1,201 @@
+"""A first full scan on PostgreSQL with a helper connection writes exactly what one connection writes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text, true
+from sqlalchemy.engine import Engine
+
+from bridgehead.config import Settings
+from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from bridgehead.deals.process import processes
+from bridgehead.intelligence.gaps import scratch
+from bridgehead.intelligence.gaps.helper import can_help
+from bridgehead.intelligence.gaps.models import GapKind
+from bridgehead.intelligence.gaps.pg_helper import BULK_COLUMNS, SharedKinds, hits_statement, tagged_hits
+from bridgehead.intelligence.gaps.rules import effective_rules
+from bridgehead.intelligence.gaps.scan import COST_ORDER, DETECTORS, KindResult, scan, store_defaults
+from bridgehead.intelligence.gaps.sqltools import DetectContext
+from bridgehead.migrate import upgrade_database
+from tests.conftest import POSTGRES_ADMIN_URL, create_postgres_database, drop_postgres_database
+from tests.gaps.conftest import NOW
+from tests.gaps.test_scan_helper import _signals, _team, _trip_detectors
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def database() -> Iterator[Engine]:
+    """A PostgreSQL database with the schema, the playbook defaults and deals tripping several detectors."""
+    url = create_postgres_database("bh_helper")
+    engine = make_engine(Settings(), url=url)
+    upgrade_database(engine)
+    with unit_of_work(make_session_factory(engine)) as session:
+        store_defaults(session)
+        _trip_detectors(session, _team(session))
+    yield engine
+    engine.dispose()
+    drop_postgres_database(url)
+
+
+def _scan(
+    engine: Engine, *, helper: Engine | None
+) -> tuple[list[tuple[Any, ...]], list[GapKind], str | None]:
+    with unit_of_work(make_session_factory(engine)) as session:
+        result = scan(session, now=NOW, helper_engine=helper, helper_min_deals=0)
+    rows = [(item.kind, item.raised, item.still_open, item.resolved) for item in result.kinds]
+    return rows, result.helper_kinds, result.helper_error
+
+
+def _empty_signals(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM gap_signal"))
+
+
+def _schema_of_signals(engine: Engine) -> tuple[list[str], list[str]]:
+    """The signal table's index and constraint definitions (a first scan drops and rebuilds them)."""
+    with engine.connect() as connection:
+        indexes = connection.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE tablename = 'gap_signal' ORDER BY indexdef")
+        ).scalars()
+        constraints = connection.execute(
+            text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'gap_signal'::regclass ORDER BY 1"
+            )
+        ).scalars()
+        return list(indexes), list(constraints)
+
+
+def test_a_first_scan_with_a_helper_connection_writes_what_one_connection_writes(database: Engine) -> None:
+    schema = _schema_of_signals(database)
+    alone, no_helper, _ = _scan(database, helper=None)
+    assert no_helper == []
+    expected = _signals(database)
+    assert len({row[0] for row in expected}) >= 5  # several kinds, so both sides get some
+    _empty_signals(database)
+
+    helped, helper_kinds, error = _scan(database, helper=database)  # a first scan again: the bulk path
+    assert error is None
+    # On two cores the helper takes part; it takes kinds, and never all of them (the scan's own
+    # connection takes the first one while the helper prepares).
+    assert bool(helper_kinds) == can_help()
+    assert set(helper_kinds) < set(DETECTORS)
+    assert helped == alone  # same counts per kind, listed in the order asked
+    assert _signals(database) == expected
+    assert _schema_of_signals(database) == schema
+
+    # A re-scan (not a first one: no helper) finds the same gaps still open and changes nothing.
+    again, again_helper, _ = _scan(database, helper=database)
+    assert again_helper == []
+    assert [(kind, raised, resolved) for kind, raised, _, resolved in again] == [
+        (kind, 0, 0) for kind, *_ in alone
+    ]
+    assert _signals(database) == expected
+
+
+def test_a_failing_helper_connection_leaves_its_kinds_to_the_scan(database: Engine) -> None:
+    alone, _, _ = _scan(database, helper=None)
+    expected = _signals(database)
+    _empty_signals(database)
+    # A helper connected to a database without the schema fails before its first detector ends.
+    elsewhere = make_engine(Settings(), url=POSTGRES_ADMIN_URL)
+    helped, helper_kinds, error = _scan(database, helper=elsewhere)
+    elsewhere.dispose()
+    assert helper_kinds == []
+    assert error is not None
+    assert error.startswith("the gap scan's helper connection failed: ProgrammingError")
+    assert helped == alone
+    assert _signals(database) == expected
+
+
+def test_a_scan_failing_midway_stops_its_helper_and_writes_nothing(database: Engine) -> None:
+    threads = threading.active_count()
+    schema = _schema_of_signals(database)
+
+    def fail(item: KindResult) -> None:
+        raise RuntimeError(f"stopped after {item.kind.value}")
+
+    with (
+        pytest.raises(RuntimeError, match="stopped after"),
+        unit_of_work(make_session_factory(database)) as session,
+    ):
+        scan(session, now=NOW, helper_engine=database, helper_min_deals=0, progress=fail)
+    assert threading.active_count() == threads  # the helper thread ended
+    assert _signals(database) == set()
+    assert _schema_of_signals(database) == schema
+
+
+def test_every_detector_copied_out_with_its_values_written_in_gives_the_rows_bound_values_give(
+    database: Engine,
+) -> None:
+    """The helper's COPY statement (values rendered into the text) against the same SELECT with bound
+    values: byte for byte the same COPY text for every kind (a "%" or a quote in an explanation
+    included)."""
+    session = make_session_factory(database)()
+    try:
+        rules = effective_rules(session)
+        contexts = processes(session)
+        scratch.prepare(session, contexts, true())
+        scratch.bulk_hits.create(session.connection(), checkfirst=True)
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        found = 0
+        for kind, detector in DETECTORS.items():
+            context = DetectContext(
+                dialect="postgresql",
+                now=NOW,
+                rule=rules[kind],
+                contexts=contexts,
+                deal_scope=true(),
+                account_scope=None,
+            )
+            rows = detector(session, context).rows
+            session.execute(
+                insert(scratch.bulk_hits).from_select(
+                    list(BULK_COLUMNS), tagged_hits(rows, kind, rules[kind])
+                )
+            )
+            statement = hits_statement(rows, kind, rules[kind], session.get_bind().dialect)
+            copied = _copy_out(raw, f"COPY ({statement}) TO STDOUT")
+            bound = _copy_out(
+                raw,
+                # Names and the kind are the code's own, never input.
+                f"COPY (SELECT * FROM {scratch.bulk_hits.name} WHERE kind = '{kind.value}') TO STDOUT",  # noqa: S608
+            )
+            assert sorted(copied) == sorted(bound), kind
+            found += len(bound)
+        assert found > 0
+        assert any(b"%" in line for line in _copy_out(raw, f"COPY {scratch.bulk_hits.name} TO STDOUT"))
+    finally:
+        session.rollback()
+        session.close()
+
+
+def _copy_out(raw: Any, statement: str) -> list[bytes]:
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        return b"".join(bytes(chunk) for chunk in copy).splitlines()
+
+
+def test_the_shared_queue_hands_each_kind_out_once() -> None:
+    kinds = SharedKinds(COST_ORDER)
+    taken: list[GapKind | None] = []
+
+    def take_all() -> None:
+        while (kind := kinds.take()) is not None:
+            taken.append(kind)
+
+    workers = [threading.Thread(target=take_all) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(taken, key=COST_ORDER.index) == list(COST_ORDER)
+    stopped = SharedKinds(COST_ORDER)
+    assert stopped.take() == COST_ORDER[0]
+    stopped.stop()
+    assert stopped.take() is None
