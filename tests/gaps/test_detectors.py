@@ -21,6 +21,7 @@ from bridgehead.deals.process import processes
 from bridgehead.deals.qualification import framework_dimensions
 from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal, Severity
 from bridgehead.intelligence.gaps.rules import ensure_rules
+from bridgehead.intelligence.gaps.service import full_scan_times, last_seen
 from bridgehead.strategy.models import Segment, SegmentMember, SegmentStance
 from tests.factories import make_account, make_activity, make_history
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signals, run
@@ -299,12 +300,19 @@ def test_signals_resolve_when_the_condition_clears_and_rescans_do_not_duplicate(
     assert (first.raised, again.raised, again.still_open, again.resolved) == (1, 0, 1, 0)
     rows = db_session.scalars(select(GapSignal).where(GapSignal.opportunity_id == stale.id)).all()
     assert len(rows) == 1
-    assert rows[0].last_seen_at > rows[0].raised_at
+    # A full scan stamps the kind, not the signal: the signal was last seen by the second scan.
+    assert rows[0].last_seen_at == rows[0].raised_at
+    assert last_seen(rows[0], full_scan_times(db_session)) == NOW + dt.timedelta(minutes=5)
     make_activity(db_session, opportunity_id=stale.id, occurred_at=NOW)
     cleared = run(db_session, GapKind.STALE_DEAL, now=NOW + dt.timedelta(hours=1))
     assert cleared.resolved == 1
     db_session.expire_all()
-    assert db_session.get(GapSignal, rows[0].id).resolved_at is not None  # type: ignore[union-attr]
+    resolved = db_session.get(GapSignal, rows[0].id)
+    assert resolved is not None
+    assert resolved.resolved_at == NOW + dt.timedelta(hours=1)
+    # Resolving stores the last sighting for good; later full scans no longer move it.
+    assert resolved.last_seen_at == NOW + dt.timedelta(minutes=5)
+    assert last_seen(resolved, full_scan_times(db_session)) == NOW + dt.timedelta(minutes=5)
     # The condition coming back opens a new signal; the resolved one stays as history.
     later = run(db_session, GapKind.STALE_DEAL, now=NOW + dt.timedelta(days=30))
     assert later.raised == 1

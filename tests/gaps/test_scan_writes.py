@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from bridgehead.auth.models import User
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
-from bridgehead.intelligence.gaps.scan import scan
+from bridgehead.intelligence.gaps.scan import ScanScope, scan
+from bridgehead.intelligence.gaps.service import full_scan_times, last_seen
 from tests.factories import make_account, make_activity
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows, open_signals, run
 
@@ -95,7 +96,9 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
     after = open_signals(db_session, GapKind.STALE_DEAL)[stale.id]
     assert after.id == before.id
     assert after.explanation == first_explanation
-    assert after.last_seen_at > first_seen
+    # The kind's full-scan time moved, not the signal's own stamp (no row rewritten for it).
+    assert after.last_seen_at == first_seen
+    assert last_seen(after, full_scan_times(db_session)) == NOW + dt.timedelta(minutes=5)
     assert after.acknowledge_reason == "waiting for the budget"
 
     # Ten days later the idle days in the explanation and evidence move; the acknowledgement stays.
@@ -171,3 +174,29 @@ def test_deleting_a_deal_account_or_owner_carries_through_to_the_signals(
     db_session.execute(delete(Account).where(Account.id == org.account.id))
     db_session.expire_all()
     assert db_session.get(GapSignal, signal_id) is None
+
+
+def test_a_scoped_scan_stamps_the_signals_it_covers_and_a_full_scan_stamps_the_kind(
+    db_session: Session, org: Org
+) -> None:
+    covered = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    elsewhere = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    run(db_session, GapKind.STALE_DEAL)
+    later = NOW + dt.timedelta(hours=2)
+    scoped = run(
+        db_session, GapKind.STALE_DEAL, now=later, scope=ScanScope(deals=Opportunity.id == covered.id)
+    )
+    assert (scoped.raised, scoped.still_open, scoped.resolved) == (0, 1, 0)
+    signals = open_signals(db_session, GapKind.STALE_DEAL)
+    full_scans = full_scan_times(db_session)
+    assert full_scans[GapKind.STALE_DEAL.value] == NOW  # a scoped scan is no full scan
+    assert last_seen(signals[covered.id], full_scans) == later
+    assert last_seen(signals[elsewhere.id], full_scans) == NOW
+
+    # A full scan later still: both seen then, through the kind's stamp.
+    latest = NOW + dt.timedelta(hours=3)
+    run(db_session, GapKind.STALE_DEAL, now=latest)
+    full_scans = full_scan_times(db_session)
+    assert {
+        last_seen(signal, full_scans) for signal in open_signals(db_session, GapKind.STALE_DEAL).values()
+    } == {latest}

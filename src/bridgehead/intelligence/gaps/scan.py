@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     cast,
     delete,
     exists,
@@ -57,7 +58,7 @@ from bridgehead.intelligence.gaps.helper import (
     can_help,
     start_helper,
 )
-from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal
+from bridgehead.intelligence.gaps.models import GapKind, GapKindScan, GapRule, GapSignal
 from bridgehead.intelligence.gaps.pg_helper import (
     BULK_COLUMNS,
     PostgresHelper,
@@ -66,6 +67,7 @@ from bridgehead.intelligence.gaps.pg_helper import (
 )
 from bridgehead.intelligence.gaps.pg_helper import HelperFailed as PostgresHelperFailed
 from bridgehead.intelligence.gaps.rules import EffectiveRule, effective_rules
+from bridgehead.intelligence.gaps.service import full_scan_times
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection
 
 Detector = Callable[[Session, DetectContext], Detection]
@@ -169,13 +171,36 @@ def _in_scope(scope: ScanScope | None) -> ColumnElement[bool]:
     return or_(deal_signal, account_signal)
 
 
-def _resolve(session: Session, kind: GapKind, condition: ColumnElement[bool], now: dt.datetime) -> int:
+def _resolve(
+    session: Session,
+    kind: GapKind,
+    condition: ColumnElement[bool],
+    now: dt.datetime,
+    seen_by_full_scan: dt.datetime | None,
+) -> int:
+    """Resolve the kind's open signals meeting ``condition``; each keeps its last sighting for good
+    (the kind's last full scan, when later than its own stamp)."""
+    values: dict[str, Any] = {"resolved_at": now}
+    if seen_by_full_scan is not None:
+        values["last_seen_at"] = case(
+            (GapSignal.last_seen_at < seen_by_full_scan, literal(seen_by_full_scan, UTCDateTime())),
+            else_=GapSignal.last_seen_at,
+        )
     result = session.execute(
         update(_signals)
         .where(GapSignal.kind == kind, GapSignal.resolved_at.is_(None), condition)
-        .values(resolved_at=now)
+        .values(**values)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _stamp_full_scans(session: Session, kinds: list[GapKind], now: dt.datetime) -> None:
+    """Record that ``kinds`` were just scanned over every deal (``GapKindScan``)."""
+    if not kinds:
+        return
+    values = [kind.value for kind in kinds]
+    session.execute(delete(GapKindScan).where(GapKindScan.kind.in_(values)))
+    session.execute(insert(GapKindScan), [{"kind": kind, "full_scan_at": now} for kind in values])
 
 
 def _apply(
@@ -187,6 +212,7 @@ def _apply(
     now: dt.datetime,
     *,
     nothing_open: bool = False,
+    seen_by_full_scan: dt.datetime | None = None,
 ) -> KindResult:
     open_in_scope = and_(GapSignal.kind == kind, GapSignal.resolved_at.is_(None), _in_scope(scope))
     if nothing_open or session.scalar(select(literal(1)).where(open_in_scope).limit(1)) is None:
@@ -195,13 +221,21 @@ def _apply(
     session.execute(insert(_hits).from_select(list(HIT_COLUMNS), rows))
     analyze_scratch(session, _hits)
     found = exists().where(_hits.c.subject_key == GapSignal.subject_key)
-    resolved = _resolve(session, kind, and_(_in_scope(scope), ~found), now)
+    resolved = _resolve(session, kind, and_(_in_scope(scope), ~found), now, seen_by_full_scan)
     still_open = and_(
         GapSignal.kind == kind,
         GapSignal.resolved_at.is_(None),
         GapSignal.subject_key == _hits.c.subject_key,
     )
-    refreshed = session.execute(update(_signals).where(still_open).values(last_seen_at=now))
+    already_open = exists().where(
+        GapSignal.kind == kind, GapSignal.resolved_at.is_(None), GapSignal.subject_key == _hits.c.subject_key
+    )
+    if scope is None:
+        # A full scan stamps the kind once (``GapKindScan``), not each signal it finds again.
+        found_again = session.scalar(select(func.count()).select_from(_hits).where(already_open)) or 0
+    else:
+        refreshed = session.execute(update(_signals).where(still_open).values(last_seen_at=now))
+        found_again = int(getattr(refreshed, "rowcount", 0) or 0)
     # Only the signals whose contents changed are rewritten: a re-scan that finds the same gaps
     # touches one timestamp per signal, not the owner index and the texts.
     changed = or_(
@@ -222,9 +256,6 @@ def _apply(
             evidence=_hits.c.evidence,
         )
     )
-    already_open = exists().where(
-        GapSignal.kind == kind, GapSignal.resolved_at.is_(None), GapSignal.subject_key == _hits.c.subject_key
-    )
     new_rows = select(
         literal(kind.value, String()),
         literal(severity.value, String()),
@@ -239,12 +270,7 @@ def _apply(
             ["kind", "severity", *HIT_COLUMNS, "raised_at", "last_seen_at"], new_rows
         )
     )
-    return KindResult(
-        kind=kind,
-        raised=raised,
-        still_open=int(getattr(refreshed, "rowcount", 0) or 0),
-        resolved=resolved,
-    )
+    return KindResult(kind=kind, raised=raised, still_open=found_again, resolved=resolved)
 
 
 def _raise_all(
@@ -360,6 +386,7 @@ def scan(
     todo = kinds or list(DETECTORS)
     finished: dict[GapKind, KindResult] = {}
     bulk = scope is None and _nothing_open(session)
+    full_scans = full_scan_times(session)
 
     def finish(item: KindResult) -> None:
         finished[item.kind] = item
@@ -368,8 +395,9 @@ def scan(
 
     def run_here(kind: GapKind, rows: Select[Any] | None = None) -> KindResult:
         rule = rules[kind]
+        seen = full_scans.get(kind.value)
         if not rule.enabled:
-            resolved = 0 if bulk else _resolve(session, kind, _in_scope(scope), now)
+            resolved = 0 if bulk else _resolve(session, kind, _in_scope(scope), now, seen)
             return KindResult(kind=kind, enabled=False, resolved=resolved)
         if rows is None:  # the helper's hits come as a SELECT of their own
             context = DetectContext(
@@ -381,7 +409,12 @@ def scan(
                 account_scope=scope.accounts if scope is not None else None,
             )
             rows = DETECTORS[kind](session, context).rows
-        return _apply(session, kind, rows, rule.severity, scope, now, nothing_open=bulk)
+        result = _apply(
+            session, kind, rows, rule.severity, scope, now, nothing_open=bulk, seen_by_full_scan=seen
+        )
+        if scope is None:
+            _stamp_full_scans(session, [kind], now)
+        return result
 
     enabled = [kind for kind in todo if rules[kind].enabled]
     helper_kinds: list[GapKind] = []
@@ -555,6 +588,7 @@ def _first_scan_with_postgres_helper(
                 ),
             )
         )
+    _stamp_full_scans(session, enabled, now)
     connection = session.connection()
     bulk.drop(connection)
     scratch.clear(session)

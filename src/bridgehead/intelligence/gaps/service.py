@@ -20,7 +20,7 @@ from bridgehead.common.pagination import Page, PageRequest
 from bridgehead.common.types import Period, utcnow
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from bridgehead.intelligence.gaps.models import GapSignal
+from bridgehead.intelligence.gaps.models import GapKind, GapKindScan, GapSignal
 from bridgehead.intelligence.gaps.rules import RULE_SPECS
 from bridgehead.intelligence.gaps.schemas import (
     MAX_REASON_LENGTH,
@@ -113,7 +113,22 @@ def _rows(conditions: list[ColumnElement[bool]]) -> Select[GapSignal, str, str, 
     )
 
 
-def _read(row: Any, now: dt.datetime) -> SignalRead:
+def full_scan_times(session: Session) -> dict[str, dt.datetime]:
+    """When each kind was last scanned over every deal (``GapKindScan``), by kind."""
+    return dict(session.execute(select(GapKindScan.kind, GapKindScan.full_scan_at)).all())
+
+
+def last_seen(signal: GapSignal, full_scans: dict[str, dt.datetime]) -> dt.datetime:
+    """When a scan last found the signal's gap: an open signal was seen by every full scan of its
+    kind since it was raised, which stamps the kind rather than each signal."""
+    seen = signal.last_seen_at
+    full = full_scans.get(GapKind(signal.kind).value)
+    if signal.resolved_at is None and full is not None and full > seen:
+        return full
+    return seen
+
+
+def _read(row: Any, now: dt.datetime, full_scans: dict[str, dt.datetime]) -> SignalRead:
     signal, opportunity_name, stage, account_name, owner_name = row
     return SignalRead(
         id=signal.id,
@@ -133,7 +148,7 @@ def _read(row: Any, now: dt.datetime) -> SignalRead:
         explanation=signal.explanation,
         evidence=dict(signal.evidence or {}),
         raised_at=signal.raised_at,
-        last_seen_at=signal.last_seen_at,
+        last_seen_at=last_seen(signal, full_scans),
         resolved_at=signal.resolved_at,
         acknowledged_at=signal.acknowledged_at,
         acknowledge_reason=signal.acknowledge_reason,
@@ -160,8 +175,12 @@ def list_signals(
         .offset(page.offset)
         .limit(page.page_size)
     ).all()
+    full_scans = full_scan_times(session) if rows else {}
     return Page(
-        items=[_read(row, now) for row in rows], total=total, page=page.page, page_size=page.page_size
+        items=[_read(row, now, full_scans) for row in rows] if rows else [],
+        total=total,
+        page=page.page,
+        page_size=page.page_size,
     )
 
 
@@ -174,7 +193,7 @@ def get_signal(
     ).first()
     if row is None:
         raise NotFound("no such gap signal", field="signal_id", value=signal_id)
-    return _read(row, now or utcnow())
+    return _read(row, now or utcnow(), full_scan_times(session))
 
 
 def _editable(session: Session, viewer: User, signal_id: int) -> GapSignal:
