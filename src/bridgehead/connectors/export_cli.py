@@ -129,14 +129,14 @@ def export_account_owners(
         rows = write_table(table, path, ExportFormat.CSV, bom=False)
         gaps = account_owner_gaps(session, actor=None, since=day)
         console.print(f"Wrote {rows:,} account owners to {path}")
-        left_out = {
-            "without a Salesforce id": gaps["without_id"],
-            "without an owner": gaps["without_owner"],
-            "whose owner has no Salesforce id": gaps["owner_without_id"],
-        }
-        for reason, count in left_out.items():
-            if count:
-                console.print(f"  left out {count:,} accounts {reason}")
+        _print_left_out(
+            "accounts",
+            {
+                "without a Salesforce id": gaps["without_id"],
+                "without an owner": gaps["without_owner"],
+                "whose owner has no Salesforce id": gaps["owner_without_id"],
+            },
+        )
 
 
 @export_app.command("quotas")
@@ -169,11 +169,18 @@ def export_quotas(
         rows = write_table(table, path, ExportFormat.CSV, bom=False)
         gaps = salesforce_quota_gaps(session, actor=None, period=chosen)
         console.print(f"Wrote {rows:,} quotas to {path}")
-        left_out = {
-            "on a basis other than bookings (Salesforce quotas are revenue)": gaps["not_bookings"],
-            "for a whole year (Salesforce holds monthly or quarterly quotas)": gaps["yearly"],
-            "whose owner has no Salesforce id": gaps["owner_without_id"],
-        }
-        for reason, count in left_out.items():
-            if count:
-                console.print(f"  left out {count:,} quotas {reason}")
+        _print_left_out(
+            "quotas",
+            {
+                "on a basis other than bookings (Salesforce quotas are revenue)": gaps["not_bookings"],
+                "for a whole year (Salesforce holds monthly or quarterly quotas)": gaps["yearly"],
+                "whose owner has no Salesforce id": gaps["owner_without_id"],
+            },
+        )
+
+
+def _print_left_out(noun: str, counts: dict[str, int]) -> None:
+    """One line per reason rows were left out of an export file (reasons with none are not printed)."""
+    for reason, count in counts.items():
+        if count:
+            console.print(f"  left out {count:,} {noun} {reason}")

@@ -79,7 +79,7 @@ def can_help() -> bool:
 
 
 class HelperFailed(RuntimeError):
-    """The helper process failed or stopped; its message says why."""
+    """A scan's helper (this process, or ``pg_helper``'s thread) failed or stopped; its message says why."""
 
 
 @dataclass(frozen=True)

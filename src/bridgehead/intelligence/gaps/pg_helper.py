@@ -29,6 +29,7 @@ from sqlalchemy.sql.expression import Select
 
 from bridgehead.deals.process import ProcessContext, processes
 from bridgehead.intelligence.gaps import scratch
+from bridgehead.intelligence.gaps.helper import HelperFailed
 from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.gaps.rules import EffectiveRule
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS
@@ -42,10 +43,6 @@ HELPER_START_TIMEOUT = 30.0
 
 # The columns a helper's COPY writes and the scan's scratch table of hits takes, in this order.
 BULK_COLUMNS = ("kind", "severity", *HIT_COLUMNS)
-
-
-class HelperFailed(Exception):
-    """The helper thread failed; the scan runs the kinds it took but did not finish itself."""
 
 
 class SharedKinds:

@@ -65,7 +65,6 @@ from bridgehead.intelligence.gaps.pg_helper import (
     SharedKinds,
     tagged_hits,
 )
-from bridgehead.intelligence.gaps.pg_helper import HelperFailed as PostgresHelperFailed
 from bridgehead.intelligence.gaps.rules import EffectiveRule, effective_rules
 from bridgehead.intelligence.gaps.service import full_scan_times
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection
@@ -409,49 +408,47 @@ def scan(
                 account_scope=scope.accounts if scope is not None else None,
             )
             rows = DETECTORS[kind](session, context).rows
-        result = _apply(
+        return _apply(
             session, kind, rows, rule.severity, scope, now, nothing_open=bulk, seen_by_full_scan=seen
         )
-        if scope is None:
-            _stamp_full_scans(session, [kind], now)
-        return result
 
     enabled = [kind for kind in todo if rules[kind].enabled]
     helper_kinds: list[GapKind] = []
     helper_error: str | None = None
-    if (
-        bulk
-        and defaults_stored
-        and _postgres_helper_applies(session, helper_engine, scope, enabled, helper_min_deals)
-    ):
-        assert helper_engine is not None
+    helper = (
+        _helper_dialect(session, helper_engine, scope, enabled, helper_min_deals) if defaults_stored else None
+    )
+    if helper == "postgresql" and not bulk:
+        helper = None  # only a first scan writes its signals in one statement after both detect
+    if helper is not None:
         for kind in todo:
             if kind not in enabled:
                 finish(run_here(kind))
+    if helper == "postgresql":
+        assert helper_engine is not None
         helper_kinds, helper_error = _first_scan_with_postgres_helper(
             session, helper_engine, enabled, rules, contexts, now, finish
         )
-        return ScanResult(
-            kinds=[finished[kind] for kind in todo], helper_kinds=helper_kinds, helper_error=helper_error
-        )
-    # SQLite: a larger page cache. A first scan writes hundreds of thousands of signals; with the
-    # default 2 MB cache the pages are evicted and re-read all the time (about 30 % of the scan at
-    # 200,000 deals). The shared 256 MB counts toward the peak RSS; 1 GB was tried at 1,000,000
-    # deals and was not faster (the ~600 MB a first scan writes spill either way).
-    with sqlite_page_cache(session), _indexes_built_afterwards(session, bulk):
-        prepare = partial(scratch.prepare, session, contexts, scope.deals if scope is not None else true())
-        if defaults_stored and _helper_applies(session, helper_engine, scope, enabled, helper_min_deals):
-            assert helper_engine is not None
-            for kind in todo:
-                if kind not in enabled:
-                    finish(run_here(kind))
-            helper_kinds, helper_error = _run_with_helper(
-                session, helper_engine, enabled, rules, now, prepare, run_here, finish
+    else:
+        # SQLite: a larger page cache. A first scan writes hundreds of thousands of signals; with the
+        # default 2 MB cache the pages are evicted and re-read all the time (about 30 % of the scan at
+        # 200,000 deals). The shared 256 MB counts toward the peak RSS; 1 GB was tried at 1,000,000
+        # deals and was not faster (the ~600 MB a first scan writes spill either way).
+        with sqlite_page_cache(session), _indexes_built_afterwards(session, bulk):
+            prepare = partial(
+                scratch.prepare, session, contexts, scope.deals if scope is not None else true()
             )
-        else:
-            prepare()
-            for kind in todo:
-                finish(run_here(kind))
+            if helper == "sqlite":
+                assert helper_engine is not None
+                helper_kinds, helper_error = _run_with_helper(
+                    session, helper_engine, enabled, rules, now, prepare, run_here, finish
+                )
+            else:
+                prepare()
+                for kind in todo:
+                    finish(run_here(kind))
+    if scope is None:
+        _stamp_full_scans(session, enabled, now)
     scratch.clear(session)
     session.flush()
     return ScanResult(
@@ -475,35 +472,23 @@ def _defaults_stored(session: Session) -> bool:
     return stored_rules >= len(GapKind) and session.scalar(select(SalesProcess.id).limit(1)) is not None
 
 
-def _helper_applies(
+def _helper_dialect(
     session: Session, engine: Engine | None, scope: ScanScope | None, enabled: list[GapKind], min_deals: int
-) -> bool:
-    """A helper pays for a full scan of a SQLite file with ``min_deals`` deals or more, two detectors
-    or more and two cores."""
+) -> str | None:
+    """Which helper pays for this scan: ``"sqlite"`` (a process, for a full scan of a SQLite file),
+    ``"postgresql"`` (a thread, for a first full scan there) or None. Either needs ``min_deals``
+    deals or more, two detectors or more and two cores."""
     if engine is None or scope is not None or len(enabled) < 2 or not can_help():
-        return False
-    database = engine.url.database
-    return (
-        session.connection().dialect.name == "sqlite"
-        and engine.dialect.name == "sqlite"
-        and database not in (None, "", ":memory:")
-        and not str(database).startswith("file::memory:")
-        and (session.scalar(select(func.count()).select_from(Opportunity)) or 0) >= min_deals
-    )
-
-
-def _postgres_helper_applies(
-    session: Session, engine: Engine | None, scope: ScanScope | None, enabled: list[GapKind], min_deals: int
-) -> bool:
-    """A second connection pays for a full scan on PostgreSQL with ``min_deals`` deals or more, two
-    detectors or more, and a second core for the client."""
-    if engine is None or scope is not None or len(enabled) < 2 or not can_help():
-        return False
-    return (
-        session.connection().dialect.name == "postgresql"
-        and engine.dialect.name == "postgresql"
-        and (session.scalar(select(func.count()).select_from(Opportunity)) or 0) >= min_deals
-    )
+        return None
+    dialect = session.connection().dialect.name
+    if engine.dialect.name != dialect or dialect not in ("sqlite", "postgresql"):
+        return None
+    database = str(engine.url.database or "")
+    if dialect == "sqlite" and (database in ("", ":memory:") or database.startswith("file::memory:")):
+        return None
+    if (session.scalar(select(func.count()).select_from(Opportunity)) or 0) < min_deals:
+        return None
+    return dialect
 
 
 def _first_scan_with_postgres_helper(
@@ -557,7 +542,7 @@ def _first_scan_with_postgres_helper(
         try:
             helped = helper.collect()
             error = None
-        except PostgresHelperFailed as failure:
+        except HelperFailed as failure:
             helped, error = [], f"the gap scan's helper connection failed: {failure}"
             for left in helper.unfinished():
                 detect_here(left)
@@ -588,11 +573,7 @@ def _first_scan_with_postgres_helper(
                 ),
             )
         )
-    _stamp_full_scans(session, enabled, now)
-    connection = session.connection()
-    bulk.drop(connection)
-    scratch.clear(session)
-    session.flush()
+    bulk.drop(session.connection())
     return [hits.kind for hits in helped], error
 
 
