@@ -34,10 +34,11 @@ from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOption
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk
 from bridgehead.connectors.salesforce import salesforce_batches
-from bridgehead.crm.models import Activity
+from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind
 from bridgehead.db import Base
 from tests.connectors.support import fresh_database
 from tests.connectors.test_salesforce import CRM_TABLES, counts, run, set_cell, state
+from tests.helpers import activities_counted, activity_month_kept
 
 SIZES = {"opportunities": 60, "history": 180, "activities": 240}
 FIXED_NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
@@ -109,7 +110,21 @@ def import_into_fresh_database(backend: str, directory: Path, workdir: Path) -> 
     workdir.mkdir()
     with fresh_database(backend, workdir) as engine, Session(engine) as session:
         report = import_and_commit(session, directory)
-        return stored_rows(session), counts(report)
+        imported = stored_rows(session), counts(report)
+        # The per-month activity counts agree with the activities imported (kept by the triggers,
+        # or counted again after a load that set them aside), and the triggers are on again.
+        assert activity_month_kept(session) == activities_counted(session)
+        session.add(
+            Activity(
+                kind=ActivityKind.EMAIL,
+                direction=ActivityDirection.INBOUND,
+                occurred_at=FIXED_NOW,
+                custom_fields={},
+            )
+        )
+        assert activity_month_kept(session) == activities_counted(session)
+        session.rollback()
+        return imported
 
 
 def import_and_commit(session: Session, directory: Path) -> ImportReport:

@@ -33,11 +33,13 @@ the key: there it is part of the table's definition.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.orm import Session
 
+from bridgehead.crm.service import recount_activity_months
 from bridgehead.db import sqlite_index_build
 
 # Below this many rows a batch is cheaper to index row by row than to rebuild indexes for.
@@ -46,6 +48,14 @@ MIN_ROWS = 20_000
 GROWTH_FACTOR = 2
 # PostgreSQL sorts index keys in this much memory per CREATE INDEX (its default is 64 MB).
 POSTGRES_INDEX_MEMORY = "256MB"
+# Per table: the triggers that keep counts derived from it (migration 0021), and what counts
+# them again from scratch.
+DERIVED_COUNTS: dict[str, tuple[tuple[str, ...], Callable[[Session], None]]] = {
+    "activity": (
+        ("activity_month_inserted", "activity_month_updated", "activity_month_deleted"),
+        recount_activity_months,
+    )
+}
 
 
 @dataclass
@@ -58,6 +68,8 @@ class DeferredIndexes:
     foreign_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # PostgreSQL only: (name, definition) of the external-id unique key set aside, by table.
     unique_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # PostgreSQL only: tables whose derived-count triggers are disabled until ``rebuild``.
+    triggers_off: list[str] = field(default_factory=list)
 
     def set_aside_for(self, table: Table, incoming_rows: int) -> None:
         """Drop ``table``'s plain indexes if ``incoming_rows`` new rows make a rebuild cheaper."""
@@ -79,6 +91,9 @@ class DeferredIndexes:
                 if constraints:
                     _alter_constraints(connection, table.name, constraints, add=False)
                     aside[table.name] = constraints
+            if table.name in DERIVED_COUNTS:
+                _switch_triggers(connection, table.name, enable=False)
+                self.triggers_off.append(table.name)
 
     def restore_unique_keys(self, table_name: str) -> None:
         """Put back ``table_name``'s external-id unique key if it was set aside (a sorted build
@@ -113,6 +128,9 @@ class DeferredIndexes:
                     connection.exec_driver_sql(definition)
         for table_name, constraints in self.foreign_keys.items():
             _alter_constraints(connection, table_name, constraints, add=True)
+        for table_name in self.triggers_off:
+            _switch_triggers(connection, table_name, enable=True)
+            DERIVED_COUNTS[table_name][1](self.session)
         if connection.dialect.name == "postgresql":
             # Autovacuum sees the rows only after the commit, and then a minute later: until
             # then PostgreSQL plans the steps after the load (deal checks, the gap scan) over
@@ -121,6 +139,14 @@ class DeferredIndexes:
                 connection.exec_driver_sql(f'ANALYZE "{table_name}"')
         self.dropped.clear()
         self.foreign_keys.clear()
+        self.triggers_off.clear()
+
+
+def _switch_triggers(connection: Connection, table_name: str, *, enable: bool) -> None:
+    """Enable or disable the derived-count triggers of ``table_name`` (one ALTER TABLE)."""
+    verb = "ENABLE" if enable else "DISABLE"
+    clauses = ", ".join(f'{verb} TRIGGER "{name}"' for name in DERIVED_COUNTS[table_name][0])
+    connection.exec_driver_sql(f'ALTER TABLE "{table_name}" {clauses}')
 
 
 def _postgres_index_memory(connection: Connection) -> None:

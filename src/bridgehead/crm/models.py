@@ -257,3 +257,23 @@ class Activity(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ActivityMonth(Base):
+    """Activities per owner, calendar month (UTC) and kind, kept by the database itself.
+
+    Derived data: triggers on ``activity`` (migration 0021) add and subtract every insert, update,
+    delete and truncate, whoever writes them (the import, the deal room, a cascade from a deleted
+    account, a bulk load in SQL), in the writing statement's own transaction, so the counts are
+    never behind the activities. The metrics read activity volumes for a run of whole months from
+    here (a few rows per owner and month) instead of counting the activities of the period again:
+    at 5,000,000 activities that was about a third of the headline. Nothing else writes it.
+    """
+
+    __tablename__ = "activity_month"
+
+    # The owner's user id, 0 for activities without an owner (a key column cannot be NULL).
+    owner_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    activities: Mapped[int] = mapped_column(Integer)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bridgehead.auth.models import User
 from bridgehead.common.sql import integer_rows
 from bridgehead.common.types import Period
-from bridgehead.crm.models import Activity, ActivityKind, Opportunity
+from bridgehead.crm.models import Activity, ActivityKind, ActivityMonth, Opportunity
 from bridgehead.intelligence.metrics.queries import AMOUNT_CENTS, count_if, cycle_days, in_period, sum_if
 from bridgehead.intelligence.metrics.scope import Scope
 from bridgehead.intelligence.slices import Dimension, Subject, build_slice
@@ -198,6 +198,40 @@ def owner_deal_totals(
 
 def owner_activity_counts(session: Session, scope: Scope, period: Period) -> dict[int | None, dict[str, int]]:
     """Activities per owner and kind in ``period``.
+
+    A period of whole months under conditions on the owner alone (any viewer, org unit or rep; not
+    a segment, product or priority) is read from ``ActivityMonth``, the per-month counts the
+    database keeps: a few rows per owner and month instead of every activity of the period
+    (PostgreSQL at 2,500,000 activities in the year: 0.33 s counted, against well under 0.1 s).
+    Otherwise the activities are counted (``_counted_activities``).
+    """
+    if scope.activity_owner is None or not whole_months(period):
+        return _counted_activities(session, scope, period)
+    owner = func.nullif(ActivityMonth.owner_key, 0)
+    activities = func.sum(ActivityMonth.activities)
+    statement = (
+        select(owner, ActivityMonth.kind, activities)
+        .where(
+            ActivityMonth.month >= period.start,
+            ActivityMonth.month < period.end,
+            *scope.activity_owner(owner),
+        )
+        .group_by(ActivityMonth.owner_key, ActivityMonth.kind)
+        .having(activities > 0)
+    )
+    counts: dict[int | None, dict[str, int]] = defaultdict(dict)
+    for owner_id, kind, count in session.execute(statement):
+        counts[owner_id][kind] = int(count)
+    return dict(counts)
+
+
+def whole_months(period: Period) -> bool:
+    """Whether ``period`` starts and ends on the first of a month (a month, quarter or year does)."""
+    return period.start.day == 1 and period.end.day == 1
+
+
+def _counted_activities(session: Session, scope: Scope, period: Period) -> dict[int | None, dict[str, int]]:
+    """Activities per owner and kind in ``period``, counted from the activities themselves.
 
     SQLite: from each owner's date range of the covering index, joined from the user table (in id
     order, so SQLite groups without sorting; it picks this order with or without statistics);

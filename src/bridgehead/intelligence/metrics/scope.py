@@ -7,6 +7,7 @@ board) compute any metric over their own set of deals, e.g. ``strategy.pipelines
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,6 +52,11 @@ class Scope:
     unrestricted: bool = False
     # Whose records the viewer may see (quotas are read with it too).
     visibility: Visibility = field(default_factory=everything_visible, compare=False)
+    # When the activity conditions depend on nothing but the owner (no segment, product, priority
+    # or extra condition): the same conditions over any owner column, e.g. ``ActivityMonth``'s.
+    activity_owner: Callable[[ColumnElement[Any]], list[ColumnElement[bool]]] | None = field(
+        default=None, compare=False
+    )
 
 
 def org_unit_closure() -> Any:
@@ -96,15 +102,22 @@ def resolve_scope(session: Session, *, viewer: User | None, filters: MetricFilte
     """The SQL conditions for ``filters`` within what ``viewer`` may see (``None``: the CLI operator)."""
     check_filters(session, filters)
     visibility = visibility_for(viewer) if viewer is not None else everything_visible()
-    opportunity: list[ColumnElement[bool]] = [visibility.owned_by_visible(Opportunity.owner_id)]
-    activity: list[ColumnElement[bool]] = [visibility.owned_by_visible(Activity.owner_id)]
-    if filters.org_unit_id is not None:
-        members = select(User.id).where(User.org_unit_id.in_(subtree_ids(filters.org_unit_id)))
-        opportunity.append(Opportunity.owner_id.in_(members))
-        activity.append(Activity.owner_id.in_(members))
-    if filters.rep_id is not None:
-        opportunity.append(Opportunity.owner_id == filters.rep_id)
-        activity.append(Activity.owner_id == filters.rep_id)
+    members = (
+        select(User.id).where(User.org_unit_id.in_(subtree_ids(filters.org_unit_id)))
+        if filters.org_unit_id is not None
+        else None
+    )
+
+    def owner_conditions(owner: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        conditions = [visibility.owned_by_visible(owner)]
+        if members is not None:
+            conditions.append(owner.in_(members))
+        if filters.rep_id is not None:
+            conditions.append(owner == filters.rep_id)
+        return conditions
+
+    opportunity = owner_conditions(Opportunity.owner_id.expression)
+    activity = owner_conditions(Activity.owner_id.expression)
     if filters.segment_id is not None:
         accounts = select(SegmentMember.account_id).where(SegmentMember.segment_id == filters.segment_id)
         opportunity.append(Opportunity.account_id.in_(accounts))
@@ -133,4 +146,5 @@ def resolve_scope(session: Session, *, viewer: User | None, filters: MetricFilte
         activity=activity,
         unrestricted=unrestricted,
         visibility=visibility,
+        activity_owner=owner_conditions if filters.segment_id is None and not deal_conditions else None,
     )
