@@ -12,6 +12,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+# pytest-xdist's workers start with COLUMNS=80, and a Rich console takes COLUMNS as a fixed width
+# when it is built, at import of the CLI modules: the CLI tests' wider COLUMNS would then be
+# ignored and long table cells wrapped. Without it, each console reads COLUMNS when it prints.
+os.environ.pop("COLUMNS", None)
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import re
 from collections.abc import Iterator
@@ -12,17 +13,21 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, Column, MetaData, String, inspect, text
+from sqlalchemy import CheckConstraint, Column, MetaData, String, inspect, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
+from bridgehead.auth.models import User
 from bridgehead.config import Settings
+from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind
 from bridgehead.db import make_engine
 from bridgehead.migrate import alembic_config, current_revision, exists_on, head_revision, upgrade_database
 from bridgehead.models import Base
 from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.helpers import activities_counted, activity_month_kept
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -218,3 +223,45 @@ def test_sqlite_database_from_before_0018_gets_equalities_and_keeps_its_rows(tmp
         _insert_activity(connection, "fax")
     assert _differences(engine) == []
     engine.dispose()
+
+
+def test_activity_month_counts_the_activities_stored_before_it_and_follows_writes_after(
+    empty_engine: Engine,
+) -> None:
+    upgrade_database(empty_engine)
+    _downgrade(empty_engine, "0020")
+    assert "activity_month" not in _tables(empty_engine)
+    user_columns = {"email": "owner@old.example", "full_name": "Owner", "role": "rep", "is_active": True}
+    times = [
+        dt.datetime(2026, 1, 31, 23, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 1, 2, 8, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 2, 1, 0, 0, tzinfo=dt.UTC),
+    ]
+    with Session(empty_engine) as session:
+        owner = User(**user_columns, password_hash="x")
+        session.add(owner)
+        session.flush()
+        for index, moment in enumerate(times):
+            session.add(
+                Activity(
+                    kind=ActivityKind.CALL,
+                    direction=ActivityDirection.INBOUND,
+                    occurred_at=moment,
+                    owner_id=owner.id if index else None,
+                    custom_fields={},
+                )
+            )
+        session.commit()
+        owner_id = owner.id
+    upgrade_database(empty_engine)
+    with Session(empty_engine) as session:
+        expected = {
+            (0, dt.date(2026, 1, 1), "call"): 1,
+            (owner_id, dt.date(2026, 1, 1), "call"): 1,
+            (owner_id, dt.date(2026, 2, 1), "call"): 1,
+        }
+        assert activity_month_kept(session) == expected == activities_counted(session)
+        session.execute(update(Activity).values(owner_id=owner_id))
+        assert activity_month_kept(session) == activities_counted(session)
+        session.rollback()
+    assert _differences(empty_engine) == []
