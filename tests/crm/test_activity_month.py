@@ -15,10 +15,12 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import Role
-from bridgehead.crm.models import Account, Activity, ActivityDirection, ActivityKind
-from bridgehead.intelligence.metrics import rollup
-from bridgehead.intelligence.metrics.periods import parse_period
+from bridgehead.crm.models import Account, Activity, ActivityDirection, ActivityKind, OrgUnitKind
+from bridgehead.intelligence.metrics import rollup, service
+from bridgehead.intelligence.metrics.periods import Grain, parse_period
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
+from bridgehead.intelligence.schemas import TrendMetric
+from bridgehead.intelligence.slices import Dimension
 from tests.factories import make_account, make_activity, make_org_unit, make_user
 from tests.helpers import activities_counted, activity_month_kept
 
@@ -155,3 +157,47 @@ def test_metrics_read_the_same_activity_counts_as_counting(db_session: Session) 
         parse_period("2026-Q2"),
     )
     assert quarter == {rep.id: {"call": 1, "email": 1}, manager.id: {"meeting": 1}}
+
+
+@pytest.mark.parametrize(
+    "by", [Dimension.ALL, Dimension.REP, Dimension.MANAGER, Dimension.TEAM, Dimension.OFFICE]
+)
+def test_the_activity_trend_from_the_month_counts_equals_counting(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch, by: Dimension
+) -> None:
+    company = make_org_unit(db_session, kind=OrgUnitKind.COMPANY)
+    region = make_org_unit(db_session, parent_id=company.id, kind=OrgUnitKind.REGION)
+    team = make_org_unit(db_session, parent_id=region.id, kind=OrgUnitKind.TEAM)
+    manager = make_user(db_session, org_unit_id=region.id, role=Role.MANAGER)
+    reps = [make_user(db_session, org_unit_id=team.id, manager_id=manager.id) for _ in range(2)]
+    loner = make_user(db_session)  # no org unit, no manager
+    owners = [*reps, manager, loner, None]
+    for index in range(40):
+        owner = owners[index % len(owners)]
+        make_activity(
+            db_session,
+            owner_id=owner.id if owner is not None else None,
+            occurred_at=dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=11 * index, hours=23),
+            kind=list(ActivityKind)[index % 4],
+        )
+    db_session.flush()
+    filters = MetricFilters(period=parse_period("2025-Q4"))
+
+    def activity_trend() -> list[tuple[str, str, object]]:
+        result = service.trend(
+            db_session,
+            viewer=None,
+            filters=filters,
+            metric=TrendMetric.ACTIVITIES,
+            grain=Grain.QUARTER,
+            count=4,
+            by=by,
+        )
+        return [(point.period, point.label, point.value) for point in result.points]
+
+    kept = activity_trend()
+    monkeypatch.setattr(rollup, "whole_months", lambda period: False)
+    counted = activity_trend()
+    assert kept == counted
+    # Activity i falls 11 i days and 23 hours after 1 January 2025: i = 0..33 fall in 2025.
+    assert sum(value for _period, _label, value in kept if isinstance(value, int)) == 34

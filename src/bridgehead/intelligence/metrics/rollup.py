@@ -10,12 +10,13 @@ built once per call instead.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
@@ -207,22 +208,38 @@ def owner_activity_counts(session: Session, scope: Scope, period: Period) -> dic
     """
     if scope.activity_owner is None or not whole_months(period):
         return _counted_activities(session, scope, period)
+    counts: dict[int | None, dict[str, int]] = defaultdict(dict)
+    for owner_id, kind, count in session.execute(_kept_activities(scope, period, ActivityMonth.kind)):
+        counts[owner_id][kind] = int(count)
+    return dict(counts)
+
+
+def owner_month_activities(
+    session: Session, scope: Scope, span: Period
+) -> list[tuple[int | None, dt.date, int]]:
+    """(owner, month, activities) for each month of ``span`` from ``ActivityMonth``: for whole
+    months under a scope on the owner alone (``scope.activity_owner``); a ``ValueError`` otherwise."""
+    if scope.activity_owner is None or not whole_months(span):
+        raise ValueError("the month counts answer whole months under conditions on the owner alone")
+    rows = session.execute(_kept_activities(scope, span, ActivityMonth.month))
+    return [(owner_id, month, int(count)) for owner_id, month, count in rows]
+
+
+def _kept_activities(scope: Scope, period: Period, per: Any) -> Select[Any]:
+    """(owner, ``per``, activities) from ``ActivityMonth`` for the months of ``period`` in scope."""
+    assert scope.activity_owner is not None  # checked by the callers
     owner = func.nullif(ActivityMonth.owner_key, 0)
     activities = func.sum(ActivityMonth.activities)
-    statement = (
-        select(owner, ActivityMonth.kind, activities)
+    return (
+        select(owner, per, activities)
         .where(
             ActivityMonth.month >= period.start,
             ActivityMonth.month < period.end,
             *scope.activity_owner(owner),
         )
-        .group_by(ActivityMonth.owner_key, ActivityMonth.kind)
+        .group_by(ActivityMonth.owner_key, per)
         .having(activities > 0)
     )
-    counts: dict[int | None, dict[str, int]] = defaultdict(dict)
-    for owner_id, kind, count in session.execute(statement):
-        counts[owner_id][kind] = int(count)
-    return dict(counts)
 
 
 def whole_months(period: Period) -> bool:

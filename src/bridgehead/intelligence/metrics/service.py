@@ -593,6 +593,33 @@ def _trend_slice(
     return Slice(by, by_period.key, grouped.label, grouped.joins)
 
 
+def _activity_trend(
+    session: Session, scope: Scope, periods: list[Period], span: Period, by: Dimension
+) -> dict[tuple[str, str], int]:
+    """Activities per (period label, group label) for the activity trend.
+
+    Whole-month periods, a dimension the owner decides and a scope on the owner alone: from the
+    per-month counts the database keeps (``rollup.owner_month_activities``), months added up into
+    periods and owners into groups here. Otherwise the activities are counted, grouped in SQL.
+    """
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    if (
+        by in rollup.OWNER_DIMENSIONS
+        and scope.activity_owner is not None
+        and all(rollup.whole_months(period) for period in periods)
+    ):
+        groups = rollup.owner_groups(session, by)
+        for owner, month, count in rollup.owner_month_activities(session, scope, span):
+            label = next(period.label for period in periods if period.start <= month < period.end)
+            for group in groups.of(owner):
+                totals[(label, _label(groups.groups[group][1], by))] += count
+        return dict(totals)
+    slice_ = _trend_slice(session, by, ACTIVITY_SUBJECT, Activity.occurred_at, periods, is_datetime=True)
+    for key, label, _kind, n in queries.activity_counts(session, scope, slice_, span):
+        totals[(str(key), _label(label, by))] += n
+    return dict(totals)
+
+
 def trend(
     session: Session,
     *,
@@ -646,10 +673,7 @@ def trend(
     elif metric == TrendMetric.QUOTA_ATTAINMENT:
         points = _quota_trend(session, scope, periods, by)
     else:
-        slice_ = _trend_slice(session, by, ACTIVITY_SUBJECT, Activity.occurred_at, periods, is_datetime=True)
-        totals: dict[tuple[str, str], int] = defaultdict(int)
-        for key, label, _kind, n in queries.activity_counts(session, scope, slice_, span):
-            totals[(str(key), _label(label, by))] += n
+        totals = _activity_trend(session, scope, periods, span, by)
         points = [TrendPoint(period=p, key=None, label=label, value=n) for (p, label), n in totals.items()]
     order = {period.label: index for index, period in enumerate(periods)}
     points = [point for point in points if point.period in order]
