@@ -203,7 +203,8 @@ def owner_activity_counts(session: Session, scope: Scope, period: Period) -> dic
     A period of whole months under conditions on the owner alone (any viewer, org unit or rep; not
     a segment, product or priority) is read from ``ActivityMonth``, the per-month counts the
     database keeps: a few rows per owner and month instead of every activity of the period
-    (PostgreSQL at 2,500,000 activities in the year: 0.33 s counted, against well under 0.1 s).
+    (at 2,500,000 activities in the year: 0.33 s counted on PostgreSQL, 0.39 s on SQLite; 0.03-0.04 s
+    read from the month counts).
     Otherwise the activities are counted (``_counted_activities``).
     """
     if scope.activity_owner is None or not whole_months(period):
