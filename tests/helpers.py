@@ -1,17 +1,25 @@
-"""Small helpers for tests: signing a client in without the password round trip; the activity counts
-the database keeps, against counting the activities."""
+"""Small helpers for tests: signing a client in without the password round trip; a SQLite file for
+CLI tests; the activity counts the database keeps, against counting the activities."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from bridgehead.auth.models import User
+from bridgehead.cli import app
+from bridgehead.config import Settings, get_settings
 from bridgehead.crm.models import Activity, ActivityKind, ActivityMonth
+from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.web.deps import CSRF_COOKIE, SESSION_COOKIE
 from tests.factories import make_login_session
 
@@ -33,6 +41,47 @@ def sign_in(client: TestClient, session: Session, user: User) -> str:
     client.cookies.set(SESSION_COOKIE, token)
     client.cookies.set(CSRF_COOKIE, CSRF_TOKEN)
     return token
+
+
+@contextmanager
+def sqlite_for_cli(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    name: str = "cli.db",
+    columns: int = 200,
+    initialise: bool = True,
+) -> Iterator[str]:
+    """A SQLite file in ``tmp_path`` that ``bridgehead`` commands use (named through the
+    environment), migrated unless ``initialise`` is false; yields its URL.
+
+    The working directory moves to ``tmp_path`` so no stray .env file is read, tables are
+    ``columns`` wide so no value is cut short, and the cached settings are forgotten on the way in
+    and out.
+    """
+    url = f"sqlite:///{tmp_path / name}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    get_settings.cache_clear()
+    try:
+        if initialise:
+            result = CliRunner().invoke(app, ["init"])
+            assert result.exit_code == 0, result.output
+        yield url
+    finally:
+        get_settings.cache_clear()
+
+
+@contextmanager
+def committed(url: str) -> Iterator[Session]:
+    """A session on ``url`` whose work is committed at the end: a CLI test's set-up."""
+    engine = make_engine(Settings(), url=url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 MonthKey = tuple[int, dt.date, str]

@@ -16,6 +16,7 @@ from bridgehead.cli import app
 from bridgehead.config import Settings, get_settings
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.migrate import current_revision, head_revision
+from tests.helpers import sqlite_for_cli
 
 runner = CliRunner()
 PASSWORD = "a long enough password"
@@ -23,14 +24,9 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh SQLite file named through the environment, with the cached settings forgotten."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.chdir(tmp_path)  # no stray .env file is read
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")  # wide tables: no value is cut short
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
+    """A fresh SQLite file named through the environment, not yet initialised."""
+    with sqlite_for_cli(tmp_path, monkeypatch, initialise=False) as url:
+        yield url
 
 
 @pytest.fixture

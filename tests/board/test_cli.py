@@ -9,9 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bridgehead.cli import app
-from bridgehead.config import Settings, get_settings
-from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from tests.board.support import PERIOD, build_world, populate
+from tests.helpers import committed, sqlite_for_cli
 
 runner = CliRunner()
 
@@ -19,20 +18,16 @@ runner = CliRunner()
 @pytest.fixture
 def emails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A fresh SQLite file holding the test organisation; the e-mails of its manager and a rep."""
-    url = f"sqlite:///{tmp_path / 'board.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "220")
-    get_settings.cache_clear()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    engine = make_engine(Settings(), url=url)
-    with unit_of_work(make_session_factory(engine)) as session:
-        world = build_world(session)
-        populate(world, session)
-        found = {"manager": world.manager.email, "rep": world.reps["ann"].email, "south": str(world.south.id)}
-    engine.dispose()
-    yield found
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch, name="board.db", columns=220) as url:
+        with committed(url) as session:
+            world = build_world(session)
+            populate(world, session)
+            found = {
+                "manager": world.manager.email,
+                "rep": world.reps["ann"].email,
+                "south": str(world.south.id),
+            }
+        yield found
 
 
 def test_board_prints_the_grid(emails: dict[str, str]) -> None:

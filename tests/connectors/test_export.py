@@ -19,7 +19,6 @@ from bridgehead.audit.service import record_change
 from bridgehead.auth.models import Role, User
 from bridgehead.cli import app as cli_app
 from bridgehead.common.pagination import PageRequest
-from bridgehead.config import Settings, get_settings
 from bridgehead.connectors.export import (
     DATA_LOADER_HEADER,
     ExportTable,
@@ -35,9 +34,9 @@ from bridgehead.connectors.schemas import ExportFormat
 from bridgehead.crm.models import Account
 from bridgehead.crm.schemas import AccountFilters, OpportunityFilters, OpportunitySort, OpportunityStatus
 from bridgehead.crm.service import list_opportunities
-from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.errors import PermissionDenied
 from tests.factories import make_account, make_opportunity, make_user
+from tests.helpers import committed, sqlite_for_cli
 
 runner = CliRunner()
 
@@ -260,29 +259,21 @@ def test_write_table_leaves_no_half_file_on_failure(tmp_path: Path) -> None:
 
 @pytest.fixture
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    assert runner.invoke(cli_app, ["init"]).exit_code == 0
-    engine = make_engine(Settings(), url=url)
-    with unit_of_work(make_session_factory(engine)) as session:
-        rep = make_user(session, full_name="Rita Rep", email="rita@example.com", external_id="005RITA")
-        account = make_account(session, name="Globex", external_id="001GLOBEX", owner_id=rep.id)
-        make_opportunity(session, owner_id=rep.id, account_id=account.id, name="=Open deal")
-        make_opportunity(
-            session,
-            owner_id=rep.id,
-            account_id=account.id,
-            name="Won deal",
-            stage="Closed Won",
-            is_closed=True,
-            is_won=True,
-        )
-    engine.dispose()
-    yield url
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch) as url:
+        with committed(url) as session:
+            rep = make_user(session, full_name="Rita Rep", email="rita@example.com", external_id="005RITA")
+            account = make_account(session, name="Globex", external_id="001GLOBEX", owner_id=rep.id)
+            make_opportunity(session, owner_id=rep.id, account_id=account.id, name="=Open deal")
+            make_opportunity(
+                session,
+                owner_id=rep.id,
+                account_id=account.id,
+                name="Won deal",
+                stage="Closed Won",
+                is_closed=True,
+                is_won=True,
+            )
+        yield url
 
 
 def test_cli_exports_opportunities_and_accounts(cli_database: str, tmp_path: Path) -> None:

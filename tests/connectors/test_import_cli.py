@@ -14,11 +14,12 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from bridgehead.cli import app
-from bridgehead.config import Settings, get_settings
+from bridgehead.config import Settings
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
 from bridgehead.crm.models import Account, Activity, Opportunity, OpportunityHistory
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from tests.connectors.support import MAPPINGS, MAVEN_DIR
+from tests.helpers import sqlite_for_cli
 
 runner = CliRunner()
 DEALS_MAPPING = """
@@ -36,15 +37,8 @@ amount = "amount"
 @pytest.fixture
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh, initialised SQLite file named through the environment."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.chdir(tmp_path)  # no stray .env file is read
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    result = runner.invoke(app, ["init"])
-    assert result.exit_code == 0, result.output
-    yield url
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch) as url:
+        yield url
 
 
 def _run(*args: str | Path) -> Result:

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from bridgehead.auth.models import Role, User
 from bridgehead.cli import app
-from bridgehead.config import get_settings
 from bridgehead.connectors.engine import ImportFailed, ImportOptions, ImportReport
 from bridgehead.connectors.files import FileRejected
 from bridgehead.connectors.models import QuarantinedRow
@@ -39,6 +38,7 @@ from bridgehead.crm.models import (
     OpportunityHistory,
 )
 from bridgehead.db import Base
+from tests.helpers import sqlite_for_cli
 
 SIZES = {"opportunities": 40, "history": 120, "activities": 150}
 CRM_TABLES = (
@@ -618,13 +618,8 @@ def test_quarantine_stores_the_good_rows_and_sets_the_bad_one_aside(
 
 @pytest.fixture
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch, initialise=False) as url:
+        yield url
 
 
 def test_cli_dry_run_reports_and_writes_nothing(cli_database: str, export_dir: Path) -> None:

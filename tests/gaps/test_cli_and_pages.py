@@ -14,12 +14,10 @@ from typer.testing import CliRunner
 
 from bridgehead.auth.models import Role
 from bridgehead.cli import app
-from bridgehead.config import Settings, get_settings
-from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal
 from tests.factories import make_account, make_opportunity, make_user
 from tests.gaps.conftest import NOW, Org, deal, run
-from tests.helpers import CSRF_TOKEN, sign_in
+from tests.helpers import CSRF_TOKEN, committed, sign_in, sqlite_for_cli
 
 runner = CliRunner()
 PAST = NOW.date() - dt.timedelta(days=5)
@@ -28,21 +26,13 @@ PAST = NOW.date() - dt.timedelta(days=5)
 @pytest.fixture
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A migrated SQLite file with a rep and two past-due deals."""
-    url = f"sqlite:///{tmp_path / 'gaps.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    engine = make_engine(Settings(), url=url)
-    with unit_of_work(make_session_factory(engine)) as session:
-        rep = make_user(session, email="rita@example.com", full_name="Rita Rep")
-        account = make_account(session, owner_id=rep.id)
-        for name in ("Big renewal", "Small pilot"):
-            make_opportunity(session, name=name, owner_id=rep.id, account_id=account.id, close_date=PAST)
-    engine.dispose()
-    yield url
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch, name="gaps.db") as url:
+        with committed(url) as session:
+            rep = make_user(session, email="rita@example.com", full_name="Rita Rep")
+            account = make_account(session, owner_id=rep.id)
+            for name in ("Big renewal", "Small pilot"):
+                make_opportunity(session, name=name, owner_id=rep.id, account_id=account.id, close_date=PAST)
+        yield url
 
 
 def test_scan_prints_each_detector_and_list_shows_the_inbox(cli_database: str) -> None:

@@ -9,10 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bridgehead.cli import app
-from bridgehead.config import Settings, get_settings
-from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.governance.models import InitiativeStage
 from tests.governance.support import full_initiative, make_cast, walk_to
+from tests.helpers import committed, sqlite_for_cli
 
 runner = CliRunner()
 
@@ -20,20 +19,14 @@ runner = CliRunner()
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite file named through the environment, migrated, holding two initiatives."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    engine = make_engine(Settings(), url=url)
-    with unit_of_work(make_session_factory(engine)) as session:
-        cast = make_cast(session)
-        full_initiative(session, cast, title="Partner channel")
-        walk_to(session, cast, full_initiative(session, cast, title="Value selling"), InitiativeStage.DECIDED)
-    engine.dispose()
-    yield url
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch) as url:
+        with committed(url) as session:
+            cast = make_cast(session)
+            full_initiative(session, cast, title="Partner channel")
+            walk_to(
+                session, cast, full_initiative(session, cast, title="Value selling"), InitiativeStage.DECIDED
+            )
+        yield url
 
 
 def test_list_with_filters(database_url: str) -> None:

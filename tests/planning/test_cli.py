@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bridgehead.cli import app
-from bridgehead.config import Settings, get_settings
-from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from bridgehead.config import Settings
+from bridgehead.db import make_engine
 from bridgehead.planning.models import Quota
+from tests.helpers import committed, sqlite_for_cli
 from tests.planning.support import make_org, won
 
 runner = CliRunner()
@@ -23,19 +24,11 @@ runner = CliRunner()
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A migrated SQLite file named through the environment, holding the quota tests' organisation."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "220")
-    get_settings.cache_clear()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    engine = make_engine(Settings(), url=url)
-    with unit_of_work(make_session_factory(engine)) as session:
-        org = make_org(session)
-        won(session, org.rep, "100000", dt.date(2026, 2, 1))
-    engine.dispose()
-    yield url
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch, columns=220) as url:
+        with committed(url) as session:
+            org = make_org(session)
+            won(session, org.rep, "100000", dt.date(2026, 2, 1))
+        yield url
 
 
 def _quota_count(url: str) -> int:

@@ -12,13 +12,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from bridgehead.cli import app as cli_app
-from bridgehead.config import Settings, get_settings
-from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.errors import NotFound
 from bridgehead.planning import service
 from bridgehead.strategy import trace
 from bridgehead.strategy.models import Segment, SegmentPriority, SegmentStance
-from tests.helpers import sign_in
+from tests.helpers import committed, sign_in, sqlite_for_cli
 from tests.planning.support import Org, make_org, quota
 from tests.strategy.segment_support import make_priority
 
@@ -84,21 +82,14 @@ def test_a_quota_without_a_segment_serves_no_priority_and_the_page_says_what_to_
 @pytest.fixture
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """A SQLite file with a segment quota; yields its id."""
-    url = f"sqlite:///{tmp_path / 'trace.db'}"
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    assert CliRunner().invoke(cli_app, ["init"]).exit_code == 0
-    engine = make_engine(Settings(), url=url)
-    with unit_of_work(make_session_factory(engine)) as session:
-        org = make_org(session)
-        priority = make_priority(session, "Move upmarket")
-        session.add(SegmentPriority(segment_id=org.segment.id, priority_id=priority.id))
-        made, _ = service.set_quota(session, actor=None, data=quota(org.rep, "1000", segment=org.segment))
-        quota_id = made.id
-    engine.dispose()
-    yield quota_id
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch, name="trace.db") as url:
+        with committed(url) as session:
+            org = make_org(session)
+            priority = make_priority(session, "Move upmarket")
+            session.add(SegmentPriority(segment_id=org.segment.id, priority_id=priority.id))
+            made, _ = service.set_quota(session, actor=None, data=quota(org.rep, "1000", segment=org.segment))
+            quota_id = made.id
+        yield quota_id
 
 
 def test_trace_quota_from_the_command_line(cli_database: int) -> None:

@@ -10,24 +10,19 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bridgehead.cli import app
-from bridgehead.config import Settings, get_settings
+from bridgehead.config import Settings
 from bridgehead.crm.models import Account
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.strategy.models import Segment, SegmentMember, SegmentStance
+from tests.helpers import sqlite_for_cli
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEHEAD_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    yield url
-    get_settings.cache_clear()
+    with sqlite_for_cli(tmp_path, monkeypatch) as url:
+        yield url
 
 
 def test_evaluate_prints_counts_and_list_shows_them(database_url: str) -> None:

@@ -12,7 +12,6 @@ from bridgehead.cli import app
 from bridgehead.config import Settings, get_settings
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
-from bridgehead.strategy import cli as strategy_cli
 from bridgehead.strategy.models import Priority
 
 runner = CliRunner()
@@ -25,9 +24,6 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BRIDGEHEAD_DATABASE_URL", url)
         patch.setenv("COLUMNS", "200")
-        # A console made before COLUMNS was set (an xdist worker imports the CLI at collection)
-        # keeps its width: set it, so no value is cut short whatever the run order.
-        patch.setattr(strategy_cli.console, "width", 200)
         get_settings.cache_clear()
         assert runner.invoke(app, ["init"]).exit_code == 0
         loaded = runner.invoke(app, ["demo", "--scale", "0.05"])
