@@ -33,8 +33,8 @@ the key: there it is part of the table's definition.
 On PostgreSQL the triggers that keep counts derived from the table (``DERIVED_COUNTS``: the
 activities per owner and month) are set aside too, and the counts made again in one grouped pass
 before the import returns: their transition tables hold every row of each statement a second
-time (the full-size benchmark, 5 million activities: 212.1 s with them firing, 197.2 s set
-aside, the same day). On SQLite the row triggers cost little (180.1 s with them; 182.8 s without
+time (the full-size benchmark, 5 million activities: 212.1 s with them firing, 197.2-205.4 s
+in three runs set aside, the same day; counting again takes 2.8 s of that). On SQLite the row triggers cost little (180.1 s with them; 182.8 s without
 them the session before) and stay.
 """
 
