@@ -18,8 +18,14 @@ from bridgehead.intelligence.gaps.helper import can_help
 from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.gaps.pg_helper import BULK_COLUMNS, SharedKinds, hits_statement, tagged_hits
 from bridgehead.intelligence.gaps.rules import effective_rules
-from bridgehead.intelligence.gaps.scan import COST_ORDER, DETECTORS, KindResult, scan, store_defaults
-from bridgehead.intelligence.gaps.sqltools import DetectContext
+from bridgehead.intelligence.gaps.scan import (
+    COST_ORDER,
+    DETECTORS,
+    KindResult,
+    detected_rows,
+    scan,
+    store_defaults,
+)
 from bridgehead.migrate import upgrade_database
 from tests.conftest import POSTGRES_ADMIN_URL, create_postgres_database, drop_postgres_database
 from tests.gaps.conftest import NOW
@@ -145,16 +151,8 @@ def test_every_detector_copied_out_with_its_values_written_in_gives_the_rows_bou
         raw = session.connection().connection.driver_connection
         assert raw is not None
         found = 0
-        for kind, detector in DETECTORS.items():
-            context = DetectContext(
-                dialect="postgresql",
-                now=NOW,
-                rule=rules[kind],
-                contexts=contexts,
-                deal_scope=true(),
-                account_scope=None,
-            )
-            rows = detector(session, context).rows
+        for kind in DETECTORS:
+            rows = detected_rows(session, kind, rules[kind], contexts, NOW)
             session.execute(
                 insert(scratch.bulk_hits).from_select(
                     list(BULK_COLUMNS), tagged_hits(rows, kind, rules[kind])

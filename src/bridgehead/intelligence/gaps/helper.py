@@ -285,8 +285,7 @@ def _detect(
     from bridgehead.db import sqlite_page_cache
     from bridgehead.deals.process import processes
     from bridgehead.intelligence.gaps import scratch
-    from bridgehead.intelligence.gaps.scan import DETECTORS
-    from bridgehead.intelligence.gaps.sqltools import DetectContext
+    from bridgehead.intelligence.gaps.scan import detected_rows
 
     done: list[HelperKind] = []
     with engine.connect() as connection:
@@ -299,15 +298,7 @@ def _detect(
                 scratch.prepare(session, contexts, true())
                 kind = first
                 while kind is not None:
-                    context = DetectContext(
-                        dialect="sqlite",
-                        now=now,
-                        rule=rules[kind],
-                        contexts=contexts,
-                        deal_scope=true(),
-                        account_scope=None,
-                    )
-                    rows = DETECTORS[kind](session, context).rows.subquery()
+                    rows = detected_rows(session, kind, rules[kind], contexts, now).subquery()
                     first_id = (session.scalar(select(func.max(helper_hits.c.id))) or 0) + 1
                     session.execute(
                         insert(helper_hits).from_select(

@@ -86,6 +86,27 @@ DETECTORS: dict[GapKind, Detector] = {
     GapKind.HANDOFF_NOT_ACCEPTED: detect_deals.handoff_not_accepted,
 }
 
+
+def detected_rows(
+    session: Session,
+    kind: GapKind,
+    rule: EffectiveRule,
+    contexts: Sequence[ProcessContext],
+    now: dt.datetime,
+    scope: ScanScope | None = None,
+) -> Select[Any]:
+    """The hits of ``kind``'s detector (a SELECT of the hit columns) over ``scope``, or every deal."""
+    context = DetectContext(
+        dialect=session.get_bind().dialect.name,
+        now=now,
+        rule=rule,
+        contexts=contexts,
+        deal_scope=scope.deals if scope is not None else true(),
+        account_scope=scope.accounts if scope is not None else None,
+    )
+    return DETECTORS[kind](session, context).rows
+
+
 # Most to least expensive on SQLite at 1,000,000 deals (bench_gaps): with a helper connection both
 # take kinds in this order, so the long detectors start first and the short ones even out the end.
 COST_ORDER = (
@@ -381,7 +402,6 @@ def scan(
     defaults_stored = helper_engine is not None and _defaults_stored(session)
     rules = effective_rules(session)
     contexts = processes(session)
-    dialect = session.connection().dialect.name
     todo = kinds or list(DETECTORS)
     finished: dict[GapKind, KindResult] = {}
     bulk = scope is None and _nothing_open(session)
@@ -399,15 +419,7 @@ def scan(
             resolved = 0 if bulk else _resolve(session, kind, _in_scope(scope), now, seen)
             return KindResult(kind=kind, enabled=False, resolved=resolved)
         if rows is None:  # the helper's hits come as a SELECT of their own
-            context = DetectContext(
-                dialect=dialect,
-                now=now,
-                rule=rule,
-                contexts=contexts,
-                deal_scope=scope.deals if scope is not None else true(),
-                account_scope=scope.accounts if scope is not None else None,
-            )
-            rows = DETECTORS[kind](session, context).rows
+            rows = detected_rows(session, kind, rule, contexts, now, scope)
         return _apply(
             session, kind, rows, rule.severity, scope, now, nothing_open=bulk, seen_by_full_scan=seen
         )
@@ -508,18 +520,9 @@ def _first_scan_with_postgres_helper(
     statement, and the indexes and keys built again (``_indexes_built_afterwards``). A failing
     helper leaves the kinds it had not finished to this connection.
     """
-    dialect = session.connection().dialect.name
 
     def detect_rows(on: Session, processes_read: Sequence[ProcessContext], kind: GapKind) -> Select[Any]:
-        context = DetectContext(
-            dialect=dialect,
-            now=now,
-            rule=rules[kind],
-            contexts=processes_read,
-            deal_scope=true(),
-            account_scope=None,
-        )
-        return DETECTORS[kind](on, context).rows
+        return detected_rows(on, kind, rules[kind], processes_read, now)
 
     kinds = SharedKinds(sorted(enabled, key=COST_ORDER.index))
     helper = PostgresHelper(engine, kinds, rules, detect_rows)
