@@ -25,7 +25,16 @@ from tests.factories import make_account, make_activity, make_contact, make_user
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows
 
 TODAY = NOW.date()
-HELPER_FILES = os.path.join(tempfile.gettempdir(), "bridgehead-gap-helper-*")
+
+
+@pytest.fixture
+def helper_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A glob of the helper's scratch files, made in a directory of this test's own: in the shared
+    temporary directory another test's helper (pytest -n 2) would come and go meanwhile."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return os.path.join(scratch, "bridgehead-gap-helper-*")
 
 
 @pytest.fixture
@@ -86,8 +95,10 @@ def _attached(engine: Engine) -> list[str]:
         return [row[1] for row in connection.exec_driver_sql("PRAGMA database_list")]
 
 
-def test_a_scan_with_a_helper_writes_what_one_connection_writes(database: Engine, tmp_path: Path) -> None:
-    before = set(glob.glob(HELPER_FILES))
+def test_a_scan_with_a_helper_writes_what_one_connection_writes(
+    database: Engine, tmp_path: Path, helper_files: str
+) -> None:
+    before = set(glob.glob(helper_files))
     alone = _scan(database, helper=None)
     expected = _signals(database)
     assert len({row[0] for row in expected}) >= 5  # several kinds, so both sides get some
@@ -100,7 +111,7 @@ def test_a_scan_with_a_helper_writes_what_one_connection_writes(database: Engine
     assert _signals(database) == expected
     # The helper's scratch file was detached when the connection went back to the pool, and deleted.
     assert _attached(database) == ["main", "temp"] or _attached(database) == ["main"]
-    assert set(glob.glob(HELPER_FILES)) == before
+    assert set(glob.glob(helper_files)) == before
 
     # A re-scan with a helper finds the same gaps still open and changes nothing.
     again = _scan(database, helper=database)
@@ -112,9 +123,9 @@ def test_a_scan_with_a_helper_writes_what_one_connection_writes(database: Engine
 
 
 def test_a_failing_helper_leaves_its_kinds_to_the_scan_and_nothing_behind(
-    database: Engine, tmp_path: Path
+    database: Engine, tmp_path: Path, helper_files: str
 ) -> None:
-    before = set(glob.glob(HELPER_FILES))
+    before = set(glob.glob(helper_files))
     alone = _scan(database, helper=None)
     expected = _signals(database)
     with database.begin() as connection:
@@ -131,7 +142,7 @@ def test_a_failing_helper_leaves_its_kinds_to_the_scan_and_nothing_behind(
         (kind, raised) for kind, raised, *_ in alone
     ]
     assert _signals(database) == expected
-    assert set(glob.glob(HELPER_FILES)) == before
+    assert set(glob.glob(helper_files)) == before
 
 
 def test_no_helper_before_the_defaults_are_stored(tmp_path: Path) -> None:
