@@ -177,7 +177,7 @@ def list_signals(
     ).all()
     full_scans = full_scan_times(session) if rows else {}
     return Page(
-        items=[_read(row, now, full_scans) for row in rows] if rows else [],
+        items=[_read(row, now, full_scans) for row in rows],
         total=total,
         page=page.page,
         page_size=page.page_size,
