@@ -18,7 +18,14 @@ from typer.testing import CliRunner
 from bridgehead.auth.models import User
 from bridgehead.cli import app
 from bridgehead.config import Settings, get_settings
-from bridgehead.crm.models import Activity, ActivityKind, ActivityMonth
+from bridgehead.crm.models import (
+    Activity,
+    ActivityKind,
+    ActivityMonth,
+    OpenOpportunityStage,
+    Opportunity,
+    OpportunityMonth,
+)
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.web.deps import CSRF_COOKIE, SESSION_COOKIE
 from tests.factories import make_login_session
@@ -106,3 +113,58 @@ def activity_month_kept(session: Session) -> dict[MonthKey, int]:
         for row in session.scalars(select(ActivityMonth))
         if row.activities != 0
     }
+
+
+# (owner key, month) -> (created, created cents, open closing, open closing cents, weighted); and
+# (owner key, stage) -> open deals.
+OpportunitySums = tuple[dict[tuple[int, dt.date], tuple[int, ...]], dict[tuple[int, str], int]]
+
+
+def opportunity_sums_counted(session: Session) -> OpportunitySums:
+    """What ``opportunity_month`` and ``open_opportunity_stage`` should hold, from the deals one by one."""
+    months: dict[tuple[int, dt.date], list[int]] = {}
+    stages: Counter[tuple[int, str]] = Counter()
+    deals = select(
+        Opportunity.owner_id,
+        Opportunity.created_at,
+        Opportunity.close_date,
+        Opportunity.amount,
+        Opportunity.probability,
+        Opportunity.is_closed,
+        Opportunity.stage,
+    )
+    for owner_id, created_at, close_date, amount, probability, is_closed, stage in session.execute(deals):
+        owner = owner_id or 0
+        cents = int((amount or 0) * 100)
+        created = created_at.astimezone(dt.UTC)
+        figures = months.setdefault((owner, dt.date(created.year, created.month, 1)), [0] * 5)
+        figures[0], figures[1] = figures[0] + 1, figures[1] + cents
+        if not is_closed:
+            stages[(owner, stage)] += 1
+            if close_date is not None:
+                figures = months.setdefault((owner, close_date.replace(day=1)), [0] * 5)
+                figures[2] += 1
+                figures[3] += cents
+                figures[4] += cents * (probability or 0)
+    return {key: tuple(value) for key, value in months.items()}, dict(stages)
+
+
+def opportunity_sums_kept(session: Session) -> OpportunitySums:
+    """What ``opportunity_month`` and ``open_opportunity_stage`` hold (sums down to zero left out)."""
+    session.flush()
+    months = {
+        (row.owner_key, row.month): (
+            row.created,
+            row.created_cents,
+            row.open_closing,
+            row.open_closing_cents,
+            row.open_weighted_cents_percent,
+        )
+        for row in session.scalars(select(OpportunityMonth))
+    }
+    stages = {
+        (row.owner_key, row.stage): row.open_deals
+        for row in session.scalars(select(OpenOpportunityStage))
+        if row.open_deals
+    }
+    return {key: value for key, value in months.items() if any(value)}, stages

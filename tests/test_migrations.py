@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.util
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
@@ -22,12 +23,17 @@ from sqlalchemy.schema import CreateTable
 
 from bridgehead.auth.models import User
 from bridgehead.config import Settings
-from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind
+from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind, Opportunity
 from bridgehead.db import make_engine
 from bridgehead.migrate import alembic_config, current_revision, exists_on, head_revision, upgrade_database
 from bridgehead.models import Base
 from tests.conftest import create_postgres_database, drop_postgres_database
-from tests.helpers import activities_counted, activity_month_kept
+from tests.helpers import (
+    activities_counted,
+    activity_month_kept,
+    opportunity_sums_counted,
+    opportunity_sums_kept,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -263,5 +269,57 @@ def test_activity_month_counts_the_activities_stored_before_it_and_follows_write
         assert activity_month_kept(session) == expected == activities_counted(session)
         session.execute(update(Activity).values(owner_id=owner_id))
         assert activity_month_kept(session) == activities_counted(session)
+        session.rollback()
+    assert _differences(empty_engine) == []
+
+
+def test_opportunity_sums_count_the_deals_stored_before_them_and_follow_writes_after(
+    empty_engine: Engine,
+) -> None:
+    upgrade_database(empty_engine)
+    _downgrade(empty_engine, "0021")
+    assert "opportunity_month" not in _tables(empty_engine)
+    assert "open_opportunity_stage" not in _tables(empty_engine)
+    user_columns = {"email": "owner@old.example", "full_name": "Owner", "role": "rep", "is_active": True}
+    with Session(empty_engine) as session:
+        owner = User(**user_columns, password_hash="x")
+        session.add(owner)
+        session.flush()
+        for index, (created, closed) in enumerate(
+            [
+                (dt.datetime(2026, 1, 31, 23, 59, tzinfo=dt.UTC), False),
+                (dt.datetime(2026, 2, 1, 0, 0, tzinfo=dt.UTC), False),
+                (dt.datetime(2026, 2, 3, 8, 0, tzinfo=dt.UTC), True),
+            ]
+        ):
+            session.add(
+                Opportunity(
+                    name=f"Old deal {index}",
+                    stage="Closed Won" if closed else "Proposal",
+                    is_closed=closed,
+                    is_won=closed,
+                    amount=Decimal("100.25"),
+                    probability=30,
+                    close_date=dt.date(2026, 3, 15),
+                    created_at=created,
+                    owner_id=owner.id if index else None,
+                    custom_fields={},
+                )
+            )
+        session.commit()
+        owner_id = owner.id
+    upgrade_database(empty_engine)
+    with Session(empty_engine) as session:
+        months, stages = opportunity_sums_kept(session)
+        assert months == {
+            (0, dt.date(2026, 1, 1)): (1, 10_025, 0, 0, 0),
+            (owner_id, dt.date(2026, 2, 1)): (2, 20_050, 0, 0, 0),
+            (0, dt.date(2026, 3, 1)): (0, 0, 1, 10_025, 10_025 * 30),
+            (owner_id, dt.date(2026, 3, 1)): (0, 0, 1, 10_025, 10_025 * 30),
+        }
+        assert stages == {(0, "Proposal"): 1, (owner_id, "Proposal"): 1}
+        assert (months, stages) == opportunity_sums_counted(session)
+        session.execute(update(Opportunity).values(owner_id=owner_id, stage="Negotiation"))
+        assert opportunity_sums_kept(session) == opportunity_sums_counted(session)
         session.rollback()
     assert _differences(empty_engine) == []

@@ -13,6 +13,7 @@ import hashlib
 import shutil
 import threading
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,16 @@ from bridgehead.connectors.engine import EntityBatch, ImportFailed, ImportOption
 from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk
 from bridgehead.connectors.salesforce import salesforce_batches
-from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind
+from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind, Opportunity
 from bridgehead.db import Base
 from tests.connectors.support import fresh_database
 from tests.connectors.test_salesforce import CRM_TABLES, counts, run, set_cell, state
-from tests.helpers import activities_counted, activity_month_kept
+from tests.helpers import (
+    activities_counted,
+    activity_month_kept,
+    opportunity_sums_counted,
+    opportunity_sums_kept,
+)
 
 SIZES = {"opportunities": 60, "history": 180, "activities": 240}
 FIXED_NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
@@ -111,9 +117,10 @@ def import_into_fresh_database(backend: str, directory: Path, workdir: Path) -> 
     with fresh_database(backend, workdir) as engine, Session(engine) as session:
         report = import_and_commit(session, directory)
         imported = stored_rows(session), counts(report)
-        # The per-month activity counts agree with the activities imported (kept by the triggers,
-        # or counted again after a load that set them aside), and the triggers are on again.
+        # The per-month activity counts and deal sums agree with the rows imported (kept by the
+        # triggers, or counted again after a load that set them aside), and the triggers are on again.
         assert activity_month_kept(session) == activities_counted(session)
+        assert opportunity_sums_kept(session) == opportunity_sums_counted(session)
         session.add(
             Activity(
                 kind=ActivityKind.EMAIL,
@@ -122,7 +129,18 @@ def import_into_fresh_database(backend: str, directory: Path, workdir: Path) -> 
                 custom_fields={},
             )
         )
+        session.add(
+            Opportunity(
+                name="Written after the import",
+                stage="Prospecting",
+                amount=Decimal("125.00"),
+                close_date=FIXED_NOW.date(),
+                created_at=FIXED_NOW,
+                custom_fields={},
+            )
+        )
         assert activity_month_kept(session) == activities_counted(session)
+        assert opportunity_sums_kept(session) == opportunity_sums_counted(session)
         session.rollback()
         return imported
 

@@ -38,7 +38,7 @@ from bridgehead.crm.models import (
     OpportunityHistory,
 )
 from bridgehead.db import Base
-from tests.helpers import sqlite_for_cli
+from tests.helpers import opportunity_sums_counted, opportunity_sums_kept, sqlite_for_cli
 
 SIZES = {"opportunities": 40, "history": 120, "activities": 150}
 CRM_TABLES = (
@@ -509,6 +509,8 @@ def test_a_newer_export_updates_only_what_changed(db_session: Session, export_di
     assert by_external_id(db_session, Contact, sf_id("contact", 10_000)).account_id is not None
     # Relations survive: roles and activities of the changed deal still point at it.
     assert count(db_session, ContactRole) == sizes.contact_roles
+    # The import's update of the amount reached the deal sums the database keeps.
+    assert opportunity_sums_kept(db_session) == opportunity_sums_counted(db_session)
 
 
 # --- round trip ----------------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def test_metrics_read_the_same_activity_counts_as_counting(db_session: Session) 
     ]
     for viewer, filters in cases:
         scope = resolve_scope(db_session, viewer=viewer, filters=filters)
-        assert scope.activity_owner is not None
+        assert scope.owner_only is not None
         assert rollup.whole_months(filters.period)
         kept = rollup.owner_activity_counts(db_session, scope, filters.period)
         counted = rollup._counted_activities(db_session, scope, filters.period)

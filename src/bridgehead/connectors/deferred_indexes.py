@@ -31,11 +31,12 @@ ids are unique, so a duplicate the engine failed to reject still fails the impor
 the key: there it is part of the table's definition.
 
 On PostgreSQL the triggers that keep counts derived from the table (``DERIVED_COUNTS``: the
-activities per owner and month) are set aside too, and the counts made again in one grouped pass
-before the import returns: their transition tables hold every row of each statement a second
-time (the full-size benchmark, 5 million activities: 212.1 s with them firing, 197.2-205.4 s
-in three runs set aside, the same day; counting again takes 2.8 s of that). On SQLite the row triggers cost little (180.1 s with them; 182.8 s without
-them the session before) and stay.
+activities per owner and month; the deals created and open per owner and month, and open per
+stage) are set aside too, and the counts made again in one grouped pass before the import
+returns: their transition tables hold every row of each statement a second time (the full-size
+benchmark, 5 million activities: 212.1 s with them firing, 197.2-205.4 s in three runs set aside,
+the same day; counting again takes 2.8 s of that). On SQLite the row triggers cost little (180.1 s
+with them; 182.8 s without them the session before) and stay.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.orm import Session
 
-from bridgehead.crm.service import recount_activity_months
+from bridgehead.crm.service import recount_activity_months, recount_opportunity_counts
 from bridgehead.db import sqlite_index_build
 
 # Below this many rows a batch is cheaper to index row by row than to rebuild indexes for.
@@ -55,13 +56,17 @@ MIN_ROWS = 20_000
 GROWTH_FACTOR = 2
 # PostgreSQL sorts index keys in this much memory per CREATE INDEX (its default is 64 MB).
 POSTGRES_INDEX_MEMORY = "256MB"
-# Per table: the triggers that keep counts derived from it (migration 0021), and what counts
-# them again from scratch.
+# Per table: the triggers that keep counts derived from it (migrations 0021 and 0022), and what
+# counts them again from scratch.
 DERIVED_COUNTS: dict[str, tuple[tuple[str, ...], Callable[[Session], None]]] = {
     "activity": (
         ("activity_month_inserted", "activity_month_updated", "activity_month_deleted"),
         recount_activity_months,
-    )
+    ),
+    "opportunity": (
+        ("opportunity_counts_inserted", "opportunity_counts_updated", "opportunity_counts_deleted"),
+        recount_opportunity_counts,
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Date,
     Select,
@@ -19,9 +20,11 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, aliased
@@ -37,8 +40,10 @@ from bridgehead.crm.models import (
     ActivityMonth,
     Contact,
     ContactRole,
+    OpenOpportunityStage,
     Opportunity,
     OpportunityHistory,
+    OpportunityMonth,
     OrgUnit,
 )
 from bridgehead.crm.schemas import (
@@ -571,23 +576,79 @@ def org_unit_path(session: Session, org_unit_id: int | None) -> list[OrgUnit]:
     return list(reversed(path))
 
 
+def _utc_month(session: Session, column: Any, *, is_datetime: bool) -> ColumnElement[Any]:
+    """The first day of ``column``'s calendar month (UTC for a time), as a DATE in the store."""
+    if session.get_bind().dialect.name == "postgresql":
+        value = func.timezone("UTC", column) if is_datetime else column
+        return func.cast(func.date_trunc("month", value), Date)
+    # SQLite keeps a UTC time as text "YYYY-MM-DD ..." and a DATE as "YYYY-MM-DD".
+    return func.substr(type_coerce(column, String), 1, 7).concat("-01")
+
+
 def recount_activity_months(session: Session) -> None:
     """Count ``activity_month`` again from every activity; flush, never commit.
 
     The triggers keep it exact; this is for a load that set them aside (``DeferredIndexes``), where
     one grouped pass over the finished table costs less than the triggers' work per statement.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        month: ColumnElement[Any] = func.cast(
-            func.date_trunc("month", func.timezone("UTC", Activity.occurred_at)), Date
-        )
-    else:  # a UTC time kept as text "YYYY-MM-DD ..."; a DATE as "YYYY-MM-DD"
-        month = func.substr(type_coerce(Activity.occurred_at, String), 1, 7).concat("-01")
+    month = _utc_month(session, Activity.occurred_at, is_datetime=True)
     owner = func.coalesce(Activity.owner_id, 0)
     session.execute(delete(ActivityMonth))
     session.execute(
         insert(ActivityMonth).from_select(
             ["owner_key", "month", "kind", "activities"],
             select(owner, month, Activity.kind, func.count()).group_by(owner, month, Activity.kind),
+        )
+    )
+
+
+def recount_opportunity_counts(session: Session) -> None:
+    """Count ``opportunity_month`` and ``open_opportunity_stage`` again from every deal; flush,
+    never commit. For a load that set their triggers aside (``DeferredIndexes``)."""
+    owner = func.coalesce(Opportunity.owner_id, 0)
+    cents = func.coalesce(type_coerce(Opportunity.amount, BigInteger), 0)
+    zero = literal(0, BigInteger)
+    created = select(
+        owner.label("owner_key"),
+        _utc_month(session, Opportunity.created_at, is_datetime=True).label("month"),
+        literal(1, BigInteger).label("created"),
+        cents.label("created_cents"),
+        zero.label("open_closing"),
+        zero.label("open_closing_cents"),
+        zero.label("open_weighted_cents_percent"),
+    )
+    closing = select(
+        owner,
+        _utc_month(session, Opportunity.close_date, is_datetime=False),
+        zero,
+        zero,
+        literal(1, BigInteger),
+        cents,
+        cents * func.coalesce(Opportunity.probability, 0),
+    ).where(Opportunity.is_closed.is_(False), Opportunity.close_date.is_not(None))
+    deltas = union_all(created, closing).subquery()
+    figures = [
+        "created",
+        "created_cents",
+        "open_closing",
+        "open_closing_cents",
+        "open_weighted_cents_percent",
+    ]
+    session.execute(delete(OpportunityMonth))
+    session.execute(
+        insert(OpportunityMonth).from_select(
+            ["owner_key", "month", *figures],
+            select(
+                deltas.c.owner_key, deltas.c.month, *[func.sum(deltas.c[name]) for name in figures]
+            ).group_by(deltas.c.owner_key, deltas.c.month),
+        )
+    )
+    session.execute(delete(OpenOpportunityStage))
+    session.execute(
+        insert(OpenOpportunityStage).from_select(
+            ["owner_key", "stage", "open_deals"],
+            select(owner, Opportunity.stage, func.count())
+            .where(Opportunity.is_closed.is_(False))
+            .group_by(owner, Opportunity.stage),
         )
     )

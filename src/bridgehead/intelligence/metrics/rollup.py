@@ -16,13 +16,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
 from bridgehead.common.sql import integer_rows
 from bridgehead.common.types import Period
-from bridgehead.crm.models import Activity, ActivityKind, ActivityMonth, Opportunity
+from bridgehead.crm.models import (
+    Activity,
+    ActivityKind,
+    ActivityMonth,
+    OpenOpportunityStage,
+    Opportunity,
+    OpportunityMonth,
+)
 from bridgehead.intelligence.metrics.queries import AMOUNT_CENTS, count_if, cycle_days, in_period, sum_if
 from bridgehead.intelligence.metrics.scope import Scope
 from bridgehead.intelligence.slices import Dimension, Subject, build_slice
@@ -159,9 +177,65 @@ def _per_owner(
 def owner_deal_totals(
     session: Session, scope: Scope, period: Period, unqualified_stages: Sequence[str]
 ) -> dict[int | None, DealTotals]:
-    """The additive figures of open and created deals per owner: open deals from the owner's open
-    part of the covering index, deals created from the creation-date index. (Closed deals come
-    with the cycle histogram: ``group_closed_histogram``.)"""
+    """The additive figures of open and created deals per owner. (Closed deals come with the
+    cycle histogram: ``group_closed_histogram``.)
+
+    A period of whole months under conditions on the owner alone is read from the sums the
+    database keeps (``OpportunityMonth``, ``OpenOpportunityStage``): a row per owner and month or
+    stage instead of every open deal and every deal created in the period (at 1,000,000 deals:
+    0.43-0.5 s read from the deals on SQLite, 0.02 s from the sums). Otherwise the deals are read
+    (``_read_deal_totals``).
+    """
+    if scope.owner_only is None or not whole_months(period):
+        return _read_deal_totals(session, scope, period, unqualified_stages)
+    totals: dict[int | None, DealTotals] = defaultdict(DealTotals)
+    owner = func.nullif(OpportunityMonth.owner_key, 0)
+    month_sums = [
+        func.sum(OpportunityMonth.created),
+        func.sum(OpportunityMonth.created_cents),
+        func.sum(OpportunityMonth.open_closing),
+        func.sum(OpportunityMonth.open_closing_cents),
+        func.sum(OpportunityMonth.open_weighted_cents_percent),
+    ]
+    months = (
+        select(owner, *month_sums)
+        .where(
+            OpportunityMonth.month >= period.start,
+            OpportunityMonth.month < period.end,
+            *scope.owner_only(owner),
+        )
+        .group_by(OpportunityMonth.owner_key)
+        .having(or_(month_sums[0] != 0, month_sums[2] != 0))
+    )
+    for owner_id, created, created_cents, closing, closing_cents, weighted in session.execute(months):
+        figures = totals[owner_id]
+        figures.created, figures.created_cents = int(created), int(created_cents)
+        figures.open_closing, figures.open_closing_cents = int(closing), int(closing_cents)
+        figures.weighted_cents_percent = int(weighted)
+    stage_owner = func.nullif(OpenOpportunityStage.owner_key, 0)
+    open_deals = func.sum(OpenOpportunityStage.open_deals)
+    qualified = (
+        sum_if(OpenOpportunityStage.stage.not_in(list(unqualified_stages)), OpenOpportunityStage.open_deals)
+        if unqualified_stages
+        else open_deals
+    )
+    stages = (
+        select(stage_owner, open_deals, qualified)
+        .where(*scope.owner_only(stage_owner))
+        .group_by(OpenOpportunityStage.owner_key)
+        .having(open_deals != 0)
+    )
+    for owner_id, open_any, qualified_count in session.execute(stages):
+        figures = totals[owner_id]
+        figures.open_any, figures.qualified = int(open_any), int(qualified_count)
+    return dict(totals)
+
+
+def _read_deal_totals(
+    session: Session, scope: Scope, period: Period, unqualified_stages: Sequence[str]
+) -> dict[int | None, DealTotals]:
+    """``owner_deal_totals`` from the deals themselves: open deals from the owner's open part of the
+    covering index, deals created from the creation-date index."""
     closing = in_period(Opportunity.close_date, period)
     cents = func.coalesce(AMOUNT_CENTS, 0)
     totals: dict[int | None, DealTotals] = defaultdict(DealTotals)
@@ -207,7 +281,7 @@ def owner_activity_counts(session: Session, scope: Scope, period: Period) -> dic
     read from the month counts).
     Otherwise the activities are counted (``_counted_activities``).
     """
-    if scope.activity_owner is None or not whole_months(period):
+    if scope.owner_only is None or not whole_months(period):
         return _counted_activities(session, scope, period)
     counts: dict[int | None, dict[str, int]] = defaultdict(dict)
     for owner_id, kind, count in session.execute(_kept_activities(scope, period, ActivityMonth.kind)):
@@ -219,8 +293,8 @@ def owner_month_activities(
     session: Session, scope: Scope, span: Period
 ) -> list[tuple[int | None, dt.date, int]]:
     """(owner, month, activities) for each month of ``span`` from ``ActivityMonth``: for whole
-    months under a scope on the owner alone (``scope.activity_owner``); a ``ValueError`` otherwise."""
-    if scope.activity_owner is None or not whole_months(span):
+    months under a scope on the owner alone (``scope.owner_only``); a ``ValueError`` otherwise."""
+    if scope.owner_only is None or not whole_months(span):
         raise ValueError("the month counts answer whole months under conditions on the owner alone")
     rows = session.execute(_kept_activities(scope, span, ActivityMonth.month))
     return [(owner_id, month, int(count)) for owner_id, month, count in rows]
@@ -228,7 +302,7 @@ def owner_month_activities(
 
 def _kept_activities(scope: Scope, period: Period, per: Any) -> Select[Any]:
     """(owner, ``per``, activities) from ``ActivityMonth`` for the months of ``period`` in scope."""
-    assert scope.activity_owner is not None  # checked by the callers
+    assert scope.owner_only is not None  # checked by the callers
     owner = func.nullif(ActivityMonth.owner_key, 0)
     activities = func.sum(ActivityMonth.activities)
     return (
@@ -236,7 +310,7 @@ def _kept_activities(scope: Scope, period: Period, per: Any) -> Select[Any]:
         .where(
             ActivityMonth.month >= period.start,
             ActivityMonth.month < period.end,
-            *scope.activity_owner(owner),
+            *scope.owner_only(owner),
         )
         .group_by(ActivityMonth.owner_key, per)
         .having(activities > 0)
@@ -312,6 +386,28 @@ def group_activities(
 
 ClosedRow = tuple[int, bool, int | None, int, int]
 
+# The histogram groups on one integer, (group * 2 + won) * _DAY_SPAN + cycle days + _DAY_OFFSET
+# (0 when the cycle is unknown), instead of three columns: SQLite sorts a million-deal year's
+# closed deals to group them, and one integer key sorts faster (0.51 s against 0.61 s at 332,000).
+_DAY_OFFSET = 1 << 21
+_DAY_SPAN = 1 << 22
+
+
+def _histogram_key(session: Session, group: Any) -> ColumnElement[int]:
+    """The grouping key of a closed deal in ``group`` (a column or a number)."""
+    won = cast(Opportunity.is_won, Integer)
+    days = func.coalesce(cycle_days(session) + literal_column(str(_DAY_OFFSET)), 0)
+    # A BIGINT factor: PostgreSQL's integer product would overflow from group 512 on.
+    span = cast(literal_column(str(_DAY_SPAN)), BigInteger)
+    return type_coerce((group * 2 + won) * span + days, Integer)
+
+
+def _from_key(key: int) -> tuple[int, bool, int | None]:
+    """(group, won?, cycle days) back from ``_histogram_key``."""
+    pair, days = divmod(int(key), _DAY_SPAN)
+    group, won = divmod(pair, 2)
+    return group, bool(won), None if days == 0 else days - _DAY_OFFSET
+
 
 def group_closed_histogram(
     session: Session, scope: Scope, groups: OwnerGroups, period: Period
@@ -323,7 +419,6 @@ def group_closed_histogram(
     each owner's closed deals of the period from the covering owner index; deals without a listed
     owner are counted apart.
     """
-    days = cycle_days(session)
     cents = func.coalesce(func.sum(func.coalesce(AMOUNT_CENTS, 0)), 0)
     closed_in_period = [
         *scope.opportunity,
@@ -331,36 +426,44 @@ def group_closed_histogram(
         in_period(Opportunity.close_date, period),
     ]
     pairs = [(owner, group) for owner, owned in groups.members.items() for group in owned]
-    rows: list[tuple[Any, ...]] = []
+    rows: list[ClosedRow] = []
+
+    def add(group: int | None, key: int, count: int, total: int) -> None:
+        keyed_group, is_won, days = _from_key(key)
+        rows.append((keyed_group if group is None else group, is_won, days, int(count), int(total)))
+
     if pairs and len(pairs) <= MAX_MAPPED_OWNERS:
         mapping = integer_rows("owner_group", ["owner_id", "group_no"], pairs)
+        key = _histogram_key(session, mapping.c.group_no)
         statement = (
-            select(mapping.c.group_no, Opportunity.is_won, days, func.count(), cents)
+            select(key, func.count(), cents)
             .select_from(mapping)
             .join(Opportunity, Opportunity.owner_id == mapping.c.owner_id)
             .where(*closed_in_period)
-            .group_by(mapping.c.group_no, Opportunity.is_won, days)
+            .group_by(key)
         )
-        rows.extend(tuple(row) for row in session.execute(statement))
+        for key_value, count, total in session.execute(statement):
+            add(None, key_value, count, total)
+        ownerless_key = _histogram_key(session, 0)
         ownerless = (
-            select(Opportunity.is_won, days, func.count(), cents)
+            select(ownerless_key, func.count(), cents)
             .where(*closed_in_period, Opportunity.owner_id.is_(None))
-            .group_by(Opportunity.is_won, days)
+            .group_by(ownerless_key)
         )
-        rows.extend((groups.ownerless, *row) for row in session.execute(ownerless))
+        for key_value, count, total in session.execute(ownerless):
+            add(groups.ownerless, key_value, count, total)
     else:
         # Too many owners to ship: group per owner in the database and map here.
+        owner_key = _histogram_key(session, 0)
         per_owner = (
-            select(Opportunity.owner_id, Opportunity.is_won, days, func.count(), cents)
+            select(Opportunity.owner_id, owner_key, func.count(), cents)
             .where(*closed_in_period)
-            .group_by(Opportunity.owner_id, Opportunity.is_won, days)
+            .group_by(Opportunity.owner_id, owner_key)
         )
-        for owner, *row in session.execute(per_owner):
-            rows.extend((group, *row) for group in groups.of(owner))
-    return [
-        (group, bool(is_won), None if day is None else int(day), int(count), int(total))
-        for group, is_won, day, count, total in rows
-    ]
+        for owner, key_value, count, total in session.execute(per_owner):
+            for group in groups.of(owner):
+                add(group, key_value, count, total)
+    return rows
 
 
 def is_partition(groups: OwnerGroups) -> bool:

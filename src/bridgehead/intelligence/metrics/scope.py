@@ -52,9 +52,10 @@ class Scope:
     unrestricted: bool = False
     # Whose records the viewer may see (quotas are read with it too).
     visibility: Visibility = field(default_factory=everything_visible, compare=False)
-    # When the activity conditions depend on nothing but the owner (no segment, product, priority
-    # or extra condition): the same conditions over any owner column, e.g. ``ActivityMonth``'s.
-    activity_owner: Callable[[ColumnElement[Any]], list[ColumnElement[bool]]] | None = field(
+    # When the conditions depend on nothing but the owner (no segment, product, priority or extra
+    # condition): the same conditions over any owner column, e.g. those of the counts the database
+    # keeps per owner (``ActivityMonth``, ``OpportunityMonth``, ``OpenOpportunityStage``).
+    owner_only: Callable[[ColumnElement[Any]], list[ColumnElement[bool]]] | None = field(
         default=None, compare=False
     )
 
@@ -146,5 +147,5 @@ def resolve_scope(session: Session, *, viewer: User | None, filters: MetricFilte
         activity=activity,
         unrestricted=unrestricted,
         visibility=visibility,
-        activity_owner=owner_conditions if filters.segment_id is None and not deal_conditions else None,
+        owner_only=owner_conditions if filters.segment_id is None and not deal_conditions else None,
     )

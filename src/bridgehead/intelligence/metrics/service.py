@@ -605,7 +605,7 @@ def _activity_trend(
     totals: dict[tuple[str, str], int] = defaultdict(int)
     if (
         by in rollup.OWNER_DIMENSIONS
-        and scope.activity_owner is not None
+        and scope.owner_only is not None
         and all(rollup.whole_months(period) for period in periods)
     ):
         groups = rollup.owner_groups(session, by)
