@@ -116,14 +116,14 @@ def activity_month_kept(session: Session) -> dict[MonthKey, int]:
 
 
 # (owner key, month) -> (created, created cents, open closing, open closing cents, weighted); and
-# (owner key, stage) -> open deals.
-OpportunitySums = tuple[dict[tuple[int, dt.date], tuple[int, ...]], dict[tuple[int, str], int]]
+# (owner key, stage) -> (open deals, sum of their probabilities, how many have one).
+OpportunitySums = tuple[dict[tuple[int, dt.date], tuple[int, ...]], dict[tuple[int, str], tuple[int, ...]]]
 
 
 def opportunity_sums_counted(session: Session) -> OpportunitySums:
     """What ``opportunity_month`` and ``open_opportunity_stage`` should hold, from the deals one by one."""
     months: dict[tuple[int, dt.date], list[int]] = {}
-    stages: Counter[tuple[int, str]] = Counter()
+    stages: dict[tuple[int, str], list[int]] = {}
     deals = select(
         Opportunity.owner_id,
         Opportunity.created_at,
@@ -140,13 +140,19 @@ def opportunity_sums_counted(session: Session) -> OpportunitySums:
         figures = months.setdefault((owner, dt.date(created.year, created.month, 1)), [0] * 5)
         figures[0], figures[1] = figures[0] + 1, figures[1] + cents
         if not is_closed:
-            stages[(owner, stage)] += 1
+            figures = stages.setdefault((owner, stage), [0, 0, 0])
+            figures[0] += 1
+            if probability is not None:
+                figures[1], figures[2] = figures[1] + probability, figures[2] + 1
             if close_date is not None:
                 figures = months.setdefault((owner, close_date.replace(day=1)), [0] * 5)
                 figures[2] += 1
                 figures[3] += cents
                 figures[4] += cents * (probability or 0)
-    return {key: tuple(value) for key, value in months.items()}, dict(stages)
+    return (
+        {key: tuple(value) for key, value in months.items()},
+        {key: tuple(value) for key, value in stages.items()},
+    )
 
 
 def opportunity_sums_kept(session: Session) -> OpportunitySums:
@@ -163,7 +169,7 @@ def opportunity_sums_kept(session: Session) -> OpportunitySums:
         for row in session.scalars(select(OpportunityMonth))
     }
     stages = {
-        (row.owner_key, row.stage): row.open_deals
+        (row.owner_key, row.stage): (row.open_deals, row.probability_total, row.with_probability)
         for row in session.scalars(select(OpenOpportunityStage))
         if row.open_deals
     }

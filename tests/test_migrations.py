@@ -317,7 +317,7 @@ def test_opportunity_sums_count_the_deals_stored_before_them_and_follow_writes_a
             (0, dt.date(2026, 3, 1)): (0, 0, 1, 10_025, 10_025 * 30),
             (owner_id, dt.date(2026, 3, 1)): (0, 0, 1, 10_025, 10_025 * 30),
         }
-        assert stages == {(0, "Proposal"): 1, (owner_id, "Proposal"): 1}
+        assert stages == {(0, "Proposal"): (1, 30, 1), (owner_id, "Proposal"): (1, 30, 1)}
         assert (months, stages) == opportunity_sums_counted(session)
         session.execute(update(Opportunity).values(owner_id=owner_id, stage="Negotiation"))
         assert opportunity_sums_kept(session) == opportunity_sums_counted(session)

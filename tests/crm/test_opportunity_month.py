@@ -60,7 +60,7 @@ def test_sums_follow_inserts_updates_and_deletes(db_session: Session) -> None:
     months, stages = opportunity_sums_kept(db_session)
     assert months[(ann.id, dt.date(2026, 1, 1))] == (3, 100_050 + 1_000_000 + 1_000_000, 0, 0, 0)
     assert months[(ann.id, dt.date(2026, 3, 1))] == (0, 0, 1, 100_050, 100_050 * 40)
-    assert stages[(ann.id, "Discovery")] == 1
+    assert stages[(ann.id, "Discovery")] == (1, 40, 1)
     assert (ann.id, "Closed Won") not in stages
     _assert_kept(db_session)
 

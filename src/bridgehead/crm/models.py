@@ -305,11 +305,15 @@ class OpportunityMonth(Base):
 
 
 class OpenOpportunityStage(Base):
-    """Open deals per owner and CRM stage, whatever their close date. Kept by the database itself
-    (migration 0022, as ``OpportunityMonth``): the metrics' open deals and qualified pipeline."""
+    """Open deals per owner and CRM stage, whatever their close date, with the sum and count of
+    their probabilities. Kept by the database itself (migration 0022, as ``OpportunityMonth``):
+    the metrics' open deals and qualified pipeline, and the stage ladder's order."""
 
     __tablename__ = "open_opportunity_stage"
 
     owner_key: Mapped[int] = mapped_column(Integer, primary_key=True)
     stage: Mapped[str] = mapped_column(String(80), primary_key=True)
     open_deals: Mapped[int] = mapped_column(Integer)
+    # Over the open deals with a probability: its sum, and how many they are.
+    probability_total: Mapped[int] = mapped_column(BigInteger)
+    with_probability: Mapped[int] = mapped_column(Integer)

@@ -646,8 +646,14 @@ def recount_opportunity_counts(session: Session) -> None:
     session.execute(delete(OpenOpportunityStage))
     session.execute(
         insert(OpenOpportunityStage).from_select(
-            ["owner_key", "stage", "open_deals"],
-            select(owner, Opportunity.stage, func.count())
+            ["owner_key", "stage", "open_deals", "probability_total", "with_probability"],
+            select(
+                owner,
+                Opportunity.stage,
+                func.count(),
+                func.coalesce(func.sum(Opportunity.probability), 0),
+                func.count(Opportunity.probability),
+            )
             .where(Opportunity.is_closed.is_(False))
             .group_by(owner, Opportunity.stage),
         )

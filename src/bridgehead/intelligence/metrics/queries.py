@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from bridgehead.common.sql import distinct_by_seeks
 from bridgehead.common.types import Period
-from bridgehead.crm.models import Activity, Opportunity, OpportunityHistory
+from bridgehead.crm.models import Activity, OpenOpportunityStage, Opportunity, OpportunityHistory
 from bridgehead.intelligence.metrics.scope import Scope
 from bridgehead.intelligence.slices import Slice
 
@@ -207,9 +207,10 @@ def stage_catalogue_rows(session: Session) -> list[tuple[str, bool, bool, float 
     A stage is closed (won) when any deal in it is closed (won). Read from the stage index one seek
     at a time: the stages by a loose index scan, then per stage its "largest" closed flag and its
     closed deals' largest won flag (each the first entry of the stage's part of the
-    (stage, is_closed, is_won, …) index, read backwards), and the average probability over its
-    open deals only (the ladder orders open stages by it); the closed deals, most of a mature book,
-    are never read.
+    (stage, is_closed, is_won, …) index, read backwards). The average probability of each stage's
+    open deals (the ladder orders open stages by it) comes from the sums the database keeps per
+    owner and stage (``OpenOpportunityStage``), so no deal is read for it (at 1,000,000 deals the
+    open deals' probabilities took 0.1-0.18 s of a cold headline on SQLite).
 
     The flags are ``ORDER BY … DESC LIMIT 1`` lookups and not ``EXISTS``: PostgreSQL estimated an
     ``EXISTS (… stage = s AND is_closed)`` to find a row early in a sequential scan and read the
@@ -221,21 +222,26 @@ def stage_catalogue_rows(session: Session) -> list[tuple[str, bool, bool, float 
     def first_flag(flag: Any, *conditions: ColumnElement[bool]) -> Any:
         return select(flag).where(in_stage, *conditions).order_by(flag.desc()).limit(1).scalar_subquery()
 
-    open_probability = (
-        select(func.avg(Opportunity.probability))
-        .where(in_stage, Opportunity.is_closed.is_(False))
-        .scalar_subquery()
-    )
     statement = select(
         stages.c.value,
         first_flag(Opportunity.is_closed),
         # A won deal is closed (the table's check), so the closed deals hold every won one.
         first_flag(Opportunity.is_won, Opportunity.is_closed == true()),
-        open_probability,
     )
+    probabilities = {
+        stage: int(total) / int(count)
+        for stage, total, count in session.execute(
+            select(
+                OpenOpportunityStage.stage,
+                func.sum(OpenOpportunityStage.probability_total),
+                func.sum(OpenOpportunityStage.with_probability),
+            ).group_by(OpenOpportunityStage.stage)
+        )
+        if count
+    }
     return [
-        (stage, bool(closed), bool(won), None if probability is None else float(probability))
-        for stage, closed, won, probability in session.execute(statement)
+        (stage, bool(closed), bool(won), probabilities.get(stage))
+        for stage, closed, won in session.execute(statement)
     ]
 
 

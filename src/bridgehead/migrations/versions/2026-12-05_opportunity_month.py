@@ -9,7 +9,8 @@ transaction (as ``activity_month``, migration 0021):
 * ``opportunity_month``: per owner (0 for none) and calendar month, the deals created that month
   (UTC) and their amount; the open deals whose close date falls in it, their amount, and amount
   times probability.
-* ``open_opportunity_stage``: per owner and CRM stage, the open deals (whatever their close date).
+* ``open_opportunity_stage``: per owner and CRM stage, the open deals (whatever their close date),
+  and the sum and count of their probabilities (the stage ladder orders open stages by the average).
 
 PostgreSQL: statement-level triggers with transition tables; one grouped upsert per table and
 statement, in key order, and only for the keys whose sums change (an update of a deal's name
@@ -66,9 +67,14 @@ def _month_rows(rows: str, sign: str, postgres: bool) -> str:
     )
 
 
+_STAGE_FIGURES = ("open_deals", "probability_total", "with_probability")
+
+
 def _stage_rows(rows: str, sign: str) -> str:
     return (
-        f"SELECT coalesce(owner_id, 0) AS owner_key, stage, {sign}1 AS open_deals "  # noqa: S608
+        f"SELECT coalesce(owner_id, 0) AS owner_key, stage, {sign}1 AS open_deals, "  # noqa: S608
+        f"{sign}coalesce(probability, 0) AS probability_total, "
+        f"{sign}(CASE WHEN probability IS NULL THEN 0 ELSE 1 END) AS with_probability "
         f"FROM {rows} WHERE NOT is_closed"
     )
 
@@ -80,16 +86,20 @@ def _postgres_upserts(deltas: list[tuple[str, str]]) -> str:
     sums = ", ".join(f"sum({name})" for name in _MONTH_FIGURES)
     changed = " OR ".join(f"sum({name}) <> 0" for name in _MONTH_FIGURES)
     added = ", ".join(f"{name} = opportunity_month.{name} + EXCLUDED.{name}" for name in _MONTH_FIGURES)
+    stage_sums = ", ".join(f"sum({name})" for name in _STAGE_FIGURES)
+    stage_changed = " OR ".join(f"sum({name}) <> 0" for name in _STAGE_FIGURES)
+    stage_added = ", ".join(
+        f"{name} = open_opportunity_stage.{name} + EXCLUDED.{name}" for name in _STAGE_FIGURES
+    )
     return (
         f"INSERT INTO opportunity_month (owner_key, month, {', '.join(_MONTH_FIGURES)}) "  # noqa: S608
         f"SELECT owner_key, month, {sums} FROM ({months}) AS delta GROUP BY owner_key, month "
         f"HAVING {changed} ORDER BY owner_key, month "
         f"ON CONFLICT (owner_key, month) DO UPDATE SET {added}; "
-        "INSERT INTO open_opportunity_stage (owner_key, stage, open_deals) "
-        f"SELECT owner_key, stage, sum(open_deals) FROM ({stages}) AS delta GROUP BY owner_key, stage "
-        "HAVING sum(open_deals) <> 0 ORDER BY owner_key, stage "
-        "ON CONFLICT (owner_key, stage) "
-        "DO UPDATE SET open_deals = open_opportunity_stage.open_deals + EXCLUDED.open_deals"
+        f"INSERT INTO open_opportunity_stage (owner_key, stage, {', '.join(_STAGE_FIGURES)}) "
+        f"SELECT owner_key, stage, {stage_sums} FROM ({stages}) AS delta GROUP BY owner_key, stage "
+        f"HAVING {stage_changed} ORDER BY owner_key, stage "
+        f"ON CONFLICT (owner_key, stage) DO UPDATE SET {stage_added}"
     )
 
 
@@ -132,9 +142,12 @@ def _sqlite_add(row: str, sign: str) -> str:
         "ON CONFLICT (owner_key, month) DO UPDATE SET open_closing = open_closing + excluded.open_closing, "
         "open_closing_cents = open_closing_cents + excluded.open_closing_cents, "
         "open_weighted_cents_percent = open_weighted_cents_percent + excluded.open_weighted_cents_percent; "
-        "INSERT INTO open_opportunity_stage (owner_key, stage, open_deals) "
-        f"SELECT {owner}, {row}.stage, {sign}1 WHERE NOT {row}.is_closed "
-        "ON CONFLICT (owner_key, stage) DO UPDATE SET open_deals = open_deals + excluded.open_deals;"
+        f"INSERT INTO open_opportunity_stage (owner_key, stage, {', '.join(_STAGE_FIGURES)}) "
+        f"SELECT {owner}, {row}.stage, {sign}1, {sign}coalesce({row}.probability, 0), "
+        f"{sign}({row}.probability IS NOT NULL) WHERE NOT {row}.is_closed "
+        "ON CONFLICT (owner_key, stage) DO UPDATE SET open_deals = open_deals + excluded.open_deals, "
+        "probability_total = probability_total + excluded.probability_total, "
+        "with_probability = with_probability + excluded.with_probability;"
     )
 
 
@@ -170,6 +183,8 @@ def upgrade() -> None:
         sa.Column("owner_key", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=80), nullable=False),
         sa.Column("open_deals", sa.Integer(), nullable=False),
+        sa.Column("probability_total", sa.BigInteger(), nullable=False),
+        sa.Column("with_probability", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("owner_key", "stage", name=op.f("pk_open_opportunity_stage")),
         sqlite_with_rowid=False,
     )
@@ -180,8 +195,9 @@ def upgrade() -> None:
         "GROUP BY owner_key, month"
     )
     op.execute(
-        "INSERT INTO open_opportunity_stage (owner_key, stage, open_deals) "
-        "SELECT coalesce(owner_id, 0), stage, count(*) FROM opportunity WHERE NOT is_closed GROUP BY 1, 2"
+        f"INSERT INTO open_opportunity_stage (owner_key, stage, {', '.join(_STAGE_FIGURES)}) "  # noqa: S608
+        "SELECT coalesce(owner_id, 0), stage, count(*), coalesce(sum(probability), 0), count(probability) "
+        "FROM opportunity WHERE NOT is_closed GROUP BY 1, 2"
     )
     if postgres:
         for name, body in _POSTGRES_FUNCTIONS.items():
