@@ -16,10 +16,11 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import Role, User
-from bridgehead.crm.models import ForecastCategory, Opportunity
+from bridgehead.crm.models import ForecastCategory, Opportunity, OrgUnitKind
 from bridgehead.intelligence.metrics import rollup, service
-from bridgehead.intelligence.metrics.periods import parse_period
+from bridgehead.intelligence.metrics.periods import Grain, parse_period
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
+from bridgehead.intelligence.schemas import TrendMetric
 from bridgehead.intelligence.slices import Dimension
 from tests.factories import make_opportunity, make_org_unit, make_user
 from tests.helpers import opportunity_sums_counted, opportunity_sums_kept
@@ -250,3 +251,49 @@ def test_sliced_metrics_from_the_sums_equal_reading_the_deals(
     monkeypatch.setattr(rollup, "whole_months", lambda period: False)
     assert figures() == kept
     assert kept
+
+
+@pytest.mark.parametrize(
+    "by", [Dimension.ALL, Dimension.REP, Dimension.MANAGER, Dimension.TEAM, Dimension.OFFICE]
+)
+def test_the_pipeline_created_trend_from_the_month_sums_equals_reading_the_deals(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch, by: Dimension
+) -> None:
+    company = make_org_unit(db_session, kind=OrgUnitKind.COMPANY)
+    region = make_org_unit(db_session, parent_id=company.id, kind=OrgUnitKind.REGION)
+    team = make_org_unit(db_session, parent_id=region.id, kind=OrgUnitKind.TEAM)
+    manager = make_user(db_session, org_unit_id=region.id, role=Role.MANAGER)
+    reps = [make_user(db_session, org_unit_id=team.id, manager_id=manager.id) for _ in range(2)]
+    loner = make_user(db_session)  # no org unit, no manager
+    owners = [*reps, manager, loner, None]
+    for index in range(40):
+        owner = owners[index % len(owners)]
+        make_opportunity(
+            db_session,
+            owner_id=owner.id if owner is not None else None,
+            created_at=dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=11 * index, hours=23),
+            amount=None if index % 9 == 0 else Decimal(100 * index) + Decimal("0.25"),
+            is_closed=index % 4 == 0,
+            is_won=index % 8 == 0,
+        )
+    db_session.flush()
+    filters = MetricFilters(period=parse_period("2025-Q4"))
+
+    def created_trend() -> list[tuple[str, str, object]]:
+        result = service.trend(
+            db_session,
+            viewer=None,
+            filters=filters,
+            metric=TrendMetric.PIPELINE_CREATED,
+            grain=Grain.QUARTER,
+            count=4,
+            by=by,
+        )
+        return [(point.period, point.label, point.value) for point in result.points]
+
+    kept = created_trend()
+    monkeypatch.setattr(rollup, "whole_months", lambda period: False)
+    assert created_trend() == kept
+    # Deal i is created 11 i days and 23 hours after 1 January 2025: i = 0..33 in 2025.
+    expected = sum(Decimal(100 * i) + Decimal("0.25") for i in range(34) if i % 9)
+    assert sum(value for _period, _label, value in kept if isinstance(value, Decimal)) == expected

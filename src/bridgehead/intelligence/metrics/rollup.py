@@ -300,6 +300,28 @@ def owner_month_activities(
     return [(owner_id, month, int(count)) for owner_id, month, count in rows]
 
 
+def owner_month_created(
+    session: Session, scope: Scope, span: Period
+) -> list[tuple[int | None, dt.date, int]]:
+    """(owner, month, cents) of the deals created in each month of ``span`` (months with any), from
+    ``OpportunityMonth``: for whole months under a scope on the owner alone (``scope.owner_only``);
+    a ``ValueError`` otherwise."""
+    if scope.owner_only is None or not whole_months(span):
+        raise ValueError("the month sums answer whole months under conditions on the owner alone")
+    owner = func.nullif(OpportunityMonth.owner_key, 0)
+    statement = (
+        select(owner, OpportunityMonth.month, func.sum(OpportunityMonth.created_cents))
+        .where(
+            OpportunityMonth.month >= span.start,
+            OpportunityMonth.month < span.end,
+            OpportunityMonth.created != 0,
+            *scope.owner_only(owner),
+        )
+        .group_by(OpportunityMonth.owner_key, OpportunityMonth.month)
+    )
+    return [(owner_id, month, int(cents)) for owner_id, month, cents in session.execute(statement)]
+
+
 def _kept_activities(scope: Scope, period: Period, per: Any) -> Select[Any]:
     """(owner, ``per``, activities) from ``ActivityMonth`` for the months of ``period`` in scope."""
     assert scope.owner_only is not None  # checked by the callers

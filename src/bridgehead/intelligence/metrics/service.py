@@ -593,30 +593,61 @@ def _trend_slice(
     return Slice(by, by_period.key, grouped.label, grouped.joins)
 
 
+def _from_month_sums(scope: Scope, periods: list[Period], by: Dimension) -> bool:
+    """Whether a trend can add up the per-owner month sums the database keeps: whole-month
+    periods, a dimension the owner decides and a scope on the owner alone."""
+    return (
+        by in rollup.OWNER_DIMENSIONS
+        and scope.owner_only is not None
+        and all(rollup.whole_months(period) for period in periods)
+    )
+
+
+def _months_into_periods(
+    session: Session, rows: list[tuple[int | None, dt.date, int]], periods: list[Period], by: Dimension
+) -> dict[tuple[str, str], int]:
+    """(owner, month, figure) rows added up per (period label, group label)."""
+    groups = rollup.owner_groups(session, by)
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for owner, month, figure in rows:
+        label = next(period.label for period in periods if period.start <= month < period.end)
+        for group in groups.of(owner):
+            totals[(label, _label(groups.groups[group][1], by))] += figure
+    return dict(totals)
+
+
 def _activity_trend(
     session: Session, scope: Scope, periods: list[Period], span: Period, by: Dimension
 ) -> dict[tuple[str, str], int]:
     """Activities per (period label, group label) for the activity trend.
 
-    Whole-month periods, a dimension the owner decides and a scope on the owner alone: from the
-    per-month counts the database keeps (``rollup.owner_month_activities``), months added up into
-    periods and owners into groups here. Otherwise the activities are counted, grouped in SQL.
+    Where it can (``_from_month_sums``), from the per-month counts the database keeps
+    (``rollup.owner_month_activities``), months added up into periods and owners into groups
+    here. Otherwise the activities are counted, grouped in SQL.
     """
+    if _from_month_sums(scope, periods, by):
+        return _months_into_periods(session, rollup.owner_month_activities(session, scope, span), periods, by)
     totals: dict[tuple[str, str], int] = defaultdict(int)
-    if (
-        by in rollup.OWNER_DIMENSIONS
-        and scope.owner_only is not None
-        and all(rollup.whole_months(period) for period in periods)
-    ):
-        groups = rollup.owner_groups(session, by)
-        for owner, month, count in rollup.owner_month_activities(session, scope, span):
-            label = next(period.label for period in periods if period.start <= month < period.end)
-            for group in groups.of(owner):
-                totals[(label, _label(groups.groups[group][1], by))] += count
-        return dict(totals)
     slice_ = _trend_slice(session, by, ACTIVITY_SUBJECT, Activity.occurred_at, periods, is_datetime=True)
     for key, label, _kind, n in queries.activity_counts(session, scope, slice_, span):
         totals[(str(key), _label(label, by))] += n
+    return dict(totals)
+
+
+def _created_trend(
+    session: Session, scope: Scope, periods: list[Period], span: Period, by: Dimension
+) -> dict[tuple[str, str], int]:
+    """Cents of pipeline created per (period label, group label), for periods and groups with deals
+    created. Where it can (``_from_month_sums``), from the month sums the database keeps
+    (``rollup.owner_month_created``); otherwise from the deals, grouped in SQL, which over 8
+    quarters reads every deal created in two years (1,000,000 deals on SQLite, by all or by office:
+    0.76-1.47 s from the deals, 0.06-0.14 s from the sums)."""
+    if _from_month_sums(scope, periods, by):
+        return _months_into_periods(session, rollup.owner_month_created(session, scope, span), periods, by)
+    slice_ = _trend_slice(session, by, OPPORTUNITY_SUBJECT, Opportunity.created_at, periods, is_datetime=True)
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for key, label, _count, cents in queries.pipeline_created(session, scope, slice_, span):
+        totals[(str(key), _label(label, by))] += int(cents)
     return dict(totals)
 
 
@@ -661,15 +692,10 @@ def trend(
                 period_label, label_text = bucket[0].split("\x1f", 1)
                 points.append(TrendPoint(period=period_label, key=None, label=label_text, value=median))
     elif metric == TrendMetric.PIPELINE_CREATED:
-        slice_ = _trend_slice(
-            session, by, OPPORTUNITY_SUBJECT, Opportunity.created_at, periods, is_datetime=True
-        )
-        for key, label, _count, cents in queries.pipeline_created(session, scope, slice_, span):
-            points.append(
-                TrendPoint(
-                    period=str(key), key=None, label=_label(label, by), value=compute.cents_to_money(cents)
-                )
-            )
+        points = [
+            TrendPoint(period=p, key=None, label=label, value=compute.cents_to_money(cents))
+            for (p, label), cents in _created_trend(session, scope, periods, span, by).items()
+        ]
     elif metric == TrendMetric.QUOTA_ATTAINMENT:
         points = _quota_trend(session, scope, periods, by)
     else:
