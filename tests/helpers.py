@@ -7,6 +7,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from bridgehead.auth.models import User
+from bridgehead.auth.models import Role, User
 from bridgehead.cli import app
 from bridgehead.config import Settings, get_settings
 from bridgehead.crm.models import (
@@ -25,10 +26,13 @@ from bridgehead.crm.models import (
     OpenOpportunityStage,
     Opportunity,
     OpportunityMonth,
+    OrgUnitKind,
 )
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from bridgehead.intelligence.metrics.periods import parse_period
+from bridgehead.intelligence.metrics.scope import MetricFilters
 from bridgehead.web.deps import CSRF_COOKIE, SESSION_COOKIE
-from tests.factories import make_login_session
+from tests.factories import make_login_session, make_org_unit, make_user
 
 CSRF_TOKEN = "test-csrf-token"
 
@@ -174,3 +178,46 @@ def opportunity_sums_kept(session: Session) -> OpportunitySums:
         if row.open_deals
     }
     return {key: value for key, value in months.items() if any(value)}, stages
+
+
+@dataclass(frozen=True)
+class TeamAndOutsider:
+    """A region with two teams: a manager and a rep in one, an outsider in the other."""
+
+    team_id: int
+    manager: User
+    rep: User
+    outsider: User
+
+    def owner_only_scopes(self) -> list[tuple[User | None, MetricFilters]]:
+        """Viewers and filters whose scope depends on the owner alone (the month sums answer them):
+        a quarter, a month, the team over a year, the rep, and the manager as viewer."""
+        return [
+            (None, MetricFilters(period=parse_period("2026-Q2"))),
+            (None, MetricFilters(period=parse_period("2026-05"))),
+            (None, MetricFilters(period=parse_period("2026"), org_unit_id=self.team_id)),
+            (None, MetricFilters(period=parse_period("2026-Q2"), rep_id=self.rep.id)),
+            (self.manager, MetricFilters(period=parse_period("2026-Q2"))),
+        ]
+
+
+def team_and_outsider(session: Session) -> TeamAndOutsider:
+    """A region with two teams: a manager and a rep in one, an outsider in the other."""
+    region = make_org_unit(session)
+    team = make_org_unit(session, parent_id=region.id)
+    other_team = make_org_unit(session, parent_id=region.id)
+    manager = make_user(session, org_unit_id=team.id, role=Role.MANAGER)
+    rep = make_user(session, org_unit_id=team.id, manager_id=manager.id)
+    outsider = make_user(session, org_unit_id=other_team.id)
+    return TeamAndOutsider(team.id, manager, rep, outsider)
+
+
+def owners_across_a_tree(session: Session) -> list[User | None]:
+    """Owners for the trend tests, one per kind of place in the org tree: two reps in a team of a
+    region of the company, their manager (on the region), a user with no unit nor manager, and none."""
+    company = make_org_unit(session, kind=OrgUnitKind.COMPANY)
+    region = make_org_unit(session, parent_id=company.id, kind=OrgUnitKind.REGION)
+    team = make_org_unit(session, parent_id=region.id, kind=OrgUnitKind.TEAM)
+    manager = make_user(session, org_unit_id=region.id, role=Role.MANAGER)
+    reps = [make_user(session, org_unit_id=team.id, manager_id=manager.id) for _ in range(2)]
+    return [*reps, manager, make_user(session), None]

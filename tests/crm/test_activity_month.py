@@ -14,15 +14,14 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from bridgehead.auth.models import Role
-from bridgehead.crm.models import Account, Activity, ActivityDirection, ActivityKind, OrgUnitKind
+from bridgehead.crm.models import Account, Activity, ActivityDirection, ActivityKind
 from bridgehead.intelligence.metrics import rollup, service
 from bridgehead.intelligence.metrics.periods import Grain, parse_period
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
 from bridgehead.intelligence.schemas import TrendMetric
 from bridgehead.intelligence.slices import Dimension
-from tests.factories import make_account, make_activity, make_org_unit, make_user
-from tests.helpers import activities_counted, activity_month_kept
+from tests.factories import make_account, make_activity, make_user
+from tests.helpers import activities_counted, activity_month_kept, owners_across_a_tree, team_and_outsider
 
 UTC = dt.UTC
 
@@ -121,29 +120,19 @@ def test_truncate_empties_the_counts(db_session: Session) -> None:
 
 
 def test_metrics_read_the_same_activity_counts_as_counting(db_session: Session) -> None:
-    region = make_org_unit(db_session)
-    team = make_org_unit(db_session, parent_id=region.id)
-    other_team = make_org_unit(db_session, parent_id=region.id)
-    manager = make_user(db_session, org_unit_id=team.id, role=Role.MANAGER)
-    rep = make_user(db_session, org_unit_id=team.id, manager_id=manager.id)
-    outsider = make_user(db_session, org_unit_id=other_team.id)
+    people = team_and_outsider(db_session)
+    manager, rep = people.manager, people.rep
     for day, owner, kind in [
         (dt.datetime(2026, 4, 2, 9, tzinfo=UTC), rep, ActivityKind.CALL),
         (dt.datetime(2026, 5, 30, 23, tzinfo=UTC), rep, ActivityKind.EMAIL),
         (dt.datetime(2026, 6, 30, 23, 59, tzinfo=UTC), manager, ActivityKind.MEETING),
         (dt.datetime(2026, 7, 1, 0, 0, tzinfo=UTC), rep, ActivityKind.CALL),  # next quarter
-        (dt.datetime(2026, 5, 3, tzinfo=UTC), outsider, ActivityKind.TASK),
+        (dt.datetime(2026, 5, 3, tzinfo=UTC), people.outsider, ActivityKind.TASK),
     ]:
         make_activity(db_session, owner_id=owner.id, occurred_at=day, kind=kind)
     make_activity(db_session, owner_id=None, occurred_at=dt.datetime(2026, 4, 20, tzinfo=UTC))
     db_session.flush()
-    cases = [
-        (None, MetricFilters(period=parse_period("2026-Q2"))),
-        (None, MetricFilters(period=parse_period("2026-05"))),
-        (None, MetricFilters(period=parse_period("2026"), org_unit_id=team.id)),
-        (None, MetricFilters(period=parse_period("2026-Q2"), rep_id=rep.id)),
-        (manager, MetricFilters(period=parse_period("2026-Q2"))),
-    ]
+    cases = people.owner_only_scopes()
     for viewer, filters in cases:
         scope = resolve_scope(db_session, viewer=viewer, filters=filters)
         assert scope.owner_only is not None
@@ -165,13 +154,7 @@ def test_metrics_read_the_same_activity_counts_as_counting(db_session: Session) 
 def test_the_activity_trend_from_the_month_counts_equals_counting(
     db_session: Session, monkeypatch: pytest.MonkeyPatch, by: Dimension
 ) -> None:
-    company = make_org_unit(db_session, kind=OrgUnitKind.COMPANY)
-    region = make_org_unit(db_session, parent_id=company.id, kind=OrgUnitKind.REGION)
-    team = make_org_unit(db_session, parent_id=region.id, kind=OrgUnitKind.TEAM)
-    manager = make_user(db_session, org_unit_id=region.id, role=Role.MANAGER)
-    reps = [make_user(db_session, org_unit_id=team.id, manager_id=manager.id) for _ in range(2)]
-    loner = make_user(db_session)  # no org unit, no manager
-    owners = [*reps, manager, loner, None]
+    owners = owners_across_a_tree(db_session)
     for index in range(40):
         owner = owners[index % len(owners)]
         make_activity(

@@ -15,15 +15,20 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from bridgehead.auth.models import Role, User
-from bridgehead.crm.models import ForecastCategory, Opportunity, OrgUnitKind
+from bridgehead.auth.models import User
+from bridgehead.crm.models import ForecastCategory, Opportunity
 from bridgehead.intelligence.metrics import rollup, service
 from bridgehead.intelligence.metrics.periods import Grain, parse_period
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
 from bridgehead.intelligence.schemas import TrendMetric
 from bridgehead.intelligence.slices import Dimension
-from tests.factories import make_opportunity, make_org_unit, make_user
-from tests.helpers import opportunity_sums_counted, opportunity_sums_kept
+from tests.factories import make_opportunity, make_user
+from tests.helpers import (
+    opportunity_sums_counted,
+    opportunity_sums_kept,
+    owners_across_a_tree,
+    team_and_outsider,
+)
 
 UTC = dt.UTC
 
@@ -171,12 +176,8 @@ def test_truncate_empties_the_sums(db_session: Session) -> None:
 
 
 def test_metrics_read_the_same_deal_figures_as_reading_the_deals(db_session: Session) -> None:
-    region = make_org_unit(db_session)
-    team = make_org_unit(db_session, parent_id=region.id)
-    other_team = make_org_unit(db_session, parent_id=region.id)
-    manager = make_user(db_session, org_unit_id=team.id, role=Role.MANAGER)
-    rep = make_user(db_session, org_unit_id=team.id, manager_id=manager.id)
-    outsider = make_user(db_session, org_unit_id=other_team.id)
+    people = team_and_outsider(db_session)
+    manager, rep, outsider = people.manager, people.rep, people.outsider
     for created, close, owner, stage, closed in [
         (dt.datetime(2026, 4, 2, 9, tzinfo=UTC), dt.date(2026, 6, 30), rep, "Qualification", False),
         (dt.datetime(2026, 5, 30, 23, tzinfo=UTC), dt.date(2026, 7, 1), rep, "Proposal", False),
@@ -196,13 +197,7 @@ def test_metrics_read_the_same_deal_figures_as_reading_the_deals(db_session: Ses
         )
     db_session.flush()
     unqualified = ["Qualification"]
-    cases = [
-        (None, MetricFilters(period=parse_period("2026-Q2"))),
-        (None, MetricFilters(period=parse_period("2026-05"))),
-        (None, MetricFilters(period=parse_period("2026"), org_unit_id=team.id)),
-        (None, MetricFilters(period=parse_period("2026-Q2"), rep_id=rep.id)),
-        (manager, MetricFilters(period=parse_period("2026-Q2"))),
-    ]
+    cases = people.owner_only_scopes()
     for viewer, filters in cases:
         scope = resolve_scope(db_session, viewer=viewer, filters=filters)
         assert scope.owner_only is not None
@@ -222,13 +217,13 @@ def test_metrics_read_the_same_deal_figures_as_reading_the_deals(db_session: Ses
     }
 
 
-@pytest.mark.parametrize("by", [Dimension.ALL, Dimension.REP, Dimension.TEAM])
+@pytest.mark.parametrize(
+    "by", [Dimension.ALL, Dimension.REP, Dimension.MANAGER, Dimension.TEAM, Dimension.OFFICE]
+)
 def test_sliced_metrics_from_the_sums_equal_reading_the_deals(
     db_session: Session, monkeypatch: pytest.MonkeyPatch, by: Dimension
 ) -> None:
-    team = make_org_unit(db_session)
-    reps = [make_user(db_session, org_unit_id=team.id) for _ in range(3)]
-    owners = [*reps, None]
+    owners = owners_across_a_tree(db_session)
     for index in range(60):
         owner = owners[index % len(owners)]
         make_opportunity(
@@ -259,13 +254,7 @@ def test_sliced_metrics_from_the_sums_equal_reading_the_deals(
 def test_the_pipeline_created_trend_from_the_month_sums_equals_reading_the_deals(
     db_session: Session, monkeypatch: pytest.MonkeyPatch, by: Dimension
 ) -> None:
-    company = make_org_unit(db_session, kind=OrgUnitKind.COMPANY)
-    region = make_org_unit(db_session, parent_id=company.id, kind=OrgUnitKind.REGION)
-    team = make_org_unit(db_session, parent_id=region.id, kind=OrgUnitKind.TEAM)
-    manager = make_user(db_session, org_unit_id=region.id, role=Role.MANAGER)
-    reps = [make_user(db_session, org_unit_id=team.id, manager_id=manager.id) for _ in range(2)]
-    loner = make_user(db_session)  # no org unit, no manager
-    owners = [*reps, manager, loner, None]
+    owners = owners_across_a_tree(db_session)
     for index in range(40):
         owner = owners[index % len(owners)]
         make_opportunity(
