@@ -1,5 +1,6 @@
 """Database plumbing: a trusted bulk write sets SQLite's per-row key checks aside for its own
-transaction only, and index builds leave the connection's settings as they were."""
+transaction only, index builds leave the connection's settings as they were, and a write that lost
+to another transaction is told apart from a wrong statement."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bridgehead.config import Settings
-from bridgehead.db import SQLITE_PAGE_SIZE, begin_trusted_bulk_write, make_engine, sqlite_index_build
+from bridgehead.db import (
+    SQLITE_PAGE_SIZE,
+    begin_trusted_bulk_write,
+    is_write_conflict,
+    make_engine,
+    sqlite_index_build,
+)
 from bridgehead.migrate import upgrade_database
 
 # A contact of an account that does not exist.
@@ -125,3 +132,44 @@ def test_a_new_sqlite_database_gets_16_kib_pages_and_an_existing_one_keeps_its_o
             assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
     finally:
         engine.dispose()
+
+
+def test_sqlites_write_lock_held_by_another_connection_is_a_write_conflict(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    engine = make_engine(Settings(), url=f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE note (body TEXT)")
+        connection.commit()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            with pytest.raises(OperationalError) as locked:
+                connection.exec_driver_sql("INSERT INTO note VALUES ('mine')")
+            assert is_write_conflict(locked.value)
+            connection.rollback()
+            with pytest.raises(OperationalError) as wrong:
+                connection.exec_driver_sql("SELECT * FROM no_such_table")
+            assert not is_write_conflict(wrong.value)
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+
+
+def test_a_postgres_lock_timeout_is_a_write_conflict_and_a_wrong_statement_is_not(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("lock timeouts and SQLSTATEs are PostgreSQL's")
+    with engine.connect() as holder, engine.connect() as waiter:
+        holder.execute(text("SELECT pg_advisory_xact_lock(704221)"))
+        waiter.execute(text("SET LOCAL lock_timeout = '20ms'"))
+        with pytest.raises(DBAPIError) as timed_out:
+            waiter.execute(text("SELECT pg_advisory_xact_lock(704221)"))
+        assert is_write_conflict(timed_out.value)
+        waiter.rollback()
+        with pytest.raises(DBAPIError) as wrong:
+            waiter.execute(text("SELECT * FROM no_such_table"))
+        assert not is_write_conflict(wrong.value)
+        waiter.rollback()
+        holder.rollback()

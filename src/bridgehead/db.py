@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -270,3 +271,25 @@ def _detach_scratch_databases(dbapi_connection: Any, record: ConnectionPoolEntry
         finally:
             if os.path.exists(path):
                 os.remove(path)
+
+
+# PostgreSQL's SQLSTATEs for a write that lost to another transaction: deadlock detected,
+# serialization failure, lock not available (a lock timeout).
+_POSTGRES_CONFLICTS = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_write_conflict(error: DBAPIError) -> bool:
+    """Whether ``error`` means another transaction held what this one needed (SQLite's write lock
+    past ``busy_timeout``, a PostgreSQL deadlock or lock timeout), not that the statement was
+    wrong: the transaction was rolled back as a whole and the same work may simply be tried again.
+
+    Writes that keep derived sums (``activity_month``, ``opportunity_month``) lock the owner's
+    month rows until the writer commits, so two writers may meet there.
+    """
+    original = error.orig
+    if getattr(original, "sqlstate", None) in _POSTGRES_CONFLICTS:
+        return True
+    message = str(original).lower()
+    return type(original).__module__.startswith("sqlite3") and (
+        "database is locked" in message or "database table is locked" in message
+    )

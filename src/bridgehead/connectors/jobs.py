@@ -33,7 +33,7 @@ from bridgehead.connectors import imports, uploads
 from bridgehead.connectors.after_import import scan_after_import
 from bridgehead.connectors.engine import ImportFailed, ImportReport
 from bridgehead.connectors.service import check_may_import
-from bridgehead.db import begin_trusted_bulk_write
+from bridgehead.db import begin_trusted_bulk_write, is_write_conflict
 from bridgehead.errors import BridgeheadError, NotFound
 
 logger = logging.getLogger(__name__)
@@ -251,13 +251,14 @@ class ImportJobs:
         except OperationalError as exc:
             if own_session:
                 work.rollback()
-            if "locked" not in str(exc.orig):
+            conflict = is_write_conflict(exc)
+            if not conflict:
                 logger.exception("import job %s failed", job.id)
             job.error_status, job.status = 503, "failed"
             job.error = (
                 "the database stayed busy with another write (an import or a scan from the command line?); "
                 "nothing was written: start the import again when that is done"
-                if "locked" in str(exc.orig)
+                if conflict
                 else "the import failed on a database error; the error has been logged"
             )
         except Exception:

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -21,7 +22,7 @@ from bridgehead import __version__
 from bridgehead.config import Settings
 from bridgehead.connectors.jobs import ImportJobs
 from bridgehead.connectors.uploads import UploadLimits
-from bridgehead.db import make_engine, make_session_factory
+from bridgehead.db import is_write_conflict, make_engine, make_session_factory
 from bridgehead.errors import AuthenticationFailed, BridgeheadError, http_status_for
 from bridgehead.web.deps import CSRF_COOKIE, CsrfFailed, LoginRequired
 from bridgehead.web.templating import make_templates, render
@@ -38,6 +39,10 @@ CONTENT_SECURITY_POLICY = (
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/openapi.json"}
+
+
+# What a client is told to wait before it tries a write again after a conflict.
+WRITE_CONFLICT_RETRY_SECONDS = 2
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -86,6 +91,23 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"status": exc.status_code, "message": message},
             status_code=exc.status_code,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if not is_write_conflict(exc):
+            return await unexpected(request, exc)
+        # The request's transaction was rolled back whole (``get_session``): nothing it did was kept.
+        logger.warning("write conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = (
+            "the database was busy with another change (an import, a scan or another user's edit); "
+            "nothing was saved: try again in a moment"
+        )
+        headers = {"Retry-After": str(WRITE_CONFLICT_RETRY_SECONDS)}
+        if _wants_json(request):
+            return JSONResponse({"detail": {"message": message}}, status_code=503, headers=headers)
+        response = render(request, "error.html", {"status": 503, "message": message}, status_code=503)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
