@@ -23,6 +23,7 @@ from sqlalchemy.schema import CreateTable
 
 from bridgehead.auth.models import User
 from bridgehead.config import Settings
+from bridgehead.connectors.deferred_indexes import DERIVED_COUNTS
 from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind, Opportunity
 from bridgehead.db import make_engine
 from bridgehead.migrate import alembic_config, current_revision, exists_on, head_revision, upgrade_database
@@ -323,3 +324,27 @@ def test_opportunity_sums_count_the_deals_stored_before_them_and_follow_writes_a
         assert opportunity_sums_kept(session) == opportunity_sums_counted(session)
         session.rollback()
     assert _differences(empty_engine) == []
+
+
+def test_head_keeps_every_derived_count_trigger_on_its_table(empty_engine: Engine) -> None:
+    """The month sums are only as right as their triggers: a later migration that rebuilt
+    ``activity`` or ``opportunity`` (SQLite's batch mode copies a table, and its triggers go with
+    the old one) would leave them silently stale. So head must have every trigger, enabled."""
+    upgrade_database(empty_engine)
+    with empty_engine.connect() as connection:
+        if empty_engine.dialect.name == "postgresql":
+            rows = connection.execute(
+                text(
+                    "SELECT t.tgname, c.relname, t.tgenabled FROM pg_trigger t "
+                    "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+                )
+            ).all()
+            found = {name: table for name, table, enabled in rows if enabled == "O"}
+        else:
+            rows = connection.execute(
+                text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            found = {str(name): str(table) for name, table in rows}
+    expected = {name: table for table, (names, _recount) in DERIVED_COUNTS.items() for name in names}
+    assert expected
+    assert {name: found.get(name) for name in expected} == expected
