@@ -134,9 +134,9 @@ def test_a_new_sqlite_database_gets_16_kib_pages_and_an_existing_one_keeps_its_o
         engine.dispose()
 
 
-def test_sqlites_write_lock_held_by_another_connection_is_a_write_conflict(tmp_path: Path) -> None:
+def test_sqlites_write_lock_held_past_the_lock_wait_is_a_write_conflict(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
-    engine = make_engine(Settings(), url=f"sqlite:///{path}")
+    engine = make_engine(Settings(database_lock_wait_ms=20), url=f"sqlite:///{path}")
     with engine.connect() as connection:
         connection.exec_driver_sql("CREATE TABLE note (body TEXT)")
         connection.commit()
@@ -144,7 +144,7 @@ def test_sqlites_write_lock_held_by_another_connection_is_a_write_conflict(tmp_p
     holder.execute("BEGIN IMMEDIATE")
     try:
         with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 20
             with pytest.raises(OperationalError) as locked:
                 connection.exec_driver_sql("INSERT INTO note VALUES ('mine')")
             assert is_write_conflict(locked.value)
@@ -158,18 +158,27 @@ def test_sqlites_write_lock_held_by_another_connection_is_a_write_conflict(tmp_p
         engine.dispose()
 
 
-def test_a_postgres_lock_timeout_is_a_write_conflict_and_a_wrong_statement_is_not(engine: Engine) -> None:
+def test_a_postgres_lock_held_past_the_lock_wait_is_a_write_conflict_and_a_wrong_statement_is_not(
+    engine: Engine,
+) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("lock timeouts and SQLSTATEs are PostgreSQL's")
-    with engine.connect() as holder, engine.connect() as waiter:
-        holder.execute(text("SELECT pg_advisory_xact_lock(704221)"))
-        waiter.execute(text("SET LOCAL lock_timeout = '20ms'"))
-        with pytest.raises(DBAPIError) as timed_out:
-            waiter.execute(text("SELECT pg_advisory_xact_lock(704221)"))
-        assert is_write_conflict(timed_out.value)
-        waiter.rollback()
-        with pytest.raises(DBAPIError) as wrong:
-            waiter.execute(text("SELECT * FROM no_such_table"))
-        assert not is_write_conflict(wrong.value)
-        waiter.rollback()
-        holder.rollback()
+    short = make_engine(
+        Settings(database_lock_wait_ms=20), url=engine.url.render_as_string(hide_password=False)
+    )
+    try:
+        with engine.connect() as holder, short.connect() as waiter:
+            # Every connection waits at most the configured time: no SET in the test.
+            assert waiter.execute(text("SHOW lock_timeout")).scalar_one() == "20ms"
+            holder.execute(text("SELECT pg_advisory_xact_lock(704221)"))
+            with pytest.raises(DBAPIError) as timed_out:
+                waiter.execute(text("SELECT pg_advisory_xact_lock(704221)"))
+            assert is_write_conflict(timed_out.value)
+            waiter.rollback()
+            with pytest.raises(DBAPIError) as wrong:
+                waiter.execute(text("SELECT * FROM no_such_table"))
+            assert not is_write_conflict(wrong.value)
+            waiter.rollback()
+            holder.rollback()
+    finally:
+        short.dispose()

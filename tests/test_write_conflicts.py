@@ -2,7 +2,7 @@
 Retry-After, on the API and on a page; any other database error is still the logged 500.
 
 The conflict is real: another connection holds a SQLite file's write lock while the route writes
-to that file with no busy timeout.
+to that file waiting at most a millisecond for it.
 """
 
 from __future__ import annotations
@@ -41,11 +41,10 @@ def locked_file(tmp_path: Path) -> Iterator[Path]:
 def conflict_client(app: FastAPI, locked_file: Path) -> Iterator[TestClient]:
     """The real application with two routes that write to the locked file, and one that runs a
     wrong statement there."""
-    engine = make_engine(Settings(), url=f"sqlite:///{locked_file}")
+    engine = make_engine(Settings(database_lock_wait_ms=1), url=f"sqlite:///{locked_file}")
 
     def run(statement: str) -> None:
         with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA busy_timeout=0")
             connection.exec_driver_sql(statement)
 
     def write_note() -> None:

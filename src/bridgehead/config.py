@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1, le=500)
     max_page_size: int = Field(default=500, ge=1, le=5000)
     sql_echo: bool = False
+    # How long a statement waits for a lock another transaction holds before it gives up (SQLite's
+    # busy_timeout, PostgreSQL's lock_timeout): a request then answers 503 "busy, nothing was saved"
+    # instead of hanging until, say, a long import commits.
+    database_lock_wait_ms: int = Field(default=5000, ge=1, le=600_000)
     # Uploads to the import wizard and API. Imports run as background jobs, so a whole weekly
     # Salesforce export (gigabytes) fits; archives may expand to the second figure at most.
     max_upload_mib: int = Field(default=2048, ge=1, le=1_048_576)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import MetaData, Table, event
@@ -45,7 +46,7 @@ def is_sqlite_url(url: str) -> bool:
 SQLITE_PAGE_SIZE = 16384
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry, *, lock_wait_ms: int) -> None:
     # SQLAlchemy, not the sqlite3 driver, decides when transactions begin (see _emit_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -55,7 +56,7 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> 
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(lock_wait_ms)}")
     cursor.close()
 
 
@@ -116,17 +117,21 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
             echo=settings.sql_echo,
             connect_args={"check_same_thread": False},
         )
-        event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(
+            engine, "connect", partial(_set_sqlite_pragmas, lock_wait_ms=settings.database_lock_wait_ms)
+        )
         event.listen(engine, "begin", _emit_begin)
         event.listen(engine, "checkin", _detach_scratch_databases)
         return engine
     engine = create_engine(database_url, echo=settings.sql_echo, pool_pre_ping=True)
-    event.listen(engine, "connect", _set_postgres_settings)
+    event.listen(
+        engine, "connect", partial(_set_postgres_settings, lock_wait_ms=settings.database_lock_wait_ms)
+    )
     return engine
 
 
-def _set_postgres_settings(dbapi_connection: Any, _record: Any) -> None:
-    """Per PostgreSQL connection: no JIT compilation.
+def _set_postgres_settings(dbapi_connection: Any, _record: Any, *, lock_wait_ms: int) -> None:
+    """Per PostgreSQL connection: no JIT compilation, and a lock wait as long as SQLite's.
 
     Our heavy statements (the metrics' grouped reads, the gap detectors) cost more than
     ``jit_above_cost``, so the server compiled each one: 50-80 ms of compiling for a statement of
@@ -136,6 +141,11 @@ def _set_postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     """
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET jit = off")
+        # A statement waiting longer than this for another transaction's lock fails with 55P03
+        # (``is_write_conflict``), as SQLite's busy_timeout does: the month sums' triggers lock
+        # an owner's month rows until the writer commits, so a deal edit could otherwise wait out
+        # a whole import.
+        cursor.execute(f"SET lock_timeout = {int(lock_wait_ms)}")
     # psycopg opens a transaction for the SET; end it so the pool hands out an idle connection.
     dbapi_connection.commit()
 
