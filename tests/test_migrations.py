@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from alembic import command
@@ -232,34 +233,43 @@ def test_sqlite_database_from_before_0018_gets_equalities_and_keeps_its_rows(tmp
     engine.dispose()
 
 
+def _store_with_an_owner(engine: Engine, rows_of: Callable[[int], list[Any]]) -> int:
+    """Commit a user and the rows ``rows_of(their id)`` makes (on an older schema); their id."""
+    with Session(engine) as session:
+        owner = User(
+            email="owner@old.example", full_name="Owner", role="rep", is_active=True, password_hash="x"
+        )
+        session.add(owner)
+        session.flush()
+        session.add_all(rows_of(owner.id))
+        session.commit()
+        return owner.id
+
+
 def test_activity_month_counts_the_activities_stored_before_it_and_follows_writes_after(
     empty_engine: Engine,
 ) -> None:
     upgrade_database(empty_engine)
     _downgrade(empty_engine, "0020")
     assert "activity_month" not in _tables(empty_engine)
-    user_columns = {"email": "owner@old.example", "full_name": "Owner", "role": "rep", "is_active": True}
     times = [
         dt.datetime(2026, 1, 31, 23, 59, tzinfo=dt.UTC),
         dt.datetime(2026, 1, 2, 8, 0, tzinfo=dt.UTC),
         dt.datetime(2026, 2, 1, 0, 0, tzinfo=dt.UTC),
     ]
-    with Session(empty_engine) as session:
-        owner = User(**user_columns, password_hash="x")
-        session.add(owner)
-        session.flush()
-        for index, moment in enumerate(times):
-            session.add(
-                Activity(
-                    kind=ActivityKind.CALL,
-                    direction=ActivityDirection.INBOUND,
-                    occurred_at=moment,
-                    owner_id=owner.id if index else None,
-                    custom_fields={},
-                )
+    owner_id = _store_with_an_owner(
+        empty_engine,
+        lambda owner_id: [
+            Activity(
+                kind=ActivityKind.CALL,
+                direction=ActivityDirection.INBOUND,
+                occurred_at=moment,
+                owner_id=owner_id if index else None,
+                custom_fields={},
             )
-        session.commit()
-        owner_id = owner.id
+            for index, moment in enumerate(times)
+        ],
+    )
     upgrade_database(empty_engine)
     with Session(empty_engine) as session:
         expected = {
@@ -281,34 +291,29 @@ def test_opportunity_sums_count_the_deals_stored_before_them_and_follow_writes_a
     _downgrade(empty_engine, "0021")
     assert "opportunity_month" not in _tables(empty_engine)
     assert "open_opportunity_stage" not in _tables(empty_engine)
-    user_columns = {"email": "owner@old.example", "full_name": "Owner", "role": "rep", "is_active": True}
-    with Session(empty_engine) as session:
-        owner = User(**user_columns, password_hash="x")
-        session.add(owner)
-        session.flush()
-        for index, (created, closed) in enumerate(
-            [
-                (dt.datetime(2026, 1, 31, 23, 59, tzinfo=dt.UTC), False),
-                (dt.datetime(2026, 2, 1, 0, 0, tzinfo=dt.UTC), False),
-                (dt.datetime(2026, 2, 3, 8, 0, tzinfo=dt.UTC), True),
-            ]
-        ):
-            session.add(
-                Opportunity(
-                    name=f"Old deal {index}",
-                    stage="Closed Won" if closed else "Proposal",
-                    is_closed=closed,
-                    is_won=closed,
-                    amount=Decimal("100.25"),
-                    probability=30,
-                    close_date=dt.date(2026, 3, 15),
-                    created_at=created,
-                    owner_id=owner.id if index else None,
-                    custom_fields={},
-                )
+    deals = [
+        (dt.datetime(2026, 1, 31, 23, 59, tzinfo=dt.UTC), False),
+        (dt.datetime(2026, 2, 1, 0, 0, tzinfo=dt.UTC), False),
+        (dt.datetime(2026, 2, 3, 8, 0, tzinfo=dt.UTC), True),
+    ]
+    owner_id = _store_with_an_owner(
+        empty_engine,
+        lambda owner_id: [
+            Opportunity(
+                name=f"Old deal {index}",
+                stage="Closed Won" if closed else "Proposal",
+                is_closed=closed,
+                is_won=closed,
+                amount=Decimal("100.25"),
+                probability=30,
+                close_date=dt.date(2026, 3, 15),
+                created_at=created,
+                owner_id=owner_id if index else None,
+                custom_fields={},
             )
-        session.commit()
-        owner_id = owner.id
+            for index, (created, closed) in enumerate(deals)
+        ],
+    )
     upgrade_database(empty_engine)
     with Session(empty_engine) as session:
         months, stages = opportunity_sums_kept(session)

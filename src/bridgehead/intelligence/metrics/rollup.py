@@ -186,10 +186,10 @@ def owner_deal_totals(
     0.43-0.5 s read from the deals on SQLite, 0.02 s from the sums). Otherwise the deals are read
     (``_read_deal_totals``).
     """
-    if scope.owner_only is None or not whole_months(period):
+    if not month_sums_answer(scope, period):
         return _read_deal_totals(session, scope, period, unqualified_stages)
     totals: dict[int | None, DealTotals] = defaultdict(DealTotals)
-    owner = func.nullif(OpportunityMonth.owner_key, 0)
+    owner, in_months = _months_in_scope(OpportunityMonth, scope, period)
     month_sums = [
         func.sum(OpportunityMonth.created),
         func.sum(OpportunityMonth.created_cents),
@@ -199,11 +199,7 @@ def owner_deal_totals(
     ]
     months = (
         select(owner, *month_sums)
-        .where(
-            OpportunityMonth.month >= period.start,
-            OpportunityMonth.month < period.end,
-            *scope.owner_only(owner),
-        )
+        .where(*in_months)
         .group_by(OpportunityMonth.owner_key)
         .having(or_(month_sums[0] != 0, month_sums[2] != 0))
     )
@@ -212,6 +208,7 @@ def owner_deal_totals(
         figures.created, figures.created_cents = int(created), int(created_cents)
         figures.open_closing, figures.open_closing_cents = int(closing), int(closing_cents)
         figures.weighted_cents_percent = int(weighted)
+    assert scope.owner_only is not None  # month_sums_answer
     stage_owner = func.nullif(OpenOpportunityStage.owner_key, 0)
     open_deals = func.sum(OpenOpportunityStage.open_deals)
     qualified = (
@@ -281,7 +278,7 @@ def owner_activity_counts(session: Session, scope: Scope, period: Period) -> dic
     read from the month counts).
     Otherwise the activities are counted (``_counted_activities``).
     """
-    if scope.owner_only is None or not whole_months(period):
+    if not month_sums_answer(scope, period):
         return _counted_activities(session, scope, period)
     counts: dict[int | None, dict[str, int]] = defaultdict(dict)
     for owner_id, kind, count in session.execute(_kept_activities(scope, period, ActivityMonth.kind)):
@@ -294,7 +291,7 @@ def owner_month_activities(
 ) -> list[tuple[int | None, dt.date, int]]:
     """(owner, month, activities) for each month of ``span`` from ``ActivityMonth``: for whole
     months under a scope on the owner alone (``scope.owner_only``); a ``ValueError`` otherwise."""
-    if scope.owner_only is None or not whole_months(span):
+    if not month_sums_answer(scope, span):
         raise ValueError("the month counts answer whole months under conditions on the owner alone")
     rows = session.execute(_kept_activities(scope, span, ActivityMonth.month))
     return [(owner_id, month, int(count)) for owner_id, month, count in rows]
@@ -306,17 +303,12 @@ def owner_month_created(
     """(owner, month, cents) of the deals created in each month of ``span`` (months with any), from
     ``OpportunityMonth``: for whole months under a scope on the owner alone (``scope.owner_only``);
     a ``ValueError`` otherwise."""
-    if scope.owner_only is None or not whole_months(span):
+    if not month_sums_answer(scope, span):
         raise ValueError("the month sums answer whole months under conditions on the owner alone")
-    owner = func.nullif(OpportunityMonth.owner_key, 0)
+    owner, in_months = _months_in_scope(OpportunityMonth, scope, span)
     statement = (
         select(owner, OpportunityMonth.month, func.sum(OpportunityMonth.created_cents))
-        .where(
-            OpportunityMonth.month >= span.start,
-            OpportunityMonth.month < span.end,
-            OpportunityMonth.created != 0,
-            *scope.owner_only(owner),
-        )
+        .where(*in_months, OpportunityMonth.created != 0)
         .group_by(OpportunityMonth.owner_key, OpportunityMonth.month)
     )
     return [(owner_id, month, int(cents)) for owner_id, month, cents in session.execute(statement)]
@@ -324,24 +316,36 @@ def owner_month_created(
 
 def _kept_activities(scope: Scope, period: Period, per: Any) -> Select[Any]:
     """(owner, ``per``, activities) from ``ActivityMonth`` for the months of ``period`` in scope."""
-    assert scope.owner_only is not None  # checked by the callers
-    owner = func.nullif(ActivityMonth.owner_key, 0)
+    owner, in_months = _months_in_scope(ActivityMonth, scope, period)
     activities = func.sum(ActivityMonth.activities)
     return (
         select(owner, per, activities)
-        .where(
-            ActivityMonth.month >= period.start,
-            ActivityMonth.month < period.end,
-            *scope.owner_only(owner),
-        )
+        .where(*in_months)
         .group_by(ActivityMonth.owner_key, per)
         .having(activities > 0)
     )
 
 
+def _months_in_scope(
+    table: type[ActivityMonth] | type[OpportunityMonth], scope: Scope, period: Period
+) -> tuple[ColumnElement[Any], list[ColumnElement[bool]]]:
+    """A month table's owner (NULL for key 0) and the conditions selecting its rows for the
+    months of ``period`` under ``scope``'s owner conditions (callers check ``month_sums_answer``)."""
+    assert scope.owner_only is not None
+    owner = func.nullif(table.owner_key, 0)
+    return owner, [table.month >= period.start, table.month < period.end, *scope.owner_only(owner)]
+
+
 def whole_months(period: Period) -> bool:
     """Whether ``period`` starts and ends on the first of a month (a month, quarter or year does)."""
     return period.start.day == 1 and period.end.day == 1
+
+
+def month_sums_answer(scope: Scope, period: Period) -> bool:
+    """Whether the per-owner month tables the database keeps answer ``period`` under ``scope``:
+    whole months, and conditions on the owner alone (any viewer, org unit or rep; not a segment,
+    product or priority)."""
+    return scope.owner_only is not None and whole_months(period)
 
 
 def _counted_activities(session: Session, scope: Scope, period: Period) -> dict[int | None, dict[str, int]]:

@@ -596,10 +596,8 @@ def _trend_slice(
 def _from_month_sums(scope: Scope, periods: list[Period], by: Dimension) -> bool:
     """Whether a trend can add up the per-owner month sums the database keeps: whole-month
     periods, a dimension the owner decides and a scope on the owner alone."""
-    return (
-        by in rollup.OWNER_DIMENSIONS
-        and scope.owner_only is not None
-        and all(rollup.whole_months(period) for period in periods)
+    return by in rollup.OWNER_DIMENSIONS and all(
+        rollup.month_sums_answer(scope, period) for period in periods
     )
 
 
