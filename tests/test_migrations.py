@@ -353,3 +353,47 @@ def test_head_keeps_every_derived_count_trigger_on_its_table(empty_engine: Engin
     expected = {name: table for table, (names, _recount) in DERIVED_COUNTS.items() for name in names}
     assert expected
     assert {name: found.get(name) for name in expected} == expected
+
+
+def test_head_carries_deletes_into_the_signals_by_triggers_not_keys(empty_engine: Engine) -> None:
+    """gap_signal names its deal, account and owner without foreign keys (on PostgreSQL its
+    acknowledger and snoozer too), so the triggers doing the keys' ON DELETE actions must be at head:
+    a later migration that rebuilt a table without them would leave signals of deleted deals."""
+    upgrade_database(empty_engine)
+    postgres = empty_engine.dialect.name == "postgresql"
+    with empty_engine.connect() as connection:
+        if postgres:
+            rows = connection.execute(
+                text(
+                    "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE NOT t.tgisinternal AND t.tgenabled = 'O' AND t.tgname LIKE 'gap_signal%'"
+                )
+            ).all()
+        else:
+            rows = connection.execute(
+                text(
+                    "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'gap_signal%'"
+                )
+            ).all()
+        found = {str(name): str(table) for name, table in rows}
+        keys = {
+            str(key["referred_table"]) + "." + ",".join(key["constrained_columns"])
+            for key in inspect(connection).get_foreign_keys("gap_signal")
+        }
+    if postgres:
+        assert found == {
+            "gap_signal_opportunity_deleted": "opportunity",
+            "gap_signal_opportunity_truncated": "opportunity",
+            "gap_signal_account_deleted": "account",
+            "gap_signal_account_truncated": "account",
+            "gap_signal_user_deleted": "user",
+            "gap_signal_user_truncated": "user",
+        }
+        assert keys == set()
+    else:
+        assert found == {
+            "gap_signal_opportunity_deleted": "opportunity",
+            "gap_signal_account_deleted": "account",
+            "gap_signal_owner_deleted": "user",
+        }
+        assert keys == {"user.acknowledged_by_id", "user.snoozed_by_id"}

@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text, true
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bridgehead.config import Settings
-from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from bridgehead.db import is_write_conflict, make_engine, make_session_factory, unit_of_work
 from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import scratch
 from bridgehead.intelligence.gaps.helper import can_help
-from bridgehead.intelligence.gaps.models import GapKind
-from bridgehead.intelligence.gaps.pg_helper import BULK_COLUMNS, SharedKinds, hits_statement, tagged_hits
+from bridgehead.intelligence.gaps.models import GapKind, GapSignal
+from bridgehead.intelligence.gaps.pg_helper import SIGNAL_COLUMNS, SharedKinds, hits_statement, tagged_hits
 from bridgehead.intelligence.gaps.rules import effective_rules
 from bridgehead.intelligence.gaps.scan import (
     COST_ORDER,
@@ -147,28 +148,27 @@ def test_every_detector_copied_out_with_its_values_written_in_gives_the_rows_bou
         rules = effective_rules(session)
         contexts = processes(session)
         scratch.prepare(session, contexts, true())
-        scratch.bulk_hits.create(session.connection(), checkfirst=True)
         raw = session.connection().connection.driver_connection
         assert raw is not None
         found = 0
         for kind in DETECTORS:
             rows = detected_rows(session, kind, rules[kind], contexts, NOW)
             session.execute(
-                insert(scratch.bulk_hits).from_select(
-                    list(BULK_COLUMNS), tagged_hits(rows, kind, rules[kind])
+                insert(GapSignal.__table__).from_select(
+                    list(SIGNAL_COLUMNS), tagged_hits(rows, kind, rules[kind], NOW)
                 )
             )
-            statement = hits_statement(rows, kind, rules[kind], session.get_bind().dialect)
+            statement = hits_statement(rows, kind, rules[kind], NOW, session.get_bind().dialect)
             copied = _copy_out(raw, f"COPY ({statement}) TO STDOUT")
             bound = _copy_out(
                 raw,
                 # Names and the kind are the code's own, never input.
-                f"COPY (SELECT * FROM {scratch.bulk_hits.name} WHERE kind = '{kind.value}') TO STDOUT",  # noqa: S608
+                f"COPY (SELECT {', '.join(SIGNAL_COLUMNS)} FROM gap_signal WHERE kind = '{kind.value}') TO STDOUT",  # noqa: S608
             )
             assert sorted(copied) == sorted(bound), kind
             found += len(bound)
         assert found > 0
-        assert any(b"%" in line for line in _copy_out(raw, f"COPY {scratch.bulk_hits.name} TO STDOUT"))
+        assert any(b"%" in line for line in _copy_out(raw, "COPY gap_signal TO STDOUT"))
     finally:
         session.rollback()
         session.close()
@@ -197,3 +197,45 @@ def test_the_shared_queue_hands_each_kind_out_once() -> None:
     assert stopped.take() == COST_ORDER[0]
     stopped.stop()
     assert stopped.take() is None
+
+
+@pytest.mark.parametrize("with_helper", [False, True])
+def test_a_first_scan_locks_only_the_signal_table(database: Engine, with_helper: bool) -> None:
+    """While a first scan writes (its indexes dropped), another connection still reads users,
+    deals and accounts at once; only the signal table waits for the scan to commit."""
+    impatient = make_engine(
+        Settings(database_lock_wait_ms=200), url=database.url.render_as_string(hide_password=False)
+    )
+    counts: list[tuple[int, int, int]] = []
+    signals_waited: list[bool] = []
+
+    def read_elsewhere(item: KindResult) -> None:
+        with impatient.connect() as connection:
+            row = connection.execute(
+                text(
+                    'SELECT (SELECT count(*) FROM "user"), (SELECT count(*) FROM opportunity), '
+                    "(SELECT count(*) FROM account)"
+                )
+            ).one()
+            counts.append((int(row[0]), int(row[1]), int(row[2])))
+            try:
+                connection.execute(text("SELECT count(*) FROM gap_signal"))
+            except DBAPIError as error:
+                signals_waited.append(is_write_conflict(error))
+            else:
+                signals_waited.append(False)
+
+    try:
+        with unit_of_work(make_session_factory(database)) as session:
+            scan(
+                session,
+                now=NOW,
+                helper_engine=database if with_helper else None,
+                helper_min_deals=0,
+                progress=read_elsewhere,
+            )
+    finally:
+        impatient.dispose()
+    assert len(counts) == len(DETECTORS)
+    assert all(users > 0 and deals > 0 and accounts > 0 for users, deals, accounts in counts)
+    assert signals_waited == [True] * len(DETECTORS)

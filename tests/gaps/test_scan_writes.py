@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import delete, inspect, select
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,7 +130,7 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
 def test_deleting_a_deal_account_or_owner_carries_through_to_the_signals(
     db_session: Session, org: Org
 ) -> None:
-    """What ON DELETE does on PostgreSQL, the SQLite triggers do (the keys are PostgreSQL's only)."""
+    """What the foreign keys' ON DELETE actions did, the triggers do (migrations 0016 and 0023)."""
     stale = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
     other_account = make_account(db_session, name="Initech", owner_id=org.other_rep.id)
     elsewhere = deal(
@@ -162,13 +162,22 @@ def test_deleting_a_deal_account_or_owner_carries_through_to_the_signals(
         account_id=org.account.id,
         owner_id=org.rep.id,
         explanation="activity at a deprioritised account",
+        acknowledged_by_id=org.rep.id,
+        acknowledged_at=NOW,
+        snoozed_by_id=org.rep.id,
+        snoozed_until=NOW + dt.timedelta(days=7),
     )
     db_session.add(account_signal)
     db_session.flush()
     signal_id = account_signal.id
     db_session.execute(delete(User).where(User.id == org.rep.id))
     db_session.expire_all()
-    assert db_session.get(GapSignal, signal_id).owner_id is None  # type: ignore[union-attr]
+    unowned = db_session.get(GapSignal, signal_id)
+    assert unowned is not None
+    # Everyone who was the deleted user goes, nothing else: the acknowledgement and snooze stay.
+    assert (unowned.owner_id, unowned.acknowledged_by_id, unowned.snoozed_by_id) == (None, None, None)
+    assert unowned.acknowledged_at is not None
+    assert unowned.snoozed_until is not None
     assert open_signals(db_session, GapKind.STALE_DEAL)[kept.id].owner_id is None
     db_session.execute(delete(Opportunity).where(Opportunity.account_id == org.account.id))
     db_session.execute(delete(Account).where(Account.id == org.account.id))
@@ -200,3 +209,34 @@ def test_a_scoped_scan_stamps_the_signals_it_covers_and_a_full_scan_stamps_the_k
     assert {
         last_seen(signal, full_scans) for signal in open_signals(db_session, GapKind.STALE_DEAL).values()
     } == {latest}
+
+
+def test_truncating_deals_or_accounts_takes_their_signals_on_postgresql(
+    db_session: Session, org: Org
+) -> None:
+    """No key refuses a TRUNCATE of deals or accounts on PostgreSQL any more; the triggers clear
+    the signals it would orphan (SQLite has no TRUNCATE)."""
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's")
+    stale = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    run(db_session, GapKind.STALE_DEAL)
+    assert stale.id in open_signals(db_session, GapKind.STALE_DEAL)
+    db_session.add(
+        GapSignal(
+            kind=GapKind.OFF_STRATEGY,
+            severity=Severity.LOW,
+            subject_key=f"account:{org.account.id}",
+            account_id=org.account.id,
+            owner_id=org.rep.id,
+            explanation="activity at a deprioritised account",
+        )
+    )
+    db_session.flush()
+
+    def subjects() -> set[str]:
+        return set(db_session.scalars(select(GapSignal.subject_key)))
+
+    db_session.execute(text("TRUNCATE opportunity CASCADE"))
+    assert subjects() == {f"account:{org.account.id}"}
+    db_session.execute(text("TRUNCATE account CASCADE"))
+    assert subjects() == set()

@@ -86,16 +86,19 @@ class GapSignal(Base):
         Index("ix_gap_signal_owner_id_resolved_at", "owner_id", "resolved_at", "raised_at", "opportunity_id"),
         Index("ix_gap_signal_opportunity_id", "opportunity_id"),
         Index("ix_gap_signal_account_id", "account_id"),
-        # The subject and owner keys are declared on PostgreSQL only. SQLite checks a key per
-        # inserted row by seeking the parent (~3.6 us a signal for these three, ~5 s of a first scan
-        # at 1,000,000 deals) and cannot set the checks aside inside a transaction. The scan writes
-        # signals only by INSERT ... SELECT from the deals and accounts it reads, so no orphan can be
-        # written; on SQLite triggers (migration 0016) do what the ON DELETE actions do.
-        ForeignKeyConstraint(["opportunity_id"], ["opportunity.id"], ondelete="CASCADE").ddl_if(
-            dialect="postgresql"
+        # No foreign key for the subject and owner on either database, and on PostgreSQL none for
+        # the acknowledger and snoozer either: triggers on the deal, account and user tables do
+        # what the keys' ON DELETE actions did (migrations 0016 and 0023). Signals are derived
+        # data, written by INSERT ... SELECT from the rows the scan reads. A key costs a check per
+        # inserted signal (SQLite seeks the parent: ~3.6 us a signal for three keys; PostgreSQL
+        # queues a trigger event per key and row, NULL or not), and setting PostgreSQL's keys
+        # aside for a first scan dropped their triggers on the referenced tables, which locked
+        # every deal, account and user against readers until the scan committed. SQLite keeps
+        # the acknowledger and snoozer keys: people write those one row at a time.
+        ForeignKeyConstraint(["acknowledged_by_id"], ["user.id"], ondelete="SET NULL").ddl_if(
+            dialect="sqlite"
         ),
-        ForeignKeyConstraint(["account_id"], ["account.id"], ondelete="CASCADE").ddl_if(dialect="postgresql"),
-        ForeignKeyConstraint(["owner_id"], ["user.id"], ondelete="SET NULL").ddl_if(dialect="postgresql"),
+        ForeignKeyConstraint(["snoozed_by_id"], ["user.id"], ondelete="SET NULL").ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
@@ -115,10 +118,10 @@ class GapSignal(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    acknowledged_by_id: Mapped[int | None] = mapped_column(PrimaryKey)
     acknowledge_reason: Mapped[str | None] = mapped_column(Text)
     snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    snoozed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    snoozed_by_id: Mapped[int | None] = mapped_column(PrimaryKey)
     snooze_reason: Mapped[str | None] = mapped_column(Text)
 
 

@@ -4,29 +4,29 @@ PostgreSQL runs ``INSERT … SELECT`` without parallel workers, so a first full 
 after the other on one connection, kept one of the server's cores busy. With this helper the scan's
 connection and a second one take detectors from one queue; the helper copies each detector's hits
 out (``COPY (SELECT …) TO STDOUT``) into a temporary file of its own, which the scan's connection
-then copies into its scratch table of hits, so every signal is still written by the scan's one
-transaction. A thread suffices: both connections' work happens in the server, and the thread
+then copies into ``gap_signal``, so every signal is still written by the scan's one transaction. A thread suffices: both connections' work happens in the server, and the thread
 only moves bytes.
 
 The helper reads in a transaction of its own, so it sees committed rows only: the scan offers it
-only when its caller says the transaction has written nothing the detectors read. It ends its
-transaction before the scan's connection drops the signal table's foreign keys, whose drop locks
-the deals, accounts and users it reads.
+only when its caller says the transaction has written nothing the detectors read. It never reads
+``gap_signal``, whose indexes the scan's connection drops (locking the table) before both detect.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import String, literal, select, true
+from sqlalchemy import String, cast, literal, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
 
+from bridgehead.common.types import UTCDateTime
 from bridgehead.deals.process import ProcessContext, processes
 from bridgehead.intelligence.gaps import scratch
 from bridgehead.intelligence.gaps.helper import HelperFailed
@@ -41,8 +41,8 @@ DetectRows = Callable[[Session, Sequence[ProcessContext], GapKind], Select[Any]]
 # scratch tables) before going on alone; the helper may still take kinds afterwards.
 HELPER_START_TIMEOUT = 30.0
 
-# The columns a helper's COPY writes and the scan's scratch table of hits takes, in this order.
-BULK_COLUMNS = ("kind", "severity", *HIT_COLUMNS)
+# The columns of a new signal as a first scan writes them (a helper's COPY text too), in this order.
+SIGNAL_COLUMNS = ("kind", "severity", *HIT_COLUMNS, "raised_at", "last_seen_at")
 
 
 class SharedKinds:
@@ -77,17 +77,22 @@ class HelperHits:
     spool: IO[bytes]
 
 
-def tagged_hits(rows: Select[Any], kind: GapKind, rule: EffectiveRule) -> Select[Any]:
-    """A detector's hits with their kind and severity in front (``BULK_COLUMNS``)."""
+def tagged_hits(rows: Select[Any], kind: GapKind, rule: EffectiveRule, now: dt.datetime) -> Select[Any]:
+    """A detector's hits as new signals raised and seen at ``now`` (``SIGNAL_COLUMNS``)."""
     columns = rows.subquery()
     return select(
         literal(kind.value, String()),
         literal(rule.severity.value, String()),
         *[columns.c[name] for name in HIT_COLUMNS],
+        # Cast, so that COPY writes the time as PostgreSQL prints a timestamp, not as the literal's text.
+        cast(literal(now, UTCDateTime()), UTCDateTime()),
+        cast(literal(now, UTCDateTime()), UTCDateTime()),
     )
 
 
-def hits_statement(rows: Select[Any], kind: GapKind, rule: EffectiveRule, dialect: Any) -> str:
+def hits_statement(
+    rows: Select[Any], kind: GapKind, rule: EffectiveRule, now: dt.datetime, dialect: Any
+) -> str:
     """``tagged_hits`` as one SQL text with its values written in.
 
     ``COPY (query)`` takes no bound parameters. The values are the scan's own (the time, the
@@ -95,7 +100,7 @@ def hits_statement(rows: Select[Any], kind: GapKind, rule: EffectiveRule, dialec
     dialect.
     """
     compiled = str(
-        tagged_hits(rows, kind, rule).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        tagged_hits(rows, kind, rule, now).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     )
     if dialect.paramstyle in ("pyformat", "format"):
         # The compiler doubles every % for a driver that formats parameters into the text; COPY's
@@ -114,8 +119,10 @@ class PostgresHelper:
         kinds: SharedKinds,
         rules: dict[GapKind, EffectiveRule],
         detect_rows: DetectRows,
+        now: dt.datetime,
     ) -> None:
         self._engine = engine
+        self._now = now
         self._kinds = kinds
         self._rules = rules
         self._detect_rows = detect_rows
@@ -195,7 +202,7 @@ class PostgresHelper:
             self._taken.append(kind)
             self._took_part.set()
             rows = self._detect_rows(session, contexts, kind)
-            statement = hits_statement(rows, kind, self._rules[kind], connection.dialect)
+            statement = hits_statement(rows, kind, self._rules[kind], self._now, connection.dialect)
             # Kept open past this loop (the scan copies it in later), so no context manager here.
             spool = tempfile.TemporaryFile(prefix="bridgehead-gap-helper-")  # noqa: SIM115
             try:

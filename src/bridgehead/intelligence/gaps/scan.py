@@ -41,7 +41,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.sql.expression import CompoundSelect, Select
 
 from bridgehead.common.types import UTCDateTime, utcnow
@@ -60,7 +59,7 @@ from bridgehead.intelligence.gaps.helper import (
 )
 from bridgehead.intelligence.gaps.models import GapKind, GapKindScan, GapRule, GapSignal
 from bridgehead.intelligence.gaps.pg_helper import (
-    BULK_COLUMNS,
+    SIGNAL_COLUMNS,
     PostgresHelper,
     SharedKinds,
     tagged_hits,
@@ -336,13 +335,10 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
 
     A first scan writes every signal (about 1.4 million at 1,000,000 deals); keeping five indexes
     up to date row by row costs more than writing the rows, while building an index from the
-    finished table is one sort. On PostgreSQL the foreign keys go too and come back as one
-    validating join each: checked row by row, their triggers lock every referenced deal, account
-    and user (three times the cost of the insert itself). On SQLite the table declares no deal,
-    account or owner key (see ``GapSignal``), so nothing is checked per row. The drop, the inserts and the
-    builds are one transaction: if the scan fails nothing changed. On PostgreSQL the drop locks
-    the signal table against readers until the scan commits, which a first scan can afford; the
-    table is analysed at the end.
+    finished table is one sort. The drop, the inserts and the builds are one transaction: if the
+    scan fails nothing changed. The drop locks the signal table (and only it: the table has no
+    foreign keys, see ``GapSignal``) against readers until the scan commits, which a first scan
+    can afford. On PostgreSQL the table is analysed at the end.
     """
     if not bulk:
         yield
@@ -350,12 +346,6 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     indexes = sorted(_signals.indexes, key=lambda index: str(index.name))
-    # Every key, those of acknowledged_by_id and snoozed_by_id too: they are NULL in a first scan, but
-    # their triggers still fire for each row (about 1 us each a row: 2.9 s at 1,405,891 signals in
-    # PostgreSQL's own trigger timings, against 0.6 s to re-add both afterwards, a table scan each).
-    keys = sorted(_signals.foreign_key_constraints, key=lambda key: str(key.name)) if postgres else []
-    for key in keys:
-        connection.execute(DropConstraint(key))
     for index in indexes:
         index.drop(connection)
     yield
@@ -364,8 +354,6 @@ def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
     with sqlite_index_build(session):
         for index in indexes:
             index.create(connection)
-    for key in keys:
-        connection.execute(AddConstraint(key))
     if postgres:
         # Statistics for the rows just written: planned as the empty table it was, the metrics'
         # strategy adoption hashed 930,000 signals in four batches per worker (1.9 s, not 0.4 s),
@@ -512,71 +500,57 @@ def _first_scan_with_postgres_helper(
     now: dt.datetime,
     finish: Callable[[KindResult], None],
 ) -> tuple[list[GapKind], str | None]:
-    """A first full scan on PostgreSQL, detected on this connection and a helper's, written at once.
+    """A first full scan on PostgreSQL, detected on this connection and a helper's.
 
-    Both connections take kinds from one queue; this one copies its hits into a scratch table,
-    the helper's arrive as COPY text and are copied in too. Only then, the helper's transaction
-    over, are the signal table's indexes and foreign keys dropped, every hit inserted with one
-    statement, and the indexes and keys built again (``_indexes_built_afterwards``). A failing
-    helper leaves the kinds it had not finished to this connection.
+    The signal table's indexes are dropped first (``_indexes_built_afterwards``). Both connections
+    then take kinds from one queue: this one inserts its hits straight into ``gap_signal``; the
+    helper's arrive as COPY text and are copied straight in once it is done, so every signal is
+    written once, by this transaction. A failing helper leaves the kinds it had not finished to
+    this connection.
     """
 
     def detect_rows(on: Session, processes_read: Sequence[ProcessContext], kind: GapKind) -> Select[Any]:
         return detected_rows(on, kind, rules[kind], processes_read, now)
 
     kinds = SharedKinds(sorted(enabled, key=COST_ORDER.index))
-    helper = PostgresHelper(engine, kinds, rules, detect_rows)
+    helper = PostgresHelper(engine, kinds, rules, detect_rows, now)
     helper.start()
-    bulk = scratch.bulk_hits
 
     def detect_here(kind: GapKind) -> None:
-        tagged = tagged_hits(detect_rows(session, contexts, kind), kind, rules[kind])
-        statement = insert(bulk).from_select(list(BULK_COLUMNS), tagged)
+        tagged = tagged_hits(detect_rows(session, contexts, kind), kind, rules[kind], now)
+        statement = insert(_signals).from_select(list(SIGNAL_COLUMNS), tagged)
         result = session.execute(statement.execution_options(preserve_rowcount=True))
         finish(KindResult(kind=kind, raised=int(getattr(result, "rowcount", 0))))
 
-    try:
-        scratch.prepare(session, contexts, true())
-        bulk.create(session.connection(), checkfirst=True)
-        session.execute(delete(bulk))
-        helper.wait_until_it_takes_part()
-        while (kind := kinds.take()) is not None:
-            detect_here(kind)
-        try:
-            helped = helper.collect()
-            error = None
-        except HelperFailed as failure:
-            helped, error = [], f"the gap scan's helper connection failed: {failure}"
-            for left in helper.unfinished():
-                detect_here(left)
-    except BaseException:
-        helper.abandon()
-        raise
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    try:
-        for hits in helped:
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {bulk.name} ({', '.join(BULK_COLUMNS)}) FROM STDIN") as copy,
-            ):
-                while chunk := hits.spool.read(1 << 20):
-                    copy.write(chunk)
-            finish(KindResult(kind=hits.kind, raised=hits.rows))
-    finally:
-        helper.close()
     with _indexes_built_afterwards(session, True):
-        session.execute(
-            insert(_signals).from_select(
-                [*BULK_COLUMNS, "raised_at", "last_seen_at"],
-                select(
-                    *[bulk.c[name] for name in BULK_COLUMNS],
-                    literal(now, UTCDateTime()),
-                    literal(now, UTCDateTime()),
-                ),
-            )
-        )
-    bulk.drop(session.connection())
+        try:
+            scratch.prepare(session, contexts, true())
+            helper.wait_until_it_takes_part()
+            while (kind := kinds.take()) is not None:
+                detect_here(kind)
+            try:
+                helped = helper.collect()
+                error = None
+            except HelperFailed as failure:
+                helped, error = [], f"the gap scan's helper connection failed: {failure}"
+                for left in helper.unfinished():
+                    detect_here(left)
+        except BaseException:
+            helper.abandon()
+            raise
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        try:
+            for hits in helped:
+                with (
+                    raw.cursor() as cursor,
+                    cursor.copy(f"COPY {_signals.name} ({', '.join(SIGNAL_COLUMNS)}) FROM STDIN") as copy,
+                ):
+                    while chunk := hits.spool.read(1 << 20):
+                        copy.write(chunk)
+                finish(KindResult(kind=hits.kind, raised=hits.rows))
+        finally:
+            helper.close()
     return [hits.kind for hits in helped], error
 
 

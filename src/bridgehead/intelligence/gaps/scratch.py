@@ -62,17 +62,6 @@ hits = Table(
     prefixes=["TEMPORARY"],
 )
 
-# A first full scan's hits of every kind on PostgreSQL, from the scan's connection and its helper's
-# (``pg_helper``), before they are written into ``gap_signal`` with one statement.
-bulk_hits = Table(
-    "gap_bulk_hit",
-    _metadata,
-    Column("kind", String(40), nullable=False),
-    Column("severity", String(20), nullable=False),
-    *hit_columns(),
-    prefixes=["TEMPORARY"],
-)
-
 # Each distinct (deal type, CRM stage) of the deals a scan covers, with the process stage it maps to.
 stage_pair = Table(
     "gap_stage_pair",
