@@ -23,6 +23,7 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bridgehead.config import Settings
 from bridgehead.connectors import deferred_indexes
 from bridgehead.connectors import engine as import_engine
 from bridgehead.connectors.deferred_indexes import (
@@ -36,7 +37,7 @@ from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk
 from bridgehead.connectors.salesforce import salesforce_batches
 from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind, Opportunity
-from bridgehead.db import Base
+from bridgehead.db import Base, make_engine
 from tests.connectors.support import fresh_database
 from tests.connectors.test_salesforce import CRM_TABLES, counts, run, set_cell, state
 from tests.helpers import (
@@ -219,6 +220,42 @@ def test_foreign_keys_set_aside_on_postgres_are_added_back_and_checked(
 
 
 @pytest.mark.postgres
+def test_a_large_load_leaves_the_user_table_readable(
+    postgres_session: Session, export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys to ``user`` stay in place while the others are set aside: dropping one would lock
+    ``user`` against readers (every signed-in request) until the import commits."""
+    db_session = postgres_session
+    impatient = make_engine(
+        Settings(database_lock_wait_ms=200),
+        url=db_session.get_bind().engine.url.render_as_string(hide_password=False),
+    )
+    set_aside: dict[str, list[tuple[str, str]]] = {}
+    users_read: list[int] = []
+    original = DeferredIndexes.rebuild
+
+    def read_users_first(self: DeferredIndexes) -> None:
+        set_aside.update(self.foreign_keys)
+        # The import's transaction still holds whatever setting keys aside locked.
+        with impatient.connect() as connection:
+            users_read.append(int(connection.execute(text('SELECT count(*) FROM "user"')).scalar_one()))
+        original(self)
+
+    monkeypatch.setattr(DeferredIndexes, "rebuild", read_users_first)
+    try:
+        report = run(db_session, export_dir)
+    finally:
+        impatient.dispose()
+
+    assert report.ok
+    # Read (not timed out) while the import's transaction held what it had set aside.
+    assert len(users_read) >= 1
+    keys = [definition for definitions in set_aside.values() for _, definition in definitions]
+    assert any("REFERENCES account(id)" in key for key in keys)
+    assert not any('REFERENCES "user"' in key for key in keys)
+
+
+@pytest.mark.postgres
 def test_an_external_id_key_stays_aside_only_while_its_own_table_loads(
     postgres_session: Session, export_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -309,7 +346,9 @@ def test_a_duplicate_id_stored_while_the_unique_key_is_aside_fails_the_import(
         run(db_session, export_dir)
     db_session.rollback()
 
-    assert restored[:3] == ["user", "account", "contact"]
+    # The user table is never set aside (every request reads it): accounts come first.
+    assert restored[:2] == ["account", "contact"]
+    assert "user" not in restored
     assert state(db_session) == before_rows
     assert external_id_keys(db_session, "opportunity") == [
         ("uq_opportunity_external_id", "UNIQUE (external_id)")

@@ -16,8 +16,11 @@ looks up the referenced row, one query per reference per inserted row (4 per act
 cost more than the insert itself. Adding the constraint back checks every row in one join, so an
 import that stored a dangling reference still fails (and rolls back) before it commits. The engine
 only stores ids it has just read from the referenced tables, so that never happens in practice.
-Dropping a foreign key locks the referenced table against writes until the import commits; the
-dropped indexes already lock the loaded table. SQLite cannot drop a foreign key without
+Dropping a foreign key also drops its triggers on the referenced table, which locks that table
+against readers as well as writers until the import commits; so keys to ``READ_BY_EVERY_REQUEST``
+(``user``, which every signed-in request reads) stay in place and are checked row by row, a lookup
+in a small table, and that table's own indexes are never set aside. The dropped indexes already
+lock the loaded table. SQLite cannot drop a foreign key without
 rebuilding the table, so there the triggers stay.
 
 On PostgreSQL the unique key on ``external_id`` is set aside too, but only while the table's own
@@ -54,6 +57,12 @@ from bridgehead.db import sqlite_index_build
 MIN_ROWS = 20_000
 # ... and unless it brings at least this many times the rows the table holds already.
 GROWTH_FACTOR = 2
+# Tables every signed-in request reads: a load never sets their indexes aside, and on PostgreSQL
+# never the foreign keys to them either (dropping a key drops its triggers on the referenced
+# table, which locks it against readers until the import commits). With the owner keys set aside,
+# a first load of 10,402,000 rows locked ``user`` for its minutes, and every page and API call
+# waited out the lock wait and answered 503.
+READ_BY_EVERY_REQUEST = ("user",)
 # PostgreSQL sorts index keys in this much memory per CREATE INDEX (its default is 64 MB).
 POSTGRES_INDEX_MEMORY = "256MB"
 # Per table: the triggers that keep counts derived from it (migrations 0021 and 0022), and what
@@ -85,7 +94,7 @@ class DeferredIndexes:
 
     def set_aside_for(self, table: Table, incoming_rows: int) -> None:
         """Drop ``table``'s plain indexes if ``incoming_rows`` new rows make a rebuild cheaper."""
-        if table.name in self.dropped or incoming_rows < MIN_ROWS:
+        if table.name in self.dropped or incoming_rows < MIN_ROWS or table.name in READ_BY_EVERY_REQUEST:
             return
         existing = self.session.scalar(select(func.count()).select_from(table)) or 0
         if incoming_rows < GROWTH_FACTOR * existing:
@@ -97,7 +106,7 @@ class DeferredIndexes:
         self.dropped[table.name] = indexes
         if connection.dialect.name == "postgresql":
             for aside, constraints in (
-                (self.foreign_keys, foreign_keys(self.session, table.name)),
+                (self.foreign_keys, keys_set_aside(self.session, table.name)),
                 (self.unique_keys, external_id_keys(self.session, table.name)),
             ):
                 if constraints:
@@ -207,6 +216,25 @@ def plain_indexes(session: Session, table_name: str) -> list[tuple[str, str]]:
 def foreign_keys(session: Session, table_name: str) -> list[tuple[str, str]]:
     """(name, definition) of each foreign key of ``table_name`` on PostgreSQL, as stored."""
     return constraints_of(session, table_name, "f")
+
+
+def keys_set_aside(session: Session, table_name: str) -> list[tuple[str, str]]:
+    """The foreign keys of ``table_name`` a large load sets aside on PostgreSQL: all but those to
+    ``READ_BY_EVERY_REQUEST`` (name, definition)."""
+    rows = (
+        session.connection()
+        .execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid = CAST(quote_ident(:table) AS regclass) "
+                "AND confrelid NOT IN (SELECT kept FROM (SELECT to_regclass(quote_ident(name)) AS kept "
+                "FROM unnest(CAST(:kept AS text[])) AS name) AS found WHERE kept IS NOT NULL)"
+            ),
+            {"table": table_name, "kept": list(READ_BY_EVERY_REQUEST)},
+        )
+        .all()
+    )
+    return sorted((str(name), str(definition)) for name, definition in rows)
 
 
 def constraints_of(session: Session, table_name: str, kind: str) -> list[tuple[str, str]]:
