@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, inspect, select, text
@@ -127,6 +128,19 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
     assert past.id not in open_signals(db_session, GapKind.CLOSE_DATE_PAST)
 
 
+def _account_signal(org: Org, **people: Any) -> GapSignal:
+    """An open off-strategy signal on the org's account, owned by its rep (plus ``people`` fields)."""
+    return GapSignal(
+        kind=GapKind.OFF_STRATEGY,
+        severity=Severity.LOW,
+        subject_key=f"account:{org.account.id}",
+        account_id=org.account.id,
+        owner_id=org.rep.id,
+        explanation="activity at a deprioritised account",
+        **people,
+    )
+
+
 def test_deleting_a_deal_account_or_owner_carries_through_to_the_signals(
     db_session: Session, org: Org
 ) -> None:
@@ -155,13 +169,8 @@ def test_deleting_a_deal_account_or_owner_carries_through_to_the_signals(
     assert signals[kept.id].owner_id == org.rep.id
 
     # An account-subject signal goes with its account; a deleted owner leaves the signal unowned.
-    account_signal = GapSignal(
-        kind=GapKind.OFF_STRATEGY,
-        severity=Severity.LOW,
-        subject_key=f"account:{org.account.id}",
-        account_id=org.account.id,
-        owner_id=org.rep.id,
-        explanation="activity at a deprioritised account",
+    account_signal = _account_signal(
+        org,
         acknowledged_by_id=org.rep.id,
         acknowledged_at=NOW,
         snoozed_by_id=org.rep.id,
@@ -221,16 +230,7 @@ def test_truncating_deals_or_accounts_takes_their_signals_on_postgresql(
     stale = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
     run(db_session, GapKind.STALE_DEAL)
     assert stale.id in open_signals(db_session, GapKind.STALE_DEAL)
-    db_session.add(
-        GapSignal(
-            kind=GapKind.OFF_STRATEGY,
-            severity=Severity.LOW,
-            subject_key=f"account:{org.account.id}",
-            account_id=org.account.id,
-            owner_id=org.rep.id,
-            explanation="activity at a deprioritised account",
-        )
-    )
+    db_session.add(_account_signal(org))
     db_session.flush()
 
     def subjects() -> set[str]:
