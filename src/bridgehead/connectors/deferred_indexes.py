@@ -20,8 +20,8 @@ Dropping a foreign key also drops its triggers on the referenced table, which lo
 against readers as well as writers until the import commits; so keys to ``READ_BY_EVERY_REQUEST``
 (``user``, which every signed-in request reads) stay in place and are checked row by row, a lookup
 in a small table, and that table's own indexes are never set aside. The dropped indexes already
-lock the loaded table. SQLite cannot drop a foreign key without
-rebuilding the table, so there the triggers stay.
+lock the loaded table. SQLite cannot drop a foreign key without rebuilding the table, so there the
+triggers stay.
 
 On PostgreSQL the unique key on ``external_id`` is set aside too, but only while the table's own
 rows go in: it is put back before anything looks its records up by id (right after the batch

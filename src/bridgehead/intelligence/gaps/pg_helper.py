@@ -4,8 +4,8 @@ PostgreSQL runs ``INSERT … SELECT`` without parallel workers, so a first full 
 after the other on one connection, kept one of the server's cores busy. With this helper the scan's
 connection and a second one take detectors from one queue; the helper copies each detector's hits
 out (``COPY (SELECT …) TO STDOUT``) into a temporary file of its own, which the scan's connection
-then copies into ``gap_signal``, so every signal is still written by the scan's one transaction. A thread suffices: both connections' work happens in the server, and the thread
-only moves bytes.
+then copies into ``gap_signal``, so every signal is still written by the scan's one transaction.
+A thread suffices: both connections' work happens in the server, and the thread only moves bytes.
 
 The helper reads in a transaction of its own, so it sees committed rows only: the scan offers it
 only when its caller says the transaction has written nothing the detectors read. It never reads
