@@ -298,8 +298,10 @@ def _raise_all(
     """Nothing of this kind is open in scope (a first scan, or all cleared): every hit is a new signal.
 
     One INSERT … SELECT straight from the detector, without the scratch copy and the per-hit
-    "already open?" lookups. The new rows are those above the highest id before the insert
-    (INSERT … SELECT reports no row count through psycopg), counted on the primary key.
+    "already open?" lookups. The new rows are those above the highest id before the insert,
+    counted on the primary key: Python's sqlite3 reports a row count of -1 for a statement that
+    starts with WITH, and a detector's CTE is written in front of the INSERT (tried: several
+    detectors' counts came back -1).
     """
     before = session.scalar(select(func.coalesce(func.max(GapSignal.id), 0))) or 0
     columns = rows.subquery()
