@@ -239,3 +239,25 @@ def test_a_first_scan_locks_only_the_signal_table(database: Engine, with_helper:
     assert len(counts) == len(DETECTORS)
     assert all(users > 0 and deals > 0 and accounts > 0 for users, deals, accounts in counts)
     assert signals_waited == [True] * len(DETECTORS)
+
+
+def test_a_first_scan_that_cannot_drop_the_indexes_fails_as_a_write_conflict(database: Engine) -> None:
+    """A reader holding the signal table past the lock wait fails the scan as a write conflict
+    (the request answers 503), with no thread left behind and nothing written."""
+    url = database.url.render_as_string(hide_password=False)
+    impatient = make_engine(Settings(database_lock_wait_ms=200), url=url)
+    threads = threading.active_count()
+    try:
+        with database.connect() as reader:
+            reader.execute(text("SELECT count(*) FROM gap_signal"))  # holds ACCESS SHARE until rollback
+            with (
+                pytest.raises(DBAPIError) as raised,
+                unit_of_work(make_session_factory(impatient)) as session,
+            ):
+                scan(session, now=NOW, helper_engine=impatient, helper_min_deals=0)
+            reader.rollback()
+    finally:
+        impatient.dispose()
+    assert is_write_conflict(raised.value)
+    assert threading.active_count() == threads
+    assert _signals(database) == set()

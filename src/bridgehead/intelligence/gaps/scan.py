@@ -516,7 +516,6 @@ def _first_scan_with_postgres_helper(
 
     kinds = SharedKinds(sorted(enabled, key=COST_ORDER.index))
     helper = PostgresHelper(engine, kinds, rules, detect_rows, now)
-    helper.start()
 
     def detect_here(kind: GapKind) -> None:
         tagged = tagged_hits(detect_rows(session, contexts, kind), kind, rules[kind], now)
@@ -524,7 +523,10 @@ def _first_scan_with_postgres_helper(
         result = session.execute(statement.execution_options(preserve_rowcount=True))
         finish(KindResult(kind=kind, raised=int(getattr(result, "rowcount", 0))))
 
+    # The helper starts once the indexes are gone: if dropping them fails (a reader's lock outlasts
+    # the lock wait), nothing was started that would have to be stopped.
     with _indexes_built_afterwards(session, True):
+        helper.start()
         try:
             scratch.prepare(session, contexts, true())
             helper.wait_until_it_takes_part()
