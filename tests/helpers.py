@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -221,3 +222,9 @@ def owners_across_a_tree(session: Session) -> list[User | None]:
     manager = make_user(session, org_unit_id=region.id, role=Role.MANAGER)
     reps = [make_user(session, org_unit_id=team.id, manager_id=manager.id) for _ in range(2)]
     return [*reps, manager, make_user(session), None]
+
+
+def impatient_engine(url: str) -> Engine:
+    """An engine on ``url`` that gives up on a lock after 200 ms (a write conflict), for tests that
+    check what another connection can read while a long transaction holds its locks."""
+    return make_engine(Settings(database_lock_wait_ms=200), url=url)

@@ -23,7 +23,6 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridgehead.config import Settings
 from bridgehead.connectors import deferred_indexes
 from bridgehead.connectors import engine as import_engine
 from bridgehead.connectors.deferred_indexes import (
@@ -37,12 +36,13 @@ from bridgehead.connectors.prefetch import prefetched
 from bridgehead.connectors.report import ColumnChunk
 from bridgehead.connectors.salesforce import salesforce_batches
 from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind, Opportunity
-from bridgehead.db import Base, make_engine
+from bridgehead.db import Base
 from tests.connectors.support import fresh_database
 from tests.connectors.test_salesforce import CRM_TABLES, counts, run, set_cell, state
 from tests.helpers import (
     activities_counted,
     activity_month_kept,
+    impatient_engine,
     opportunity_sums_counted,
     opportunity_sums_kept,
 )
@@ -226,10 +226,7 @@ def test_a_large_load_leaves_the_user_table_readable(
     """Keys to ``user`` stay in place while the others are set aside: dropping one would lock
     ``user`` against readers (every signed-in request) until the import commits."""
     db_session = postgres_session
-    impatient = make_engine(
-        Settings(database_lock_wait_ms=200),
-        url=db_session.get_bind().engine.url.render_as_string(hide_password=False),
-    )
+    impatient = impatient_engine(db_session.get_bind().engine.url.render_as_string(hide_password=False))
     set_aside: dict[str, list[tuple[str, str]]] = {}
     users_read: list[int] = []
     original = DeferredIndexes.rebuild

@@ -31,6 +31,7 @@ from bridgehead.migrate import upgrade_database
 from tests.conftest import POSTGRES_ADMIN_URL, create_postgres_database, drop_postgres_database
 from tests.gaps.conftest import NOW
 from tests.gaps.test_scan_helper import _signals, _team, _trip_detectors
+from tests.helpers import impatient_engine
 
 pytestmark = pytest.mark.postgres
 
@@ -203,9 +204,7 @@ def test_the_shared_queue_hands_each_kind_out_once() -> None:
 def test_a_first_scan_locks_only_the_signal_table(database: Engine, with_helper: bool) -> None:
     """While a first scan writes (its indexes dropped), another connection still reads users,
     deals and accounts at once; only the signal table waits for the scan to commit."""
-    impatient = make_engine(
-        Settings(database_lock_wait_ms=200), url=database.url.render_as_string(hide_password=False)
-    )
+    impatient = impatient_engine(database.url.render_as_string(hide_password=False))
     counts: list[tuple[int, int, int]] = []
     signals_waited: list[bool] = []
 
@@ -244,8 +243,7 @@ def test_a_first_scan_locks_only_the_signal_table(database: Engine, with_helper:
 def test_a_first_scan_that_cannot_drop_the_indexes_fails_as_a_write_conflict(database: Engine) -> None:
     """A reader holding the signal table past the lock wait fails the scan as a write conflict
     (the request answers 503), with no thread left behind and nothing written."""
-    url = database.url.render_as_string(hide_password=False)
-    impatient = make_engine(Settings(database_lock_wait_ms=200), url=url)
+    impatient = impatient_engine(database.url.render_as_string(hide_password=False))
     threads = threading.active_count()
     try:
         with database.connect() as reader:

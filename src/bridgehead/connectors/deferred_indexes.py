@@ -221,33 +221,25 @@ def foreign_keys(session: Session, table_name: str) -> list[tuple[str, str]]:
 def keys_set_aside(session: Session, table_name: str) -> list[tuple[str, str]]:
     """The foreign keys of ``table_name`` a large load sets aside on PostgreSQL: all but those to
     ``READ_BY_EVERY_REQUEST`` (name, definition)."""
-    rows = (
-        session.connection()
-        .execute(
-            text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE contype = 'f' AND conrelid = CAST(quote_ident(:table) AS regclass) "
-                "AND confrelid NOT IN (SELECT kept FROM (SELECT to_regclass(quote_ident(name)) AS kept "
-                "FROM unnest(CAST(:kept AS text[])) AS name) AS found WHERE kept IS NOT NULL)"
-            ),
-            {"table": table_name, "kept": list(READ_BY_EVERY_REQUEST)},
-        )
-        .all()
-    )
-    return sorted((str(name), str(definition)) for name, definition in rows)
+    return constraints_of(session, table_name, "f", except_to=READ_BY_EVERY_REQUEST)
 
 
-def constraints_of(session: Session, table_name: str, kind: str) -> list[tuple[str, str]]:
+def constraints_of(
+    session: Session, table_name: str, kind: str, *, except_to: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
     """(name, definition) of each constraint of ``kind`` (``pg_constraint.contype``: ``f`` foreign
-    key, ``u`` unique) on ``table_name``, on PostgreSQL, as stored."""
+    key, ``u`` unique) on ``table_name``, on PostgreSQL, as stored; without the foreign keys to the
+    tables named in ``except_to``."""
     rows = (
         session.connection()
         .execute(
             text(
                 "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE contype = :kind AND conrelid = CAST(quote_ident(:table) AS regclass)"
+                "WHERE contype = :kind AND conrelid = CAST(quote_ident(:table) AS regclass) "
+                "AND confrelid NOT IN (SELECT kept FROM (SELECT to_regclass(quote_ident(name)) AS kept "
+                "FROM unnest(CAST(:except_to AS text[])) AS name) AS found WHERE kept IS NOT NULL)"
             ),
-            {"table": table_name, "kind": kind},
+            {"table": table_name, "kind": kind, "except_to": list(except_to)},
         )
         .all()
     )
