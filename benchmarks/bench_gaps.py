@@ -9,7 +9,9 @@ per database (wall time and peak RSS via ``os.wait4``) and commits its signals, 
 The same detectors written by hand in DuckDB SQL (``gaps_duckdb.py``) run over the same rows
 exported to Parquet, in the same run, and write their signals into a DuckDB file; the table
 gives each database's time as a multiple of DuckDB's. Every engine's open signals are then
-compared per kind: the count and a digest of (subject key, explanation) must agree.
+compared per kind: the count and a digest of (subject key, explanation) must agree; each
+explanation is written from the engine's evidence by the product's ``gaps.explain``, as the product
+does when a signal is read.
 
 Goal (issue 7): under 15 s each, peak under 4 GB, within 3x of DuckDB.
 
@@ -88,9 +90,13 @@ def measure_scan(url: str) -> dict[str, Any]:
 
 
 def _digest(rows: Any) -> dict[str, list[Any]]:
-    """Per kind: how many open signals, and an order-free digest of their subject keys and explanations."""
+    """Per kind: how many open signals, and an order-free digest of their subject keys and explanations
+    (written from each engine's evidence by the product's ``explain``, so the evidence must agree)."""
+    from bridgehead.intelligence.gaps.explain import explain
+
     digests: dict[str, list[Any]] = {}
-    for kind, subject_key, explanation in rows:
+    for kind, subject_key, evidence in rows:
+        explanation = explain(kind, json.loads(evidence) if isinstance(evidence, str) else evidence)
         entry = digests.setdefault(kind, [0, 0])
         entry[0] += 1
         row = hashlib.blake2b(f"{subject_key}\x00{explanation}".encode(), digest_size=8).digest()
@@ -100,12 +106,12 @@ def _digest(rows: Any) -> dict[str, list[Any]]:
 
 def digest_signals(target: str) -> dict[str, list[Any]]:
     """The digest of a database's open signals (a URL) or of the DuckDB file's signals (a path)."""
-    query = "SELECT kind, subject_key, explanation FROM {} WHERE resolved_at IS NULL"
+    query = "SELECT kind, subject_key, evidence FROM {} WHERE resolved_at IS NULL"
     if "://" not in target:
         import duckdb
 
         connection = duckdb.connect(target, read_only=True)
-        return _digest(connection.execute("SELECT kind, subject_key, explanation FROM signal").fetchall())
+        return _digest(connection.execute("SELECT kind, subject_key, evidence FROM signal").fetchall())
     from sqlalchemy import create_engine, text
 
     engine = create_engine(target)

@@ -1,7 +1,7 @@
 """The gap detectors written by hand in DuckDB SQL, over Parquet exports of the benchmark's rows.
 
 The counterpart ``bench_gaps.py`` times against ``bridgehead``'s scan: the same twelve detectors
-(the same conditions, thresholds, subject keys and explanation sentences) over the same rows,
+(the same conditions, thresholds, subject keys and evidence) over the same rows,
 exported to Parquet, with the signals written into a DuckDB database file. The playbook (process
 stages, qualification dimensions, rule thresholds) is configuration, read from the database the
 product scanned and handed over as JSON.
@@ -320,91 +320,65 @@ WITH single_threaded AS (
     AND (h.status IS NULL OR h.status <> 'accepted')
 ), hits AS (
   SELECT 'single_threaded' AS kind, id, account_id, owner_id, amount,
-    engaged || CASE WHEN engaged = 1 THEN ' engaged stakeholder' ELSE ' engaged stakeholders' END
-      || '; stage ' || stage || ' requires ' || min_engaged AS explanation,
     json_object('engaged', engaged, 'stage', stage, 'stage_requires', min_engaged, 'segment', NULL,
       'segment_requires', NULL, 'required', min_engaged, 'window_days', {window_days}) AS evidence
   FROM single_threaded
   UNION ALL
   SELECT 'no_economic_buyer', id, account_id, owner_id, amount,
-    CASE WHEN on_map THEN 'The economic buyer is on the map but not engaged in {window_days} days; stage '
-      || stage || ' requires an engaged economic buyer'
-    ELSE 'No economic buyer on the stakeholder map; stage ' || stage || ' requires one' END,
-    json_object('stage', stage, 'economic_buyer_on_map', on_map)
+    json_object('stage', stage, 'economic_buyer_on_map', on_map, 'window_days', {window_days})
   FROM no_economic_buyer
   UNION ALL
   SELECT 'slow_follow_up', id, account_id, owner_id, amount,
-    unanswered || CASE WHEN unanswered = 1 THEN ' inbound buyer activity' ELSE ' inbound buyer activities' END
-      || ' without an answer; the first came '
-      || (epoch_ms(TIMESTAMP '{now}') - epoch_ms(first_at)) // 3600000
-      || ' hours ago (the playbook asks for an answer within {follow_up_hours} hours)',
     json_object('unanswered', unanswered, 'first_inbound_at', CAST(first_at AS VARCHAR),
       'hours_waiting', (epoch_ms(TIMESTAMP '{now}') - epoch_ms(first_at)) // 3600000,
       'follow_up_hours', {follow_up_hours})
   FROM slow_follow_up
   UNION ALL
   SELECT 'stale_deal', id, account_id, owner_id, amount,
-    'No activity in ' || idle || ' days'
-      || coalesce(' (last on ' || strftime(last_at, '%Y-%m-%d') || ')', '')
-      || '; the playbook expects one at least every {stale_days} days',
     json_object('last_activity_at', last_at, 'idle_days', idle, 'stale_days', {stale_days})
   FROM stale_deal
   UNION ALL
   SELECT 'qualification_incomplete', id, account_id, owner_id, amount,
-    missing_count || ' of ' || required_count || ' qualification dimensions below ' || minimum_status
-      || ' for stage ' || stage || ': ' || missing,
     json_object('stage', stage, 'minimum_status', minimum_status, 'missing', missing,
       'missing_count', missing_count, 'required_count', required_count)
   FROM qualification_incomplete
   UNION ALL
   SELECT 'close_date_pushed', id, account_id, owner_id, amount,
-    'Close date pushed ' || pushes || ' times, from ' || first || ' to ' || close_date,
     json_object('pushes', pushes, 'first_close_date', first, 'close_date', close_date, 'min_pushes', {min_pushes})
   FROM close_date_pushed
   UNION ALL
   SELECT 'close_date_past', id, account_id, owner_id, amount,
-    'Open deal with close date ' || close_date || ', ' || overdue
-      || CASE WHEN overdue = 1 THEN ' day' ELSE ' days' END || ' ago',
     json_object('close_date', close_date, 'days_past', overdue)
   FROM close_date_past
   UNION ALL
   SELECT 'missing_fields', id, account_id, owner_id, amount,
-    'Stage ' || stage || ' requires ' || missing || '; not filled in',
     json_object('stage', stage, 'missing', missing, 'missing_count', missing_count)
   FROM missing_fields
   UNION ALL
   SELECT 'off_strategy', id, account_id, owner_id, amount,
-    'Open deal on an account in the deprioritised segment ' || segment,
     json_object('segment', segment, 'subject', 'opportunity')
   FROM off_strategy_deals
   UNION ALL
   SELECT 'no_action_plan', id, account_id, owner_id, amount,
-    'No mutual action plan; stage ' || stage || ' is a late stage (probability {nap_late} % or more)',
     json_object('stage', stage, 'late_stage_probability', {nap_late})
   FROM no_action_plan
   UNION ALL
   SELECT 'action_plan_overdue', id, account_id, owner_id, amount,
-    overdue || CASE WHEN overdue = 1 THEN ' mutual action plan step' ELSE ' mutual action plan steps' END
-      || ' overdue, the oldest due ' || oldest_due || '; stage ' || stage,
     json_object('stage', stage, 'overdue_steps', overdue, 'oldest_due_date', oldest_due)
   FROM action_plan_overdue
   UNION ALL
   SELECT 'handoff_not_accepted', id, account_id, owner_id, amount,
-    CASE WHEN handoff IS NULL
-      THEN 'Won on ' || won_on || ' and no handoff to customer success has been opened'
-      ELSE 'Won on ' || won_on || '; customer success has not accepted the handoff' END,
     json_object('won_on', won_on, 'handoff_status', coalesce(handoff, 'none'))
   FROM handoff_not_accepted
 )
 SELECT kind, severity, 'opportunity:' || id AS subject_key, id AS opportunity_id, account_id, owner_id,
-       coalesce(amount, 0) AS amount_at_risk, substr(explanation, 1, 500) AS explanation, evidence,
+       coalesce(amount, 0) AS amount_at_risk, evidence,
        TIMESTAMP '{now}' AS raised_at, TIMESTAMP '{now}' AS last_seen_at
 FROM hits JOIN severity USING (kind)
 UNION ALL
 SELECT 'off_strategy', severity, 'account:' || id, NULL, id, owner_id, 0,
-  substr(activities || ' activities in the last {activity_days} days on an account in the deprioritised segment '
-    || segment, 1, 500),
-  json_object('segment', segment, 'activities', activities, 'activity_days', {activity_days}),
+  json_object('segment', segment, 'activities', activities, 'activity_days', {activity_days},
+    'subject', 'account'),
   TIMESTAMP '{now}', TIMESTAMP '{now}'
 FROM off_strategy_accounts JOIN severity ON severity.kind = 'off_strategy';
 """

@@ -205,7 +205,7 @@ def test_open_gap_signals_are_counted_per_kind_and_member(db_session: Session, w
                 subject_key=f"opportunity:{dan_small.id}",
                 opportunity_id=dan_small.id,
                 owner_id=world.reps["dan"].id,
-                explanation="Pipeline at a deprioritised segment",
+                evidence={"segment": "SMB Retail", "subject": "opportunity"},
                 resolved_at=resolved,
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from bridgehead.config import Settings
 from bridgehead.connectors.models import ImportRun, QuarantinedRow
 from bridgehead.crm.models import Account, Activity, Opportunity, OpportunityHistory
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
+from bridgehead.intelligence.gaps.explain import explain
 from tests.connectors.support import MAPPINGS, MAVEN_DIR
 from tests.helpers import sqlite_for_cli
 
@@ -257,10 +259,10 @@ def _open_signals(url: str) -> list[tuple[str, str | None, str]]:
     """Open gap signals as (kind, deal's external id, explanation), sorted."""
     rows = _select(
         url,
-        "SELECT g.kind, o.external_id, g.explanation FROM gap_signal g "
+        "SELECT g.kind, o.external_id, g.evidence FROM gap_signal g "
         "LEFT JOIN opportunity o ON o.id = g.opportunity_id WHERE g.resolved_at IS NULL",
     )
-    return sorted((kind, deal, explanation) for kind, deal, explanation in rows)
+    return sorted((kind, deal, explain(kind, json.loads(evidence))) for kind, deal, evidence in rows)
 
 
 def test_the_command_scans_for_gaps_after_its_commit_and_finds_what_one_transaction_finds(

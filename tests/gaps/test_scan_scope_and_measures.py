@@ -77,7 +77,6 @@ def _signal(
             severity=Severity.MEDIUM,
             subject_key=f"opportunity:{opportunity_id}:{raised.isoformat()}",
             opportunity_id=opportunity_id,
-            explanation="test",
             evidence={},
             raised_at=raised,
             last_seen_at=resolved or raised,

@@ -39,7 +39,6 @@ def test_a_first_full_scan_writes_what_a_scan_over_open_signals_writes(db_sessio
         kind=GapKind.OFF_STRATEGY,
         severity=Severity.LOW,
         subject_key="dummy",
-        explanation="x",
         evidence={},
         raised_at=NOW,
         last_seen_at=NOW,
@@ -60,9 +59,7 @@ def test_a_first_full_scan_writes_what_a_scan_over_open_signals_writes(db_sessio
     assert {index.name for index in GapSignal.__table__.indexes} <= names  # type: ignore[attr-defined]
     # The rebuilt unique index still allows one open signal per kind and subject.
     some = db_session.scalars(select(GapSignal).limit(1)).one()
-    duplicate = GapSignal(
-        kind=some.kind, severity=some.severity, subject_key=some.subject_key, explanation="again", evidence={}
-    )
+    duplicate = GapSignal(kind=some.kind, severity=some.severity, subject_key=some.subject_key, evidence={})
     with db_session.begin_nested():
         db_session.add(duplicate)
         with pytest.raises(IntegrityError):
@@ -136,7 +133,7 @@ def _account_signal(org: Org, **people: Any) -> GapSignal:
         subject_key=f"account:{org.account.id}",
         account_id=org.account.id,
         owner_id=org.rep.id,
-        explanation="activity at a deprioritised account",
+        evidence={"segment": "SMB Retail", "activities": 3, "activity_days": 30, "subject": "account"},
         **people,
     )
 

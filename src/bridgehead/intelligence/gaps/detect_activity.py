@@ -20,8 +20,7 @@ from bridgehead.intelligence.gaps.sqltools import (
     in_deal_order,
     json_object,
     open_deals,
-    plural,
-    sentence,
+    subject_key,
 )
 from bridgehead.strategy.models import Segment, SegmentMember, SegmentStance
 
@@ -61,13 +60,6 @@ def slow_follow_up(session: Session, context: DetectContext) -> Detection:
         .subquery()
     )
     waited = elapsed(context.dialect, context.moment(context.now), inner.c.first_at, unit_seconds=3600)
-    explanation = sentence(
-        inner.c.unanswered,
-        plural(inner.c.unanswered, " inbound buyer activity", " inbound buyer activities"),
-        " without an answer; the first came ",
-        waited,
-        f" hours ago (the playbook asks for an answer within {hours} hours)",
-    )
     evidence = {
         "unanswered": inner.c.unanswered,
         "first_inbound_at": cast(inner.c.first_at, String),
@@ -76,7 +68,7 @@ def slow_follow_up(session: Session, context: DetectContext) -> Detection:
     }
     return Detection(
         GapKind.SLOW_FOLLOW_UP,
-        in_deal_order(context, select(*deal_hit_columns(context, inner, explanation, evidence)), inner.c.id),
+        in_deal_order(context, select(*deal_hit_columns(context, inner, evidence)), inner.c.id),
         "opportunity",
     )
 
@@ -104,15 +96,8 @@ def stale_deal(session: Session, context: DetectContext) -> Detection:
     idle = elapsed(
         context.dialect, context.moment(context.now), func.coalesce(inner.c.last_at, inner.c.created_at)
     )
-    explanation = sentence(
-        "No activity in ",
-        idle,
-        " days",
-        func.coalesce(sentence(" (last on ", func.substr(cast(inner.c.last_at, String), 1, 10), ")"), ""),
-        f"; the playbook expects one at least every {days} days",
-    )
     evidence = {"last_activity_at": inner.c.last_at, "idle_days": idle, "stale_days": days}
-    rows = select(*deal_hit_columns(context, inner, explanation, evidence)).where(
+    rows = select(*deal_hit_columns(context, inner, evidence)).where(
         func.coalesce(inner.c.last_at, inner.c.created_at)
         < context.moment(context.now - dt.timedelta(days=days))
     )
@@ -162,9 +147,6 @@ def close_date_pushed(session: Session, context: DetectContext) -> Detection:
         .where(*open_deals(context))
         .subquery()
     )
-    explanation = sentence(
-        "Close date pushed ", inner.c.pushes, " times, from ", inner.c.first, " to ", inner.c.close_date
-    )
     evidence = {
         "pushes": inner.c.pushes,
         "first_close_date": inner.c.first,
@@ -173,7 +155,7 @@ def close_date_pushed(session: Session, context: DetectContext) -> Detection:
     }
     return Detection(
         GapKind.CLOSE_DATE_PUSHED,
-        in_deal_order(context, select(*deal_hit_columns(context, inner, explanation, evidence)), inner.c.id),
+        in_deal_order(context, select(*deal_hit_columns(context, inner, evidence)), inner.c.id),
         "opportunity",
     )
 
@@ -187,18 +169,10 @@ def close_date_past(session: Session, context: DetectContext) -> Detection:
         .subquery()
     )
     overdue = elapsed(context.dialect, literal(context.today), inner.c.close_date)
-    explanation = sentence(
-        "Open deal with close date ",
-        inner.c.close_date,
-        ", ",
-        overdue,
-        plural(overdue, " day", " days"),
-        " ago",
-    )
     evidence = {"close_date": inner.c.close_date, "days_past": overdue}
     return Detection(
         GapKind.CLOSE_DATE_PAST,
-        in_deal_order(context, select(*deal_hit_columns(context, inner, explanation, evidence)), inner.c.id),
+        in_deal_order(context, select(*deal_hit_columns(context, inner, evidence)), inner.c.id),
         "opportunity",
     )
 
@@ -230,7 +204,6 @@ def off_strategy(session: Session, context: DetectContext) -> Detection:
         *deal_hit_columns(
             context,
             deals,
-            sentence("Open deal on an account in the deprioritised segment ", deals.c.segment),
             {"segment": deals.c.segment, "subject": "opportunity"},
         )
     )
@@ -262,19 +235,19 @@ def off_strategy(session: Session, context: DetectContext) -> Detection:
         .prefix_with(MATERIALIZED)
     )
     account_rows = select(
-        sentence("account:", accounts.c.id).label("subject_key"),
+        subject_key("account", accounts.c.id).label("subject_key"),
         cast(literal(None), Opportunity.id.type).label("opportunity_id"),
         accounts.c.id.label("account_id"),
         accounts.c.owner_id.label("owner_id"),
         literal(0).label("amount_at_risk"),
-        sentence(
-            accounts.c.activities,
-            f" activities in the last {days} days on an account in the deprioritised segment ",
-            accounts.c.segment,
-        ).label("explanation"),
         json_object(
             context.dialect,
-            {"segment": accounts.c.segment, "activities": accounts.c.activities, "activity_days": days},
+            {
+                "segment": accounts.c.segment,
+                "activities": accounts.c.activities,
+                "activity_days": days,
+                "subject": "account",
+            },
         ).label("evidence"),
     )
     union = union_all(deal_rows, account_rows).subquery()

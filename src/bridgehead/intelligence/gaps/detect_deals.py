@@ -56,8 +56,6 @@ from bridgehead.intelligence.gaps.sqltools import (
     in_deal_order,
     join_label_list,
     open_deals,
-    plural,
-    sentence,
     text_of,
 )
 from bridgehead.strategy.models import Segment, SegmentMember
@@ -139,22 +137,6 @@ def single_threaded(session: Session, context: DetectContext) -> Detection:
         (func.coalesce(inner.c.segment_minimum, 0) > inner.c.stage_minimum, inner.c.segment_minimum),
         else_=inner.c.stage_minimum,
     )
-    segment_part = case(
-        (
-            inner.c.segment_minimum.is_not(None),
-            sentence(" and segment ", inner.c.segment, " requires ", inner.c.segment_minimum),
-        ),
-        else_=text_of(""),
-    )
-    explanation = sentence(
-        inner.c.engaged,
-        plural(inner.c.engaged, " engaged stakeholder", " engaged stakeholders"),
-        "; stage ",
-        inner.c.stage,
-        " requires ",
-        inner.c.stage_minimum,
-        segment_part,
-    )
     evidence = {
         "engaged": inner.c.engaged,
         "stage": inner.c.stage,
@@ -164,7 +146,7 @@ def single_threaded(session: Session, context: DetectContext) -> Detection:
         "required": required,
         "window_days": ENGAGEMENT_WINDOW_DAYS,
     }
-    rows = select(*deal_hit_columns(context, inner, explanation, evidence)).where(inner.c.engaged < required)
+    rows = select(*deal_hit_columns(context, inner, evidence)).where(inner.c.engaged < required)
     return Detection(GapKind.SINGLE_THREADED, rows, "opportunity")
 
 
@@ -182,21 +164,14 @@ def no_economic_buyer(session: Session, context: DetectContext) -> Detection:
         .cte()
         .prefix_with(MATERIALIZED)
     )
-    explanation = case(
-        (
-            inner.c.on_map,
-            sentence(
-                f"The economic buyer is on the map but not engaged in {ENGAGEMENT_WINDOW_DAYS} days; stage ",
-                inner.c.stage,
-                " requires an engaged economic buyer",
-            ),
-        ),
-        else_=sentence("No economic buyer on the stakeholder map; stage ", inner.c.stage, " requires one"),
-    )
-    evidence = {"stage": inner.c.stage, "economic_buyer_on_map": inner.c.on_map}
+    evidence = {
+        "stage": inner.c.stage,
+        "economic_buyer_on_map": inner.c.on_map,
+        "window_days": ENGAGEMENT_WINDOW_DAYS,
+    }
     return Detection(
         GapKind.NO_ECONOMIC_BUYER,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        select(*deal_hit_columns(context, inner, evidence)),
         "opportunity",
     )
 
@@ -254,17 +229,6 @@ def qualification_incomplete(session: Session, context: DetectContext) -> Detect
         .join(unmet, unmet.c.opportunity_id == Opportunity.id)
         .subquery()
     )
-    explanation = sentence(
-        inner.c.missing_count,
-        " of ",
-        inner.c.required_count,
-        " qualification dimensions below ",
-        inner.c.minimum,
-        " for stage ",
-        inner.c.stage,
-        ": ",
-        inner.c.missing,
-    )
     evidence = {
         "stage": inner.c.stage,
         "minimum_status": inner.c.minimum,
@@ -274,7 +238,7 @@ def qualification_incomplete(session: Session, context: DetectContext) -> Detect
     }
     return Detection(
         GapKind.QUALIFICATION_INCOMPLETE,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        select(*deal_hit_columns(context, inner, evidence)),
         "opportunity",
     )
 
@@ -295,11 +259,10 @@ def missing_fields(session: Session, context: DetectContext) -> Detection:
         .join(unmet, unmet.c.opportunity_id == Opportunity.id)
         .subquery()
     )
-    explanation = sentence("Stage ", inner.c.stage, " requires ", inner.c.missing, "; not filled in")
     evidence = {"stage": inner.c.stage, "missing": inner.c.missing, "missing_count": inner.c.missing_count}
     return Detection(
         GapKind.MISSING_FIELDS,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        select(*deal_hit_columns(context, inner, evidence)),
         "opportunity",
     )
 
@@ -316,15 +279,10 @@ def no_action_plan(session: Session, context: DetectContext) -> Detection:
         .subquery()
     )
     threshold = context.rule.number("late_stage_probability")
-    explanation = sentence(
-        "No mutual action plan; stage ",
-        inner.c.stage,
-        f" is a late stage (probability {threshold} % or more)",
-    )
     evidence = {"stage": inner.c.stage, "late_stage_probability": threshold}
     return Detection(
         GapKind.NO_ACTION_PLAN,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        select(*deal_hit_columns(context, inner, evidence)),
         "opportunity",
     )
 
@@ -353,14 +311,6 @@ def action_plan_overdue(session: Session, context: DetectContext) -> Detection:
         .cte()
         .prefix_with(MATERIALIZED)
     )
-    explanation = sentence(
-        inner.c.overdue,
-        plural(inner.c.overdue, " mutual action plan step", " mutual action plan steps"),
-        " overdue, the oldest due ",
-        inner.c.oldest_due,
-        "; stage ",
-        inner.c.stage,
-    )
     evidence = {
         "stage": inner.c.stage,
         "overdue_steps": inner.c.overdue,
@@ -368,7 +318,7 @@ def action_plan_overdue(session: Session, context: DetectContext) -> Detection:
     }
     return Detection(
         GapKind.ACTION_PLAN_OVERDUE,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        select(*deal_hit_columns(context, inner, evidence)),
         "opportunity",
     )
 
@@ -394,16 +344,9 @@ def handoff_not_accepted(session: Session, context: DetectContext) -> Detection:
         .cte()
         .prefix_with(MATERIALIZED)
     )
-    explanation = case(
-        (
-            inner.c.handoff.is_(None),
-            sentence("Won on ", inner.c.won_on, " and no handoff to customer success has been opened"),
-        ),
-        else_=sentence("Won on ", inner.c.won_on, "; customer success has not accepted the handoff"),
-    )
     evidence = {"won_on": inner.c.won_on, "handoff_status": func.coalesce(inner.c.handoff, text_of("none"))}
     return Detection(
         GapKind.HANDOFF_NOT_ACCEPTED,
-        select(*deal_hit_columns(context, inner, explanation, evidence)),
+        select(*deal_hit_columns(context, inner, evidence)),
         "opportunity",
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bridgehead.common.types import MoneyAmount, PrimaryKey, UTCDateTime, string_enum, utcnow
 from bridgehead.db import Base
+from bridgehead.intelligence.gaps.explain import explain
 
 
 class GapKind(enum.StrEnum):
@@ -112,7 +113,7 @@ class GapSignal(Base):
     owner_id: Mapped[int | None] = mapped_column(PrimaryKey)
     # Money at risk orders the inbox: the open deal's amount (won amount for handoffs).
     amount_at_risk: Mapped[Decimal | None] = mapped_column(MoneyAmount)
-    explanation: Mapped[str] = mapped_column(String(500))
+    # The facts behind the gap; the sentence a person reads is written from them (``explanation``).
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -123,6 +124,11 @@ class GapSignal(Base):
     snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     snoozed_by_id: Mapped[int | None] = mapped_column(PrimaryKey)
     snooze_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def explanation(self) -> str:
+        """The one-sentence explanation, written from the kind and the evidence (``gaps.explain``)."""
+        return explain(self.kind, self.evidence)
 
 
 class GapKindScan(Base):

@@ -104,8 +104,8 @@ def hits_statement(
     )
     if dialect.paramstyle in ("pyformat", "format"):
         # The compiler doubles every % for a driver that formats parameters into the text; COPY's
-        # statement goes out without parameters, so undo it as the driver would ("60 %" in an
-        # explanation stayed "60 %%").
+        # statement goes out without parameters, so undo it as the driver would (a "60 %" in a
+        # stage or segment name stayed "60 %%").
         compiled = compiled.replace("%%", "%")
     return compiled
 

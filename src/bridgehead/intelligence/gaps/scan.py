@@ -2,8 +2,8 @@
 
 For each kind the detector's SELECT is copied once into a scratch (temporary) table; then one
 UPDATE resolves the open signals whose condition cleared, one UPDATE … FROM stamps the ones still
-found as seen, another rewrites only those whose owner, money, severity, explanation or evidence
-changed, and one INSERT … SELECT raises the new ones. When nothing of a kind is open in scope the
+found as seen, another rewrites only those whose owner, money, severity or evidence changed, and
+one INSERT … SELECT raises the new ones. When nothing of a kind is open in scope the
 detector's rows go straight into ``gap_signal``; a first full scan (nothing open at all) also drops
 the signal table's secondary indexes and builds them once at the end. No deal is ever loaded into
 Python, so the scan costs a handful of statements per detector whatever the number of deals.
@@ -261,7 +261,6 @@ def _apply(
         GapSignal.severity != severity,
         GapSignal.owner_id.is_distinct_from(_hits.c.owner_id),
         GapSignal.amount_at_risk.is_distinct_from(_hits.c.amount_at_risk),
-        GapSignal.explanation.is_distinct_from(_hits.c.explanation),
         cast(GapSignal.evidence, Text).is_distinct_from(cast(_hits.c.evidence, Text)),
     )
     session.execute(
@@ -271,7 +270,6 @@ def _apply(
             severity=severity,
             owner_id=_hits.c.owner_id,
             amount_at_risk=_hits.c.amount_at_risk,
-            explanation=_hits.c.explanation,
             evidence=_hits.c.evidence,
         )
     )

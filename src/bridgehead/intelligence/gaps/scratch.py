@@ -49,7 +49,6 @@ def hit_columns(*, evidence_type: Any = JSON) -> list[Column[Any]]:
         Column("account_id", BigInteger),
         Column("owner_id", BigInteger),
         Column("amount_at_risk", BigInteger),
-        Column("explanation", String(500)),
         Column("evidence", evidence_type),
     ]
 

@@ -1,4 +1,4 @@
-"""SQL building blocks shared by the detectors: the hit row, sentences and JSON evidence built in SQL.
+"""SQL building blocks shared by the detectors: the hit row, subject keys and JSON evidence built in SQL.
 
 Every detector is one SELECT producing the same columns (``HIT_COLUMNS``), so the scan can copy
 its rows into ``gap_signal`` with ``INSERT … SELECT`` and never loads a deal into Python. The few
@@ -45,10 +45,8 @@ HIT_COLUMNS = (
     "account_id",
     "owner_id",
     "amount_at_risk",
-    "explanation",
     "evidence",
 )
-MAX_EXPLANATION = 500
 # A detector's inner rows as a CTE with this prefix are computed once. As a plain subquery both
 # databases may inline them, and every mention of a correlated column (the last activity, the
 # engaged stakeholders, a segment) in the explanation, the evidence and the WHERE would run its
@@ -100,18 +98,13 @@ def text_of(part: Part) -> ColumnElement[str]:
     return cast(part, String)
 
 
-def sentence(*parts: Part) -> ColumnElement[str]:
-    """Concatenate literal and column parts into one explanation (``||`` on both databases)."""
-    pieces = [text_of(part) for part in parts]
-    joined = pieces[0]
-    for piece in pieces[1:]:
-        joined = joined + piece
-    return func.substr(joined, 1, MAX_EXPLANATION)
+def subject_key(subject: str, subject_id: ColumnElement[Any]) -> ColumnElement[str]:
+    """A signal's subject key, ``opportunity:123`` or ``account:45`` (``||`` on both databases).
 
-
-def plural(count: ColumnElement[Any], one: str, many: str) -> ColumnElement[str]:
-    """``one`` when ``count`` is 1, else ``many`` (for sentences)."""
-    return case((count == 1, text_of(one)), else_=text_of(many))
+    The explanation a person reads is not built here: it is written from the evidence when the
+    signal is read (``gaps.explain``).
+    """
+    return text_of(f"{subject}:") + text_of(subject_id)
 
 
 def json_value(value: Part | bool | None) -> ColumnElement[Any]:
@@ -195,19 +188,15 @@ def stage_case(
 
 
 def deal_hit_columns(
-    context: DetectContext,
-    source: Any,
-    explanation: ColumnElement[str],
-    evidence: Mapping[str, Any],
+    context: DetectContext, source: Any, evidence: Mapping[str, Any]
 ) -> list[ColumnElement[Any]]:
     """The hit columns for a deal subject, from a subquery ``source`` with id, account_id, owner_id, amount."""
     return [
-        sentence("opportunity:", source.c.id).label("subject_key"),
+        subject_key("opportunity", source.c.id).label("subject_key"),
         source.c.id.label("opportunity_id"),
         source.c.account_id.label("account_id"),
         source.c.owner_id.label("owner_id"),
         func.coalesce(source.c.amount, 0).label("amount_at_risk"),
-        explanation.label("explanation"),
         json_object(context.dialect, evidence).label("evidence"),
     ]
 
