@@ -371,7 +371,7 @@ WITH single_threaded AS (
     json_object('won_on', won_on, 'handoff_status', coalesce(handoff, 'none'))
   FROM handoff_not_accepted
 )
-SELECT kind, severity, 'opportunity:' || id AS subject_key, id AS opportunity_id, account_id, owner_id,
+SELECT kind, severity, 'opportunity:' || id AS subject_key, id AS opportunity_id, NULL::BIGINT AS account_id, owner_id,
        coalesce(amount, 0) AS amount_at_risk, evidence,
        TIMESTAMP '{now}' AS raised_at, TIMESTAMP '{now}' AS last_seen_at
 FROM hits JOIN severity USING (kind)

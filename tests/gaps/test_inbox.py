@@ -205,3 +205,27 @@ def test_rules_and_scan_over_the_api(client: TestClient, db_session: Session, or
     assert (
         SignalState.OPEN.value == client.get("/api/v1/gaps/signals", headers=rep).json()["items"][0]["state"]
     )
+
+
+def test_a_deal_signal_names_the_deal_account_which_it_reads_through_the_deal(
+    db_session: Session, org: Org, deals: dict[str, Opportunity]
+) -> None:
+    """The signal stores no account of its own (migration 0025): the inbox row names the deal's, and
+    follows the deal when it moves to another account."""
+    signal = _signal_of(db_session, deals["large"])
+    assert signal.account_id is None
+
+    def row() -> tuple[int | None, str | None]:
+        page = list_signals(
+            db_session,
+            viewer=org.rep,
+            filters=SignalFilters(opportunity_id=deals["large"].id),
+            page=PageRequest(),
+        )
+        (item,) = page.items
+        return item.account_id, item.account_name
+
+    assert row() == (org.account.id, org.account.name)
+    deals["large"].account_id = None
+    db_session.flush()
+    assert row() == (None, None)

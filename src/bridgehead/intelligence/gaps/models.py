@@ -83,10 +83,32 @@ class GapSignal(Base):
             sqlite_where=text("resolved_at IS NULL"),
             postgresql_where=text("resolved_at IS NULL"),
         ),
+        # The inbox: each owner's open signals by money at risk.
+        Index(
+            "ix_gap_signal_owner_id_open",
+            "owner_id",
+            "amount_at_risk",
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
         # Covering for agility: each owner's signals resolved in a period, read from the index alone.
-        Index("ix_gap_signal_owner_id_resolved_at", "owner_id", "resolved_at", "raised_at", "opportunity_id"),
+        # Partial, like the two above and below: a first scan (nothing resolved yet) builds it empty.
+        Index(
+            "ix_gap_signal_owner_id_resolved_at",
+            "owner_id",
+            "resolved_at",
+            "raised_at",
+            "opportunity_id",
+            sqlite_where=text("resolved_at IS NOT NULL"),
+            postgresql_where=text("resolved_at IS NOT NULL"),
+        ),
         Index("ix_gap_signal_opportunity_id", "opportunity_id"),
-        Index("ix_gap_signal_account_id", "account_id"),
+        Index(
+            "ix_gap_signal_account_id",
+            "account_id",
+            sqlite_where=text("account_id IS NOT NULL"),
+            postgresql_where=text("account_id IS NOT NULL"),
+        ),
         # No foreign key for the subject and owner on either database, and on PostgreSQL none for
         # the acknowledger and snoozer either: triggers on the deal, account and user tables do
         # what the keys' ON DELETE actions did (migrations 0016 and 0023). Signals are derived
@@ -106,8 +128,14 @@ class GapSignal(Base):
     kind: Mapped[GapKind] = mapped_column(string_enum(GapKind, "gap_kind", length=40))
     severity: Mapped[Severity] = mapped_column(string_enum(Severity, "gap_severity"))
     # What the signal is about, as a stable text key: "opportunity:123", "account:45".
-    subject_key: Mapped[str] = mapped_column(String(120))
+    # Compared byte by byte on PostgreSQL: a machine key, and the unique index over it builds about
+    # 0.6 s faster at 1.4 million signals than in the database's locale (migration 0025).
+    subject_key: Mapped[str] = mapped_column(
+        String(120).with_variant(String(120, collation="C"), "postgresql")
+    )
     opportunity_id: Mapped[int | None] = mapped_column(PrimaryKey)
+    # Set for an account subject only; a deal's signal reaches its account through the deal, which
+    # keeps one account index entry per signal out of every first scan (migration 0025).
     account_id: Mapped[int | None] = mapped_column(PrimaryKey)
     # Who must act: the deal's (or account's) owner, refreshed by every scan that finds the gap again.
     owner_id: Mapped[int | None] = mapped_column(PrimaryKey)

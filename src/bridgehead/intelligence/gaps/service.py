@@ -103,11 +103,12 @@ def signal_conditions(
     return conditions
 
 
-def _rows(conditions: list[ColumnElement[bool]]) -> Select[GapSignal, str, str, str, str]:
+def _rows(conditions: list[ColumnElement[bool]]) -> Select[GapSignal, str, str, int, str, str]:
     return (
-        select(GapSignal, Opportunity.name, Opportunity.stage, Account.name, User.full_name)
+        select(GapSignal, Opportunity.name, Opportunity.stage, Account.id, Account.name, User.full_name)
         .outerjoin(Opportunity, Opportunity.id == GapSignal.opportunity_id)
-        .outerjoin(Account, Account.id == GapSignal.account_id)
+        # An account's own signal names it; a deal's signal reaches the account through the deal.
+        .outerjoin(Account, Account.id == func.coalesce(GapSignal.account_id, Opportunity.account_id))
         .outerjoin(User, User.id == GapSignal.owner_id)
         .where(*conditions)
     )
@@ -129,7 +130,7 @@ def last_seen(signal: GapSignal, full_scans: dict[str, dt.datetime]) -> dt.datet
 
 
 def _read(row: Any, now: dt.datetime, full_scans: dict[str, dt.datetime]) -> SignalRead:
-    signal, opportunity_name, stage, account_name, owner_name = row
+    signal, opportunity_name, stage, account_id, account_name, owner_name = row
     return SignalRead(
         id=signal.id,
         kind=signal.kind,
@@ -140,7 +141,7 @@ def _read(row: Any, now: dt.datetime, full_scans: dict[str, dt.datetime]) -> Sig
         opportunity_id=signal.opportunity_id,
         opportunity_name=opportunity_name,
         stage=stage,
-        account_id=signal.account_id,
+        account_id=account_id,
         account_name=account_name,
         owner_id=signal.owner_id,
         owner_name=owner_name,

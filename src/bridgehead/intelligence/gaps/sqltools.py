@@ -194,7 +194,8 @@ def deal_hit_columns(
     return [
         subject_key("opportunity", source.c.id).label("subject_key"),
         source.c.id.label("opportunity_id"),
-        source.c.account_id.label("account_id"),
+        # A deal's signal names no account: the deal does (``GapSignal.account_id``).
+        cast(null(), BigInteger).label("account_id"),
         source.c.owner_id.label("owner_id"),
         func.coalesce(source.c.amount, 0).label("amount_at_risk"),
         json_object(context.dialect, evidence).label("evidence"),
