@@ -92,7 +92,8 @@ class GapSignal(Base):
             postgresql_where=text("resolved_at IS NULL"),
         ),
         # Covering for agility: each owner's signals resolved in a period, read from the index alone.
-        # Partial, like the two above and below: a first scan (nothing resolved yet) builds it empty.
+        # Partial, like the indexes around it: a first scan resolves nothing, so this one stays in
+        # place while it writes (``scan.KEPT_BY_A_FIRST_SCAN``).
         Index(
             "ix_gap_signal_owner_id_resolved_at",
             "owner_id",

@@ -49,8 +49,8 @@ HIT_COLUMNS = (
 )
 # A detector's inner rows as a CTE with this prefix are computed once. As a plain subquery both
 # databases may inline them, and every mention of a correlated column (the last activity, the
-# engaged stakeholders, a segment) in the explanation, the evidence and the WHERE would run its
-# subquery again (five times per deal for the stale deal detector on SQLite).
+# engaged stakeholders, a segment) in the evidence and the WHERE would run its subquery again
+# (five times per deal for the stale deal detector on SQLite).
 MATERIALIZED = "MATERIALIZED"
 Part = str | int | ColumnElement[Any]
 
@@ -90,7 +90,7 @@ class Detection:
 
 
 def text_of(part: Part) -> ColumnElement[str]:
-    """A piece of a sentence as SQL text: literals are bound (typed, for PostgreSQL), columns cast."""
+    """A piece of text in SQL (a key, a label): literals are bound (typed, for PostgreSQL), columns cast."""
     if isinstance(part, str):
         return cast(literal(part), String)
     if isinstance(part, int):
@@ -223,8 +223,8 @@ def in_deal_order(context: DetectContext, statement: Select[Any], deal_id: Any) 
     """On SQLite, ``statement`` ordered by deal id, so the planner walks the deal table in rowid order.
 
     Driven by an index on ``is_closed``, ``close_date`` or ``created_at`` instead, the deals come in
-    random id order, and every per-deal lookup (the last activity, the foreign key checks of the
-    signal rows) lands on a random page: at 1,000,000 deals the stale deal detector took 9 s of CPU
+    random id order, and every per-deal lookup (the last activity, the deal's stage) lands on a
+    random page: at 1,000,000 deals the stale deal detector took 9 s of CPU
     that way and 1 s in id order. ``LIMIT -1`` (no limit) keeps SQLite from dropping the ORDER BY
     of a subquery or CTE as irrelevant. PostgreSQL plans its own way and gets the statement unchanged.
     """
