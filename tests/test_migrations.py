@@ -15,7 +15,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, Column, MetaData, String, inspect, text, update
+from sqlalchemy import CheckConstraint, Column, MetaData, String, inspect, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -25,8 +25,9 @@ from sqlalchemy.schema import CreateTable
 from bridgehead.auth.models import User
 from bridgehead.config import Settings
 from bridgehead.connectors.deferred_indexes import DERIVED_COUNTS
-from bridgehead.crm.models import Activity, ActivityDirection, ActivityKind, Opportunity
+from bridgehead.crm.models import Account, Activity, ActivityDirection, ActivityKind, Opportunity
 from bridgehead.db import make_engine
+from bridgehead.intelligence.gaps.models import GapSignal
 from bridgehead.migrate import alembic_config, current_revision, exists_on, head_revision, upgrade_database
 from bridgehead.models import Base
 from tests.conftest import create_postgres_database, drop_postgres_database
@@ -397,3 +398,71 @@ def test_head_carries_deletes_into_the_signals_by_triggers_not_keys(empty_engine
             "gap_signal_owner_deleted": "user",
         }
         assert keys == {"user.acknowledged_by_id", "user.snoozed_by_id"}
+
+
+def test_signals_stored_before_0024_keep_their_sentence_and_name_their_account_through_the_deal(
+    empty_engine: Engine,
+) -> None:
+    """0024 drops the stored explanation (written from the evidence on read) and 0025 clears a deal
+    signal's own account (read through the deal); an account's own signal keeps it. Going back to
+    0024 reads each deal signal's account from its deal again."""
+    upgrade_database(empty_engine)
+    _downgrade(empty_engine, "0023")
+    owner_id = _store_with_an_owner(empty_engine, lambda owner_id: [])
+    with Session(empty_engine) as session:
+        account = Account(name="Old Account", owner_id=owner_id)
+        session.add(account)
+        session.flush()
+        deal = Opportunity(
+            name="Old deal", stage="Proposal", account_id=account.id, owner_id=owner_id, custom_fields={}
+        )
+        session.add(deal)
+        session.commit()
+        account_id, deal_id = account.id, deal.id
+    insert = text(
+        "INSERT INTO gap_signal (kind, severity, subject_key, opportunity_id, account_id, owner_id, "
+        "amount_at_risk, explanation, evidence, raised_at, last_seen_at) VALUES (:kind, 'medium', :key, "
+        ":deal, :account, :owner, 0, 'stored sentence', :evidence, :now, :now)"
+    )
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    with empty_engine.begin() as connection:
+        connection.execute(
+            insert,
+            {
+                "kind": "missing_fields",
+                "key": f"opportunity:{deal_id}",
+                "deal": deal_id,
+                "account": account_id,
+                "owner": owner_id,
+                "evidence": '{"stage": "Proposal", "missing": "Product", "missing_count": 1}',
+                "now": now,
+            },
+        )
+        connection.execute(
+            insert,
+            {
+                "kind": "off_strategy",
+                "key": f"account:{account_id}",
+                "deal": None,
+                "account": account_id,
+                "owner": owner_id,
+                "evidence": '{"segment": "SMB", "activities": 4, "activity_days": 30, "subject": "account"}',
+                "now": now,
+            },
+        )
+    upgrade_database(empty_engine)
+    with Session(empty_engine) as session:
+        signals = {signal.kind: signal for signal in session.scalars(select(GapSignal))}
+        assert (signals["missing_fields"].account_id, signals["off_strategy"].account_id) == (
+            None,
+            account_id,
+        )
+        assert signals["missing_fields"].explanation == "Stage Proposal requires Product; not filled in"
+        assert signals["off_strategy"].explanation == (
+            "4 activities in the last 30 days on an account in the deprioritised segment SMB"
+        )
+    assert _differences(empty_engine) == []
+    _downgrade(empty_engine, "0024")
+    with empty_engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT kind, account_id FROM gap_signal")).all())
+    assert stored == {"missing_fields": account_id, "off_strategy": account_id}
