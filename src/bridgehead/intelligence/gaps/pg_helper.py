@@ -3,7 +3,7 @@
 PostgreSQL runs ``INSERT … SELECT`` without parallel workers, so a first full scan, one detector
 after the other on one connection, kept one of the server's cores busy. With this helper the scan's
 connection and a second one take detectors from one queue; the helper copies each detector's hits
-out (``COPY (SELECT …) TO STDOUT``) into a temporary file of its own, which the scan's connection
+out (``COPY (SELECT …) TO STDOUT``, binary) into a temporary file of its own, which the scan's connection
 then copies into ``gap_signal``, so every signal is still written by the scan's one transaction.
 A thread suffices: both connections' work happens in the server, and the thread only moves bytes.
 
@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import String, cast, literal, select, true
+from sqlalchemy import BigInteger, String, cast, literal, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
@@ -41,7 +41,7 @@ DetectRows = Callable[[Session, Sequence[ProcessContext], GapKind], Select[Any]]
 # scratch tables) before going on alone; the helper may still take kinds afterwards.
 HELPER_START_TIMEOUT = 30.0
 
-# The columns of a new signal as a first scan writes them (a helper's COPY text too), in this order.
+# The columns of a new signal as a first scan writes them (a helper's COPY rows too), in this order.
 SIGNAL_COLUMNS = ("kind", "severity", *HIT_COLUMNS, "raised_at", "last_seen_at")
 
 
@@ -68,9 +68,12 @@ class SharedKinds:
             self._next = len(self._kinds)
 
 
+_BIGINT_HITS = frozenset({"opportunity_id", "account_id", "owner_id", "amount_at_risk"})
+
+
 @dataclass
 class HelperHits:
-    """One detector's hits as the helper copied them out: ``rows`` lines of COPY text in ``spool``."""
+    """One detector's hits as the helper copied them out: ``rows`` rows in COPY's binary format in ``spool``."""
 
     kind: GapKind
     rows: int
@@ -83,7 +86,12 @@ def tagged_hits(rows: Select[Any], kind: GapKind, rule: EffectiveRule, now: dt.d
     return select(
         literal(kind.value, String()),
         literal(rule.severity.value, String()),
-        *[columns.c[name] for name in HIT_COLUMNS],
+        # Every number as the signal column's BIGINT: the helper's hits travel in COPY's binary
+        # format, which carries each value as its type's bytes and converts nothing.
+        *[
+            cast(columns.c[name], BigInteger) if name in _BIGINT_HITS else columns.c[name]
+            for name in HIT_COLUMNS
+        ],
         # Cast, so that COPY writes the time as PostgreSQL prints a timestamp, not as the literal's text.
         cast(literal(now, UTCDateTime()), UTCDateTime()),
         cast(literal(now, UTCDateTime()), UTCDateTime()),
@@ -207,7 +215,9 @@ class PostgresHelper:
             spool = tempfile.TemporaryFile(prefix="bridgehead-gap-helper-")  # noqa: SIM115
             try:
                 with raw.cursor() as cursor:
-                    with cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:
+                    # Binary: the scan's connection copies these bytes in without parsing text
+                    # (700,000 signals: 0.92 s against 1.55 s as text, into an unlogged table).
+                    with cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT binary)") as copy:
                         for chunk in copy:
                             spool.write(chunk)
                     count = cursor.rowcount

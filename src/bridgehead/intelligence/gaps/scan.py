@@ -514,7 +514,7 @@ def _first_scan_with_postgres_helper(
 
     The signal table's indexes are dropped first (``_indexes_built_afterwards``). Both connections
     then take kinds from one queue: this one inserts its hits straight into ``gap_signal``; the
-    helper's arrive as COPY text and are copied straight in once it is done, so every signal is
+    helper's arrive in COPY's binary format and are copied straight in once it is done, so every signal is
     written once, by this transaction. A failing helper leaves the kinds it had not finished to
     this connection.
     """
@@ -556,7 +556,9 @@ def _first_scan_with_postgres_helper(
             for hits in helped:
                 with (
                     raw.cursor() as cursor,
-                    cursor.copy(f"COPY {_signals.name} ({', '.join(SIGNAL_COLUMNS)}) FROM STDIN") as copy,
+                    cursor.copy(
+                        f"COPY {_signals.name} ({', '.join(SIGNAL_COLUMNS)}) FROM STDIN (FORMAT binary)"
+                    ) as copy,
                 ):
                     while chunk := hits.spool.read(1 << 20):
                         copy.write(chunk)
