@@ -15,9 +15,15 @@ from bridgehead.config import Settings
 from bridgehead.db import is_write_conflict, make_engine, make_session_factory, unit_of_work
 from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import scratch
-from bridgehead.intelligence.gaps.helper import can_help
+from bridgehead.intelligence.gaps.helper import HelperFailed, can_help
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal
-from bridgehead.intelligence.gaps.pg_helper import SIGNAL_COLUMNS, SharedKinds, hits_statement, tagged_hits
+from bridgehead.intelligence.gaps.pg_helper import (
+    SIGNAL_COLUMNS,
+    PostgresHelper,
+    SharedKinds,
+    hits_statement,
+    tagged_hits,
+)
 from bridgehead.intelligence.gaps.rules import effective_rules
 from bridgehead.intelligence.gaps.scan import (
     COST_ORDER,
@@ -285,3 +291,32 @@ def test_a_first_scan_that_cannot_drop_the_indexes_fails_as_a_write_conflict(dat
     assert is_write_conflict(raised.value)
     assert threading.active_count() == threads
     assert _signals(database) == set()
+
+
+def test_a_helper_failing_after_a_kind_hands_over_that_kind_and_names_the_one_it_did_not_finish(
+    database: Engine,
+) -> None:
+    """What the helper finished before failing is whole (copied out before it counts), so the scan
+    copies it in and detects only the kind the helper took and did not finish."""
+    with make_session_factory(database)() as session:
+        rules = effective_rules(session)
+    first, second = GapKind.CLOSE_DATE_PAST, GapKind.STALE_DEAL
+
+    def detect_rows(on: Any, contexts: Any, kind: GapKind) -> Any:
+        if kind == second:
+            raise RuntimeError("the helper's connection went away")
+        return detected_rows(on, kind, rules[kind], contexts, NOW)
+
+    helper = PostgresHelper(database, SharedKinds([first, second]), rules, detect_rows, NOW)
+    helper.start()
+    with pytest.raises(HelperFailed, match="went away"):
+        helper.collect()
+    (finished,) = helper.take_finished()
+    try:
+        assert finished.kind == first
+        assert finished.rows > 0
+        assert finished.spool.read(11) == b"PGCOPY\n\xff\r\n\x00"  # COPY's binary header
+    finally:
+        finished.spool.close()
+    assert helper.unfinished() == [second]
+    assert helper.take_finished() == []

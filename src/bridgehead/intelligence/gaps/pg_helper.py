@@ -135,7 +135,10 @@ class PostgresHelper:
         self._rules = rules
         self._detect_rows = detect_rows
         self._taken: list[GapKind] = []
+        # Finished kinds: ``_done`` holds those not yet handed to the scan (``take_finished``).
+        self._finished: list[GapKind] = []
         self._done: list[HelperHits] = []
+        self._done_lock = threading.Lock()
         self._error: str | None = None
         self._abandoned = threading.Event()
         self._took_part = threading.Event()
@@ -154,18 +157,27 @@ class PostgresHelper:
         """
         self._took_part.wait(timeout)
 
-    def collect(self) -> list[HelperHits]:
-        """Wait for the helper to finish; its hits, or ``HelperFailed`` (the finished kinds' files are closed)."""
+    def take_finished(self) -> list[HelperHits]:
+        """The kinds the helper finished since the last call; their files are the caller's to close.
+
+        The scan copies them in between its own detectors, while the helper detects the next kind,
+        instead of all of them once the helper is done.
+        """
+        with self._done_lock:
+            finished, self._done = self._done, []
+        return finished
+
+    def collect(self) -> None:
+        """Wait for the helper to finish, or raise ``HelperFailed``. Either way the kinds it finished
+        come from ``take_finished`` (each was copied out whole before it counted as finished), and
+        ``unfinished`` names those it took and did not finish."""
         self._thread.join()
         if self._error is not None:
-            self.close()
             raise HelperFailed(self._error)
-        return list(self._done)
 
     def unfinished(self) -> list[GapKind]:
         """The kinds the helper took and did not finish (after ``collect``)."""
-        finished = {hits.kind for hits in self._done}
-        return [kind for kind in self._taken if kind not in finished]
+        return [kind for kind in self._taken if kind not in self._finished]
 
     def abandon(self) -> None:
         """Stop after the current detector (cancelling its statement), wait, and drop what was copied."""
@@ -180,10 +192,9 @@ class PostgresHelper:
         self.close()
 
     def close(self) -> None:
-        """Close (and so delete) the copied hits' files."""
-        for hits in self._done:
+        """Close (and so delete) the files of the finished kinds not taken by the scan."""
+        for hits in self.take_finished():
             hits.spool.close()
-        self._done = []
 
     def _run(self) -> None:
         try:
@@ -225,4 +236,6 @@ class PostgresHelper:
                 spool.close()
                 raise
             spool.seek(0)
-            self._done.append(HelperHits(kind, count, spool))
+            with self._done_lock:
+                self._finished.append(kind)
+                self._done.append(HelperHits(kind, count, spool))

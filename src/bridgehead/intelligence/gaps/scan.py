@@ -514,9 +514,9 @@ def _first_scan_with_postgres_helper(
 
     The signal table's indexes are dropped first (``_indexes_built_afterwards``). Both connections
     then take kinds from one queue: this one inserts its hits straight into ``gap_signal``; the
-    helper's arrive in COPY's binary format and are copied straight in once it is done, so every signal is
-    written once, by this transaction. A failing helper leaves the kinds it had not finished to
-    this connection.
+    helper's arrive in COPY's binary format, and this connection copies each finished kind
+    straight in between its own, so every signal is written once, by this transaction. A failing
+    helper leaves the kinds it had not finished to this connection; those it finished are kept.
     """
 
     def detect_rows(on: Session, processes_read: Sequence[ProcessContext], kind: GapKind) -> Select[Any]:
@@ -531,29 +531,13 @@ def _first_scan_with_postgres_helper(
         result = session.execute(statement.execution_options(preserve_rowcount=True))
         finish(KindResult(kind=kind, raised=int(getattr(result, "rowcount", 0))))
 
-    # The helper starts once the indexes are gone: if dropping them fails (a reader's lock outlasts
-    # the lock wait), nothing was started that would have to be stopped.
-    with _indexes_built_afterwards(session, True):
-        helper.start()
-        try:
-            scratch.prepare(session, contexts, true())
-            helper.wait_until_it_takes_part()
-            while (kind := kinds.take()) is not None:
-                detect_here(kind)
-            try:
-                helped = helper.collect()
-                error = None
-            except HelperFailed as failure:
-                helped, error = [], f"the gap scan's helper connection failed: {failure}"
-                for left in helper.unfinished():
-                    detect_here(left)
-        except BaseException:
-            helper.abandon()
-            raise
+    helped: list[GapKind] = []
+
+    def copy_in_what_the_helper_finished() -> None:
         raw = session.connection().connection.driver_connection
         assert raw is not None
-        try:
-            for hits in helped:
+        for hits in helper.take_finished():
+            try:
                 with (
                     raw.cursor() as cursor,
                     cursor.copy(
@@ -562,10 +546,35 @@ def _first_scan_with_postgres_helper(
                 ):
                     while chunk := hits.spool.read(1 << 20):
                         copy.write(chunk)
-                finish(KindResult(kind=hits.kind, raised=hits.rows))
-        finally:
-            helper.close()
-    return [hits.kind for hits in helped], error
+            finally:
+                hits.spool.close()
+            helped.append(hits.kind)
+            finish(KindResult(kind=hits.kind, raised=hits.rows))
+
+    # The helper starts once the indexes are gone: if dropping them fails (a reader's lock outlasts
+    # the lock wait), nothing was started that would have to be stopped.
+    with _indexes_built_afterwards(session, True):
+        helper.start()
+        try:
+            scratch.prepare(session, contexts, true())
+            helper.wait_until_it_takes_part()
+            # Between its own detectors this connection copies in what the helper finished: at
+            # the end it then waits for the helper's last kind only, not for a copy of all of them.
+            while (kind := kinds.take()) is not None:
+                detect_here(kind)
+                copy_in_what_the_helper_finished()
+            try:
+                helper.collect()
+                error = None
+            except HelperFailed as failure:
+                error = f"the gap scan's helper connection failed: {failure}"
+                for left in helper.unfinished():
+                    detect_here(left)
+            copy_in_what_the_helper_finished()
+        except BaseException:
+            helper.abandon()
+            raise
+    return helped, error
 
 
 def _run_with_helper(
