@@ -536,8 +536,9 @@ def _first_scan_with_postgres_helper(
     def copy_in_what_the_helper_finished() -> None:
         raw = session.connection().connection.driver_connection
         assert raw is not None
-        for hits in helper.take_finished():
-            try:
+        finished = helper.take_finished()
+        try:
+            for hits in finished:
                 with (
                     raw.cursor() as cursor,
                     cursor.copy(
@@ -546,10 +547,11 @@ def _first_scan_with_postgres_helper(
                 ):
                     while chunk := hits.spool.read(1 << 20):
                         copy.write(chunk)
-            finally:
+                helped.append(hits.kind)
+                finish(KindResult(kind=hits.kind, raised=hits.rows))
+        finally:
+            for hits in finished:  # taken from the helper, so closed (and deleted) here
                 hits.spool.close()
-            helped.append(hits.kind)
-            finish(KindResult(kind=hits.kind, raised=hits.rows))
 
     # The helper starts once the indexes are gone: if dropping them fails (a reader's lock outlasts
     # the lock wait), nothing was started that would have to be stopped.
