@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import CompoundSelect, Select
 
 from bridgehead.common.types import UTCDateTime, utcnow
@@ -278,21 +279,28 @@ def _apply(
             evidence=_hits.c.evidence,
         )
     )
-    new_rows = select(
-        literal(kind.value, String()),
-        literal(severity.value, String()),
-        *[_hits.c[name] for name in HIT_COLUMNS],
-        literal(now, UTCDateTime()),
-        literal(now, UTCDateTime()),
-    ).where(~already_open)
     # INSERT … SELECT reports no row count through psycopg, so count the new subjects first.
     raised = session.scalar(select(func.count()).select_from(_hits).where(~already_open)) or 0
-    session.execute(
-        insert(_signals).from_select(
-            ["kind", "severity", *HIT_COLUMNS, "raised_at", "last_seen_at"], new_rows
-        )
-    )
+    session.execute(_insert_new_signals(_as_new_signals(_hits, kind, severity, now).where(~already_open)))
     return KindResult(kind=kind, raised=raised, still_open=found_again, resolved=resolved)
+
+
+def _as_new_signals(hits: Any, kind: GapKind, severity: Any, now: dt.datetime) -> Select[Any]:
+    """``hits`` (a table or subquery with ``HIT_COLUMNS``) as new ``kind`` signals raised and seen at
+    ``now``, in ``SIGNAL_COLUMNS`` order. (``pg_helper.tagged_hits`` is the same for COPY's
+    binary format, with every value cast to its column's type.)"""
+    return select(
+        literal(kind.value, String()),
+        literal(severity.value, String()),
+        *[hits.c[name] for name in HIT_COLUMNS],
+        literal(now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    )
+
+
+def _insert_new_signals(new_signals: Select[Any]) -> Insert:
+    """INSERT … SELECT of rows in ``SIGNAL_COLUMNS`` order into ``gap_signal``."""
+    return insert(_signals).from_select(list(SIGNAL_COLUMNS), new_signals)
 
 
 def _raise_all(
@@ -307,19 +315,7 @@ def _raise_all(
     detectors' counts came back -1).
     """
     before = session.scalar(select(func.coalesce(func.max(GapSignal.id), 0))) or 0
-    columns = rows.subquery()
-    new_rows = select(
-        literal(kind.value, String()),
-        literal(severity.value, String()),
-        *[columns.c[name] for name in HIT_COLUMNS],
-        literal(now, UTCDateTime()),
-        literal(now, UTCDateTime()),
-    )
-    session.execute(
-        insert(_signals).from_select(
-            ["kind", "severity", *HIT_COLUMNS, "raised_at", "last_seen_at"], new_rows
-        )
-    )
+    session.execute(_insert_new_signals(_as_new_signals(rows.subquery(), kind, severity, now)))
     raised = (
         session.scalar(
             select(func.count()).select_from(GapSignal).where(GapSignal.id > before, GapSignal.kind == kind)
@@ -527,8 +523,7 @@ def _first_scan_with_postgres_helper(
 
     def detect_here(kind: GapKind) -> None:
         tagged = tagged_hits(detect_rows(session, contexts, kind), kind, rules[kind], now)
-        statement = insert(_signals).from_select(list(SIGNAL_COLUMNS), tagged)
-        result = session.execute(statement.execution_options(preserve_rowcount=True))
+        result = session.execute(_insert_new_signals(tagged).execution_options(preserve_rowcount=True))
         finish(KindResult(kind=kind, raised=int(getattr(result, "rowcount", 0))))
 
     helped: list[GapKind] = []
