@@ -6,22 +6,25 @@ import datetime as dt
 import glob
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bridgehead.auth.models import Role
+from bridgehead.auth.models import Role, User
 from bridgehead.config import Settings
+from bridgehead.crm.models import Opportunity
 from bridgehead.db import make_engine, make_session_factory, unit_of_work
 from bridgehead.intelligence.gaps.helper import KindQueue, can_help
 from bridgehead.intelligence.gaps.models import GapKind
 from bridgehead.intelligence.gaps.scan import COST_ORDER, DETECTORS, scan, store_defaults
 from bridgehead.migrate import upgrade_database
-from tests.factories import make_account, make_activity, make_contact, make_user
+from tests.factories import make_account, make_activity, make_contact, make_opportunity, make_user
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows
 
 TODAY = NOW.date()
@@ -120,6 +123,77 @@ def test_a_scan_with_a_helper_writes_what_one_connection_writes(
     ]
     assert [still for *_, still, _ in again] == [raised for _, raised, *_ in alone]
     assert _signals(database) == expected
+
+
+def _every_signal(engine: Engine) -> list[tuple[Any, ...]]:
+    """Every signal, open and resolved, as stored (but its id), sorted."""
+    columns = "kind, severity, subject_key, opportunity_id, account_id, owner_id, amount_at_risk, "
+    columns += "CAST(evidence AS TEXT), raised_at, last_seen_at, resolved_at"
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(f"SELECT {columns} FROM gap_signal").all()  # noqa: S608
+    return sorted((tuple(row) for row in rows), key=repr)
+
+
+def _change_what_the_first_scan_found(engine: Engine) -> None:
+    """After a first scan: clear one stale deal's gaps (closed), move one to another owner, change
+    one's amount, and add a new stale deal; committed, as between two nightly scans."""
+    with unit_of_work(make_session_factory(engine)) as session:
+        stale = session.scalars(
+            select(Opportunity)
+            .where(Opportunity.created_at < NOW - dt.timedelta(days=50))
+            .order_by(Opportunity.id)
+        ).all()
+        closed, moved, dearer = stale[:3]
+        closed.is_closed = True
+        closed.stage = "Closed Lost"
+        moved.owner_id = session.scalars(select(User.id).where(User.full_name == "Otto Other")).one()
+        dearer.amount = Decimal("77000")
+        make_opportunity(
+            session,
+            owner_id=closed.owner_id,
+            account_id=closed.account_id,
+            amount=Decimal("50000"),
+            created_at=NOW - dt.timedelta(days=70),
+        )
+
+
+def rescans_with_and_without_a_helper(
+    engine: Engine, scan_with: Callable[[Engine | None], tuple[list[Any], list[GapKind]]]
+) -> None:
+    """A first scan, changes, then the same re-scan twice from the same signals: on one connection,
+    and with a helper (``scan_with``: per-kind counts and the helper's kinds). Both must write the
+    same signals and report the same counts, and the helper must have taken part."""
+    scan_with(None)
+    _change_what_the_first_scan_found(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE saved_signal AS SELECT * FROM gap_signal")
+    alone, _ = scan_with(None)
+    expected = _every_signal(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM gap_signal")
+        connection.exec_driver_sql("INSERT INTO gap_signal SELECT * FROM saved_signal")
+    helped, helper_kinds = scan_with(engine)
+    assert helper_kinds  # the helper detected some of the kinds
+    assert set(helper_kinds) < set(DETECTORS)
+    assert helped == alone
+    # The changes show: gaps resolved (the closed deal), raised (the new one), refreshed (owner, amount).
+    assert sum(raised for _, raised, _, _ in alone) > 0
+    assert sum(resolved for *_, resolved in alone) > 0
+    assert _every_signal(engine) == expected
+    owners = {row[5] for row in expected if row[10] is None}
+    assert len(owners) >= 2
+    assert 7_700_000 in {row[6] for row in expected if row[10] is None}  # cents
+
+
+@pytest.mark.skipif(not can_help(), reason="a helper needs flock and two cores")
+def test_a_rescan_after_changes_writes_with_a_helper_what_it_writes_alone(database: Engine) -> None:
+    def scan_with(helper: Engine | None) -> tuple[list[Any], list[GapKind]]:
+        with unit_of_work(make_session_factory(database)) as session:
+            result = scan(session, now=NOW, helper_engine=helper, helper_min_deals=0)
+        counts = [(item.kind, item.raised, item.still_open, item.resolved) for item in result.kinds]
+        return counts, result.helper_kinds
+
+    rescans_with_and_without_a_helper(database, scan_with)
 
 
 def test_a_failing_helper_leaves_its_kinds_to_the_scan_and_nothing_behind(

@@ -36,7 +36,7 @@ from bridgehead.intelligence.gaps.scan import (
 from bridgehead.migrate import upgrade_database
 from tests.conftest import POSTGRES_ADMIN_URL, create_postgres_database, drop_postgres_database
 from tests.gaps.conftest import NOW
-from tests.gaps.test_scan_helper import _signals, _team, _trip_detectors
+from tests.gaps.test_scan_helper import _signals, _team, _trip_detectors, rescans_with_and_without_a_helper
 from tests.helpers import impatient_engine
 
 pytestmark = pytest.mark.postgres
@@ -103,12 +103,43 @@ def test_a_first_scan_with_a_helper_connection_writes_what_one_connection_writes
     assert _signals(database) == expected
     assert _schema_of_signals(database) == schema
 
-    # A re-scan (not a first one: no helper) finds the same gaps still open and changes nothing.
-    again, again_helper, _ = _scan(database, helper=database)
-    assert again_helper == []
+    # A re-scan with the helper finds the same gaps still open and changes nothing.
+    again, again_helper, error = _scan(database, helper=database)
+    assert error is None
+    assert bool(again_helper) == can_help()
     assert [(kind, raised, resolved) for kind, raised, _, resolved in again] == [
         (kind, 0, 0) for kind, *_ in alone
     ]
+    assert [still for *_, still, _ in again] == [raised for _, raised, *_ in alone]
+    assert _signals(database) == expected
+
+
+@pytest.mark.skipif(not can_help(), reason="a helper needs two cores")
+def test_a_rescan_after_changes_writes_with_a_helper_connection_what_it_writes_alone(
+    database: Engine,
+) -> None:
+    def scan_with(helper: Engine | None) -> tuple[list[Any], list[GapKind]]:
+        counts, helper_kinds, error = _scan(database, helper=helper)
+        assert error is None
+        return counts, helper_kinds
+
+    rescans_with_and_without_a_helper(database, scan_with)
+    # The staging table of the helper's hits went with the scan.
+    with database.connect() as connection:
+        assert connection.execute(text("SELECT to_regclass('gap_helper_signal')")).scalar() is None
+
+
+def test_a_helper_connection_failing_in_a_rescan_leaves_its_kinds_to_the_scan(database: Engine) -> None:
+    _scan(database, helper=None)
+    alone, _, _ = _scan(database, helper=None)
+    expected = _signals(database)
+    elsewhere = make_engine(Settings(), url=POSTGRES_ADMIN_URL)
+    helped, helper_kinds, error = _scan(database, helper=elsewhere)
+    elsewhere.dispose()
+    assert helper_kinds == []
+    assert error is not None
+    assert error.startswith("the gap scan's helper connection failed: ProgrammingError")
+    assert helped == alone
     assert _signals(database) == expected
 
 

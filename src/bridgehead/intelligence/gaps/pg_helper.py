@@ -1,15 +1,18 @@
-"""A helper thread that runs some of a first full scan's detectors on a second PostgreSQL connection.
+"""A helper thread that runs some of a full scan's detectors on a second PostgreSQL connection.
 
-PostgreSQL runs ``INSERT … SELECT`` without parallel workers, so a first full scan, one detector
-after the other on one connection, kept one of the server's cores busy. With this helper the scan's
+PostgreSQL runs ``INSERT … SELECT`` without parallel workers, so a full scan, one detector after
+the other on one connection, kept one of the server's cores busy. With this helper the scan's
 connection and a second one take detectors from one queue; the helper copies each detector's hits
-out (``COPY (SELECT …) TO STDOUT``, binary) into a temporary file of its own, which the scan's connection
-then copies into ``gap_signal``, so every signal is still written by the scan's one transaction.
-A thread suffices: both connections' work happens in the server, and the thread only moves bytes.
+out (``COPY (SELECT …) TO STDOUT``, binary) into a temporary file of its own, which the scan's
+connection then copies in: straight into ``gap_signal`` in a first scan, into a staging table it
+raises, refreshes and resolves from in a re-scan. Every signal is still written by the scan's one
+transaction. A thread suffices: both connections' work happens in the server, and the thread only
+moves bytes.
 
 The helper reads in a transaction of its own, so it sees committed rows only: the scan offers it
 only when its caller says the transaction has written nothing the detectors read. It never reads
-``gap_signal``, whose indexes the scan's connection drops (locking the table) before both detect.
+``gap_signal``, whose indexes a first scan drops (locking the table) before both detect, and
+whose open signals a re-scan matches on its own connection.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def hits_statement(
 
 
 class PostgresHelper:
-    """The second connection of a first full scan on PostgreSQL, run in a thread."""
+    """The second connection of a full scan on PostgreSQL, run in a thread."""
 
     def __init__(
         self,
