@@ -103,7 +103,9 @@ def _digest(rows: Any) -> dict[str, list[Any]]:
 
     digests: dict[str, list[Any]] = {}
     for kind, subject_key, evidence in rows:
-        explanation = explain(kind, json.loads(evidence) if isinstance(evidence, str) else evidence)
+        facts = json.loads(evidence) if isinstance(evidence, str) else evidence
+        # Idle days, days past and hours waiting counted to the scan's "now", as the inbox shows them.
+        explanation = explain(kind, facts, SCAN_NOW)
         entry = digests.setdefault(kind, [0, 0])
         entry[0] += 1
         row = hashlib.blake2b(f"{subject_key}\x00{explanation}".encode(), digest_size=8).digest()

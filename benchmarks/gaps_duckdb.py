@@ -252,8 +252,7 @@ WITH single_threaded AS (
   ) u JOIN opp o ON o.id = u.opportunity_id
   WHERE NOT o.is_closed AND u.first_at < TIMESTAMP '{follow_up_due}'
 ), stale_deal AS (
-  SELECT o.id, o.account_id, o.owner_id, o.amount, l.last_at, o.created_at,
-         (epoch_ms(TIMESTAMP '{now}') - epoch_ms(coalesce(l.last_at, o.created_at))) // 86400000 AS idle
+  SELECT o.id, o.account_id, o.owner_id, o.amount, l.last_at, coalesce(l.last_at, o.created_at) AS idle_since
   FROM opp o LEFT JOIN (
     SELECT opportunity_id, max(occurred_at) AS last_at FROM act WHERE occurred_at <= TIMESTAMP '{now}' GROUP BY 1
   ) l ON l.opportunity_id = o.id
@@ -279,7 +278,7 @@ WITH single_threaded AS (
     ) WHERE close_date > previous GROUP BY 1 HAVING count(*) >= {min_pushes}
   ) p JOIN opp o ON o.id = p.opportunity_id
 ), close_date_past AS (
-  SELECT id, account_id, owner_id, amount, close_date, date_diff('day', close_date, DATE '{today}') AS overdue
+  SELECT id, account_id, owner_id, amount, close_date
   FROM opp WHERE NOT is_closed AND close_date < DATE '{past_before}'
 ), missing_fields AS (
   SELECT d.*, u.missing_count, u.missing FROM staged d JOIN (
@@ -330,12 +329,11 @@ WITH single_threaded AS (
   UNION ALL
   SELECT 'slow_follow_up', id, account_id, owner_id, amount,
     json_object('unanswered', unanswered, 'first_inbound_at', CAST(first_at AS VARCHAR),
-      'hours_waiting', (epoch_ms(TIMESTAMP '{now}') - epoch_ms(first_at)) // 3600000,
       'follow_up_hours', {follow_up_hours})
   FROM slow_follow_up
   UNION ALL
   SELECT 'stale_deal', id, account_id, owner_id, amount,
-    json_object('last_activity_at', last_at, 'idle_days', idle, 'stale_days', {stale_days})
+    json_object('last_activity_at', last_at, 'idle_since', idle_since, 'stale_days', {stale_days})
   FROM stale_deal
   UNION ALL
   SELECT 'qualification_incomplete', id, account_id, owner_id, amount,
@@ -348,7 +346,7 @@ WITH single_threaded AS (
   FROM close_date_pushed
   UNION ALL
   SELECT 'close_date_past', id, account_id, owner_id, amount,
-    json_object('close_date', close_date, 'days_past', overdue)
+    json_object('close_date', close_date)
   FROM close_date_past
   UNION ALL
   SELECT 'missing_fields', id, account_id, owner_id, amount,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from bridgehead.intelligence.gaps.explain import MAX_EXPLANATION, explain
+from bridgehead.intelligence.gaps.explain import MAX_EXPLANATION, explain, with_elapsed
 from bridgehead.intelligence.gaps.models import GapKind
 
 
@@ -13,10 +15,35 @@ from bridgehead.intelligence.gaps.models import GapKind
     ["2025-12-01 09:30:00.000000", "2025-12-01T09:30:00+00:00"],  # SQLite's text, PostgreSQL's JSON
 )
 def test_a_timestamp_from_either_database_reads_as_its_date(last_activity_at: str) -> None:
-    evidence = {"last_activity_at": last_activity_at, "idle_days": 22, "stale_days": 21}
-    assert explain(GapKind.STALE_DEAL, evidence) == (
-        "No activity in 22 days (last on 2025-12-01); the playbook expects one at least every 21 days"
+    evidence = {"last_activity_at": last_activity_at, "idle_since": last_activity_at, "stale_days": 21}
+    seen = dt.datetime(2025, 12, 23, 9, 29, tzinfo=dt.UTC)  # a minute short of 22 days
+    assert explain(GapKind.STALE_DEAL, evidence, seen) == (
+        "No activity in 21 days (last on 2025-12-01); the playbook expects one at least every 21 days"
     )
+    assert explain(GapKind.STALE_DEAL, evidence, seen + dt.timedelta(minutes=1)).startswith(
+        "No activity in 22 days (last on 2025-12-01)"
+    )
+
+
+def test_spans_that_grow_with_time_are_counted_to_the_last_sighting() -> None:
+    seen = dt.datetime(2025, 12, 5, 8, 0, tzinfo=dt.UTC)
+    # PostgreSQL's text of a timestamp cast to text ("+00"), a date, SQLite's naive UTC text.
+    waiting = {"unanswered": 2, "first_inbound_at": "2025-12-04 06:30:00+00", "follow_up_hours": 24}
+    assert with_elapsed(GapKind.SLOW_FOLLOW_UP, waiting, seen)["hours_waiting"] == 25
+    assert with_elapsed(GapKind.CLOSE_DATE_PAST, {"close_date": "2025-12-01"}, seen)["days_past"] == 4
+    quiet = {"last_activity_at": None, "idle_since": "2025-11-05 08:00:00.000000", "stale_days": 21}
+    assert with_elapsed(GapKind.STALE_DEAL, quiet, seen)["idle_days"] == 30
+    assert explain(GapKind.STALE_DEAL, quiet, seen) == (
+        "No activity in 30 days; the playbook expects one at least every 21 days"
+    )
+    # Evidence written by older scans stored the span: it is shown as stored.
+    older = {"close_date": "2025-12-01", "days_past": 2}
+    assert with_elapsed(GapKind.CLOSE_DATE_PAST, older, seen)["days_past"] == 2
+    # Without a time to count to, or with a moment that is not one, nothing is added.
+    assert "days_past" not in with_elapsed(GapKind.CLOSE_DATE_PAST, {"close_date": "2025-12-01"}, None)
+    assert "idle_days" not in with_elapsed(GapKind.STALE_DEAL, {"idle_since": "soon"}, seen)
+    # Other kinds' evidence comes back as it is.
+    assert with_elapsed(GapKind.MISSING_FIELDS, {"stage": "Proposal"}, seen) == {"stage": "Proposal"}
 
 
 @pytest.mark.parametrize("on_map", [True, 1, "true"])
@@ -26,8 +53,9 @@ def test_a_boolean_from_either_database_reads_the_same(on_map: object) -> None:
 
 
 def test_one_and_many_are_counted_in_words() -> None:
-    one = explain(GapKind.CLOSE_DATE_PAST, {"close_date": "2025-11-30", "days_past": 1})
-    many = explain(GapKind.CLOSE_DATE_PAST, {"close_date": "2025-11-28", "days_past": 3})
+    seen = dt.datetime(2025, 12, 1, 23, 59, tzinfo=dt.UTC)
+    one = explain(GapKind.CLOSE_DATE_PAST, {"close_date": "2025-11-30"}, seen)
+    many = explain(GapKind.CLOSE_DATE_PAST, {"close_date": "2025-11-28"}, seen)
     assert (one, many) == (
         "Open deal with close date 2025-11-30, 1 day ago",
         "Open deal with close date 2025-11-28, 3 days ago",

@@ -14,7 +14,7 @@ from bridgehead.auth.models import User
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
 from bridgehead.intelligence.gaps.scan import ScanScope, scan
-from bridgehead.intelligence.gaps.service import full_scan_times, last_seen
+from bridgehead.intelligence.gaps.service import full_scan_times, get_signal, last_seen
 from tests.factories import make_account, make_activity
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows, open_signals, run
 
@@ -82,11 +82,8 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
     snoozed.snooze_reason = "customer on holiday"
     db_session.flush()
     before = open_signals(db_session, GapKind.STALE_DEAL)[stale.id]
-    first_explanation, first_seen, first_idle = (
-        before.explanation,
-        before.last_seen_at,
-        before.evidence["idle_days"],
-    )
+    first_explanation, first_seen, first_evidence = before.explanation, before.last_seen_at, before.evidence
+    assert first_explanation.startswith("No activity in 60 days;")
 
     # The same gaps five minutes later: nothing raised or resolved, the texts and people's notes unchanged.
     again = run(db_session, GapKind.STALE_DEAL, now=NOW + dt.timedelta(minutes=5))
@@ -99,13 +96,19 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
     assert last_seen(after, full_scan_times(db_session)) == NOW + dt.timedelta(minutes=5)
     assert after.acknowledge_reason == "waiting for the budget"
 
-    # Ten days later the idle days in the explanation and evidence move; the acknowledgement stays.
+    # Ten days later the stored signal is left as it was (its evidence holds when the deal went
+    # quiet, not for how long); what a person reads counts the idle days to the last sighting.
+    # The acknowledgement stays.
     later = run(db_session, GapKind.STALE_DEAL, now=NOW + dt.timedelta(days=10))
     assert (later.raised, later.still_open) == (0, 1)
     moved = open_signals(db_session, GapKind.STALE_DEAL)[stale.id]
     assert moved.id == before.id
-    assert moved.explanation != first_explanation
-    assert moved.evidence["idle_days"] == first_idle + 10
+    assert moved.evidence == first_evidence
+    assert "idle_days" not in moved.evidence
+    read = get_signal(db_session, viewer=org.executive, signal_id=moved.id)
+    assert read.explanation.startswith("No activity in 70 days;")
+    assert read.evidence["idle_days"] == 70
+    assert read.evidence["idle_since"] == first_evidence["idle_since"]
     assert moved.acknowledged_by_id == org.rep.id
     # A new owner is written too.
     stale.owner_id = org.other_rep.id

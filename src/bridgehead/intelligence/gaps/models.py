@@ -156,8 +156,11 @@ class GapSignal(Base):
 
     @property
     def explanation(self) -> str:
-        """The one-sentence explanation, written from the kind and the evidence (``gaps.explain``)."""
-        return explain(self.kind, self.evidence)
+        """The one-sentence explanation, written from the kind and the evidence (``gaps.explain``),
+        with spans that grow with time counted to the signal's own ``last_seen_at``. A full scan
+        stamps the kind, not each signal: the inbox and the API count them to the last sighting
+        (``service.last_seen``), which can be later."""
+        return explain(self.kind, self.evidence, self.last_seen_at)
 
 
 class GapKindScan(Base):

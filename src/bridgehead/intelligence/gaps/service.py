@@ -20,6 +20,7 @@ from bridgehead.common.pagination import Page, PageRequest
 from bridgehead.common.types import Period, utcnow
 from bridgehead.crm.models import Account, Opportunity
 from bridgehead.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from bridgehead.intelligence.gaps.explain import explain, with_elapsed
 from bridgehead.intelligence.gaps.models import GapKind, GapKindScan, GapSignal
 from bridgehead.intelligence.gaps.rules import RULE_SPECS
 from bridgehead.intelligence.gaps.schemas import (
@@ -131,6 +132,7 @@ def last_seen(signal: GapSignal, full_scans: dict[str, dt.datetime]) -> dt.datet
 
 def _read(row: Any, now: dt.datetime, full_scans: dict[str, dt.datetime]) -> SignalRead:
     signal, opportunity_name, stage, account_id, account_name, owner_name = row
+    seen = last_seen(signal, full_scans)
     return SignalRead(
         id=signal.id,
         kind=signal.kind,
@@ -146,10 +148,11 @@ def _read(row: Any, now: dt.datetime, full_scans: dict[str, dt.datetime]) -> Sig
         owner_id=signal.owner_id,
         owner_name=owner_name,
         amount_at_risk=signal.amount_at_risk,
-        explanation=signal.explanation,
-        evidence=dict(signal.evidence or {}),
+        # Idle days, days past and hours waiting counted to the last sighting.
+        explanation=explain(signal.kind, signal.evidence, seen),
+        evidence=with_elapsed(signal.kind, signal.evidence, seen),
         raised_at=signal.raised_at,
-        last_seen_at=last_seen(signal, full_scans),
+        last_seen_at=seen,
         resolved_at=signal.resolved_at,
         acknowledged_at=signal.acknowledged_at,
         acknowledge_reason=signal.acknowledge_reason,
