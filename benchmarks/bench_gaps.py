@@ -65,7 +65,7 @@ console = Console(width=150)
 SCAN_NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=SPAN_DAYS)
 
 
-def measure_scan(url: str) -> dict[str, Any]:
+def measure_scan(url: str, later_days: int = 0) -> dict[str, Any]:
     """The product's full gap scan, committed, with the time of each detector."""
     import bridgehead.models  # noqa: F401
     from bridgehead.config import Settings
@@ -87,11 +87,13 @@ def measure_scan(url: str) -> dict[str, Any]:
     with unit_of_work(make_session_factory(engine)) as session:
         store_defaults(session)
     with unit_of_work(make_session_factory(engine)) as session:
-        result = scan(session, now=SCAN_NOW, progress=progress, helper_engine=engine)
+        now = SCAN_NOW + dt.timedelta(days=later_days)
+        result = scan(session, now=now, progress=progress, helper_engine=engine)
     return {
         "seconds": time.perf_counter() - start,
         "raised": result.raised,
         "open": result.raised + result.still_open,
+        "resolved": result.resolved,
         "detectors": detectors,
     }
 
@@ -183,12 +185,20 @@ def main() -> None:
     parser.add_argument(
         "--parquet", type=Path, help="Parquet files written earlier by gaps_duckdb.write_parquet"
     )
+    parser.add_argument(
+        "--rescan-days",
+        type=int,
+        default=0,
+        help="run the re-scan this many days after the first scan (default 0: the same gaps found "
+        "again, compared with the other engines; later, the nightly case, not compared)",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--later-days", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--duckdb", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--digest", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps({**measure_scan(args.measure), "peak_mib": peak_mib()}))
+        print(json.dumps({**measure_scan(args.measure, args.later_days), "peak_mib": peak_mib()}))
         return
     if args.duckdb:
         print(
@@ -211,6 +221,11 @@ def main() -> None:
         sizes[0] = pq.ParquetFile(parquet / "opportunity.parquet").metadata.num_rows
         sizes[2] = pq.ParquetFile(parquet / "activity.parquet").metadata.num_rows
     reuse = args.sqlite_db or args.postgres_url
+    rescan = ("--later-days", str(args.rescan_days), "--measure")
+
+    def rescan_label(engine: str) -> str:
+        return f"{engine} re-scan" + (f" {args.rescan_days} d later" if args.rescan_days else "")
+
     try:
         tables: dict[str, Any] = {}
         if not (
@@ -247,9 +262,10 @@ def main() -> None:
             console.print(f"SQLite scanned ({_load_average()})")
             digests["SQLite"] = run_step("--digest", sqlite_url)[0]
             # The nightly case: every signal open, the same gaps found again.
-            results.append(("SQLite re-scan", *run_step("--measure", sqlite_url)))
+            results.append((rescan_label("SQLite"), *run_step(*rescan, sqlite_url)))
             console.print(f"SQLite re-scanned ({_load_average()})")
-            digests["SQLite re-scan"] = run_step("--digest", sqlite_url)[0]
+            if not args.rescan_days:
+                digests["SQLite re-scan"] = run_step("--digest", sqlite_url)[0]
             gaps_duckdb.export_playbook(sqlite_url, parquet)
         if args.postgres_url and not args.skip_postgres:
             _truncate_signals(args.postgres_url)
@@ -266,9 +282,10 @@ def main() -> None:
                 results.append(("PostgreSQL", *run_step("--measure", postgres_url)))
                 console.print(f"PostgreSQL scanned ({_load_average()})")
                 digests["PostgreSQL"] = run_step("--digest", postgres_url)[0]
-                results.append(("PostgreSQL re-scan", *run_step("--measure", postgres_url)))
+                results.append((rescan_label("PostgreSQL"), *run_step(*rescan, postgres_url)))
                 console.print(f"PostgreSQL re-scanned ({_load_average()})")
-                digests["PostgreSQL re-scan"] = run_step("--digest", postgres_url)[0]
+                if not args.rescan_days:
+                    digests["PostgreSQL re-scan"] = run_step("--digest", postgres_url)[0]
                 if not (parquet / gaps_duckdb.CONFIG).exists():
                     gaps_duckdb.export_playbook(postgres_url, parquet)
             finally:
@@ -310,7 +327,8 @@ def main() -> None:
             f"{result['seconds']:.2f}",
             f"{wall:.2f}",
             f"{peak:,.0f}",
-            f"{result.get('open', result['raised']):,}",
+            f"{result.get('open', result['raised']):,}"
+            + (f" (+{result['raised']:,} -{result['resolved']:,})" if "re-scan" in label else ""),
             f"{ratio:.1f}",
             "[green]met[/]" if ok else "[red]missed[/]",
         )
