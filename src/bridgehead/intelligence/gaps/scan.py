@@ -469,16 +469,13 @@ def scan(
         for kind in todo:
             if kind not in enabled:
                 finish(run_here(kind))
-    if helper == "postgresql" and bulk:
+    if helper == "postgresql":
         assert helper_engine is not None
-        helper_kinds, helper_error = _first_scan_with_postgres_helper(
-            session, helper_engine, enabled, rules, contexts, now, finish
-        )
-    elif helper == "postgresql":
-        assert helper_engine is not None
-        helper_kinds, helper_error = _rescan_with_postgres_helper(
-            session, helper_engine, enabled, rules, contexts, now, run_here, finish
-        )
+        two = _PostgresTwoConnections(session, helper_engine, enabled, rules, contexts, now)
+        if bulk:
+            helper_kinds, helper_error = two.first_scan(finish)
+        else:
+            helper_kinds, helper_error = two.rescan(run_here, finish)
     else:
         # SQLite: a larger page cache. A first scan writes hundreds of thousands of signals; with the
         # default 2 MB cache the pages are evicted and re-read all the time (about 30 % of the scan at
@@ -541,81 +538,13 @@ def _helper_dialect(
     return dialect
 
 
-def _first_scan_with_postgres_helper(
-    session: Session,
-    engine: Engine,
-    enabled: list[GapKind],
-    rules: dict[GapKind, EffectiveRule],
-    contexts: list[ProcessContext],
-    now: dt.datetime,
-    finish: Callable[[KindResult], None],
-) -> tuple[list[GapKind], str | None]:
-    """A first full scan on PostgreSQL, detected on this connection and a helper's.
-
-    The signal table's indexes are dropped first (``_indexes_built_afterwards``). Both connections
-    then take kinds from one queue: this one inserts its hits straight into ``gap_signal``; the
-    helper's arrive in COPY's binary format, and this connection copies each finished kind
-    straight in between its own, so every signal is written once, by this transaction. A failing
-    helper leaves the kinds it had not finished to this connection; those it finished are kept.
-    """
-
-    def detect_rows(on: Session, processes_read: Sequence[ProcessContext], kind: GapKind) -> Select[Any]:
-        return detected_rows(on, kind, rules[kind], processes_read, now)
-
-    kinds = SharedKinds(sorted(enabled, key=COST_ORDER.index))
-    helper = PostgresHelper(engine, kinds, rules, detect_rows, now)
-
-    def detect_here(kind: GapKind) -> None:
-        tagged = tagged_hits(detect_rows(session, contexts, kind), kind, rules[kind], now)
-        result = session.execute(_insert_new_signals(tagged).execution_options(preserve_rowcount=True))
-        finish(KindResult(kind=kind, raised=int(getattr(result, "rowcount", 0))))
-
-    helped: list[GapKind] = []
-
-    def copy_in_what_the_helper_finished() -> None:
-        finished = helper.take_finished()
-        try:
-            for hits in finished:
-                _copy_in(session, _signals.name, hits)
-                helped.append(hits.kind)
-                finish(KindResult(kind=hits.kind, raised=hits.rows))
-        finally:
-            for hits in finished:  # taken from the helper, so closed (and deleted) here
-                hits.spool.close()
-
-    # The helper starts once the indexes are gone: if dropping them fails (a reader's lock outlasts
-    # the lock wait), nothing was started that would have to be stopped.
-    with _indexes_built_afterwards(session, True):
-        helper.start()
-        try:
-            scratch.prepare(session, contexts, true())
-            helper.wait_until_it_takes_part()
-            # Between its own detectors this connection copies in what the helper finished: at
-            # the end it then waits for the helper's last kind only, not for a copy of all of them.
-            while (kind := kinds.take()) is not None:
-                detect_here(kind)
-                copy_in_what_the_helper_finished()
-            try:
-                helper.collect()
-                error = None
-            except HelperFailed as failure:
-                error = f"the gap scan's helper connection failed: {failure}"
-                for left in helper.unfinished():
-                    detect_here(left)
-            copy_in_what_the_helper_finished()
-        except BaseException:
-            helper.abandon()
-            raise
-    return helped, error
-
-
-def _copy_in(session: Session, table: str, hits: HelperHits) -> None:
-    """Copy a kind the PostgreSQL helper finished (``SIGNAL_COLUMNS``, COPY's binary format) into ``table``."""
+def _copy_in(session: Session, target: str, hits: HelperHits) -> None:
+    """Copy a kind the PostgreSQL helper finished (``SIGNAL_COLUMNS``, COPY's binary format) into ``target``."""
     raw = session.connection().connection.driver_connection
     assert raw is not None
     with (
         raw.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(SIGNAL_COLUMNS)}) FROM STDIN (FORMAT binary)") as copy,
+        cursor.copy(f"COPY {target} ({', '.join(SIGNAL_COLUMNS)}) FROM STDIN (FORMAT binary)") as copy,
     ):
         while chunk := hits.spool.read(1 << 20):
             copy.write(chunk)
@@ -626,46 +555,49 @@ def _copy_in(session: Session, table: str, hits: HelperHits) -> None:
 _HELPER_STAGING = "gap_helper_signal"
 
 
-def _rescan_with_postgres_helper(
-    session: Session,
-    engine: Engine,
-    enabled: list[GapKind],
-    rules: dict[GapKind, EffectiveRule],
-    contexts: list[ProcessContext],
-    now: dt.datetime,
-    run_here: Callable[[GapKind, Select[Any] | None], KindResult],
-    finish: Callable[[KindResult], None],
-) -> tuple[list[GapKind], str | None]:
-    """A full re-scan on PostgreSQL (signals open), detected on this connection and a helper's.
+@dataclass(frozen=True)
+class _PostgresTwoConnections:
+    """A full scan on PostgreSQL detected on the scan's connection (``session``) and a helper's
+    (``engine``), both taking ``enabled`` kinds from one queue."""
 
-    Both connections take kinds from one queue, as in a first scan. The helper's hits of a kind
-    arrive in COPY's binary format; this connection copies them into a temporary staging table
-    and raises, refreshes and resolves the kind from it exactly as from its own detector. A failing
-    helper leaves the kinds it had not finished to this connection.
-    """
+    session: Session
+    engine: Engine
+    enabled: list[GapKind]
+    rules: dict[GapKind, EffectiveRule]
+    contexts: list[ProcessContext]
+    now: dt.datetime
 
-    def detect_rows(on: Session, processes_read: Sequence[ProcessContext], kind: GapKind) -> Select[Any]:
-        return detected_rows(on, kind, rules[kind], processes_read, now)
+    def first_scan(self, finish: Callable[[KindResult], None]) -> tuple[list[GapKind], str | None]:
+        """A first full scan: the signal table's indexes are dropped first
+        (``_indexes_built_afterwards``); this connection inserts its hits straight into
+        ``gap_signal`` and copies each kind the helper finished straight in, so every signal is
+        written once, by this transaction."""
+        session, rules, now = self.session, self.rules, self.now
 
-    kinds = SharedKinds(sorted(enabled, key=COST_ORDER.index))
-    helper = PostgresHelper(engine, kinds, rules, detect_rows, now)
-    staging = table(_HELPER_STAGING, *[column(name) for name in HIT_COLUMNS])
-    helped: list[GapKind] = []
+        def insert_here(kind: GapKind) -> None:
+            rows = detected_rows(session, kind, rules[kind], self.contexts, now)
+            tagged = tagged_hits(rows, kind, rules[kind], now)
+            result = session.execute(_insert_new_signals(tagged).execution_options(preserve_rowcount=True))
+            finish(KindResult(kind=kind, raised=int(getattr(result, "rowcount", 0))))
 
-    def apply_what_the_helper_finished() -> None:
-        finished = helper.take_finished()
-        try:
-            for hits in finished:
-                session.execute(text(f"TRUNCATE {_HELPER_STAGING}"))
-                _copy_in(session, _HELPER_STAGING, hits)
-                finish(run_here(hits.kind, select(*staging.c)))
-                helped.append(hits.kind)
-        finally:
-            for hits in finished:  # taken from the helper, so closed (and deleted) here
-                hits.spool.close()
+        def copy_in(hits: HelperHits) -> None:
+            _copy_in(session, _signals.name, hits)
+            finish(KindResult(kind=hits.kind, raised=hits.rows))
 
-    helper.start()
-    try:
+        # The helper starts once the indexes are gone: if dropping them fails (a reader's lock
+        # outlasts the lock wait), nothing was started that would have to be stopped.
+        with _indexes_built_afterwards(session, True):
+            return self._detect(insert_here, copy_in)
+
+    def rescan(
+        self,
+        run_here: Callable[[GapKind, Select[Any] | None], KindResult],
+        finish: Callable[[KindResult], None],
+    ) -> tuple[list[GapKind], str | None]:
+        """A full re-scan (signals open): this connection copies the helper's hits of a kind into a
+        temporary staging table and raises, refreshes and resolves the kind from it exactly as from
+        its own detector."""
+        session = self.session
         columns = ", ".join(SIGNAL_COLUMNS)
         session.execute(
             text(
@@ -673,24 +605,63 @@ def _rescan_with_postgres_helper(
                 f"SELECT {columns} FROM {_signals.name} WITH NO DATA"
             )
         )
-        scratch.prepare(session, contexts, true())
-        helper.wait_until_it_takes_part()
-        while (kind := kinds.take()) is not None:
-            finish(run_here(kind, None))
-            apply_what_the_helper_finished()
+        staging = table(_HELPER_STAGING, *[column(name) for name in HIT_COLUMNS])
+
+        def apply(hits: HelperHits) -> None:
+            session.execute(text(f"TRUNCATE {_HELPER_STAGING}"))
+            _copy_in(session, _HELPER_STAGING, hits)
+            finish(run_here(hits.kind, select(*staging.c)))
+
+        result = self._detect(lambda kind: finish(run_here(kind, None)), apply)
+        session.execute(text(f"DROP TABLE IF EXISTS {_HELPER_STAGING}"))
+        return result
+
+    def _detect(
+        self, detect_here: Callable[[GapKind], None], take_in: Callable[[HelperHits], None]
+    ) -> tuple[list[GapKind], str | None]:
+        """This connection runs ``detect_here`` for the kinds it takes and, between them,
+        ``take_in`` for each kind the helper finished: at the end it then waits for the helper's
+        last kind only, not for all of them. A failing helper leaves the kinds it had not finished
+        to ``detect_here``; those it finished are kept. Returns the kinds the helper detected and
+        its error, if it failed."""
+        rules, now = self.rules, self.now
+
+        def detect_rows(on: Session, processes_read: Sequence[ProcessContext], kind: GapKind) -> Select[Any]:
+            return detected_rows(on, kind, rules[kind], processes_read, now)
+
+        kinds = SharedKinds(sorted(self.enabled, key=COST_ORDER.index))
+        helper = PostgresHelper(self.engine, kinds, rules, detect_rows, now)
+        helped: list[GapKind] = []
+
+        def take_in_what_the_helper_finished() -> None:
+            finished = helper.take_finished()
+            try:
+                for hits in finished:
+                    take_in(hits)
+                    helped.append(hits.kind)
+            finally:
+                for hits in finished:  # taken from the helper, so closed (and deleted) here
+                    hits.spool.close()
+
+        helper.start()
         try:
-            helper.collect()
-            error = None
-        except HelperFailed as failure:
-            error = f"the gap scan's helper connection failed: {failure}"
-            for left in helper.unfinished():
-                finish(run_here(left, None))
-        apply_what_the_helper_finished()
-    except BaseException:
-        helper.abandon()
-        raise
-    session.execute(text(f"DROP TABLE IF EXISTS {_HELPER_STAGING}"))
-    return helped, error
+            scratch.prepare(self.session, self.contexts, true())
+            helper.wait_until_it_takes_part()
+            while (kind := kinds.take()) is not None:
+                detect_here(kind)
+                take_in_what_the_helper_finished()
+            try:
+                helper.collect()
+                error = None
+            except HelperFailed as failure:
+                error = f"the gap scan's helper connection failed: {failure}"
+                for left in helper.unfinished():
+                    detect_here(left)
+            take_in_what_the_helper_finished()
+        except BaseException:
+            helper.abandon()
+            raise
+        return helped, error
 
 
 def _run_with_helper(
