@@ -69,10 +69,14 @@ class SignalRead(BaseModel):
     owner_id: int | None
     owner_name: str | None
     amount_at_risk: Decimal | None
-    explanation: str
-    evidence: dict[str, Any]
+    explanation: str = Field(description="One sentence written from the evidence, as of last_seen_at.")
+    evidence: dict[str, Any] = Field(
+        description="The facts behind the gap. Spans that grow with time (idle_days, days_past, "
+        "hours_waiting) are counted from the stored moment (idle_since, close_date, "
+        "first_inbound_at) to last_seen_at."
+    )
     raised_at: dt.datetime
-    last_seen_at: dt.datetime
+    last_seen_at: dt.datetime = Field(description="When a scan last found the gap.")
     resolved_at: dt.datetime | None
     acknowledged_at: dt.datetime | None
     acknowledge_reason: str | None
