@@ -327,7 +327,7 @@ def main() -> None:
             f"{result['seconds']:.2f}",
             f"{wall:.2f}",
             f"{peak:,.0f}",
-            f"{result.get('open', result['raised']):,}"
+            f"{result['open']:,}"
             + (f" (+{result['raised']:,} -{result['resolved']:,})" if "re-scan" in label else ""),
             f"{ratio:.1f}",
             "[green]met[/]" if ok else "[red]missed[/]",

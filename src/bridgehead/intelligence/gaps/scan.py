@@ -608,7 +608,7 @@ class _PostgresTwoConnections:
         staging = table(_HELPER_STAGING, *[column(name) for name in HIT_COLUMNS])
 
         def apply(hits: HelperHits) -> None:
-            session.execute(text(f"TRUNCATE {_HELPER_STAGING}"))
+            scratch.empty(session, staging)
             _copy_in(session, _HELPER_STAGING, hits)
             finish(run_here(hits.kind, select(*staging.c)))
 
