@@ -153,6 +153,16 @@ def generate(
         "account_id": opps["account_id"][act_deal],
         "opportunity_id": act_deal + 1,
     }
+    # Close dates pushed: each history row after a deal's first moves the close date later with
+    # probability 0.3, by 7 to 45 days; the last row holds the deal's close date. (Drawn last, so
+    # every other column is what it was before pushes were generated: until then every deal kept
+    # one close date all its life, and the pushed-close-date detector found nothing to raise.)
+    pushed_by = np.where(
+        (position > 0) & (rng.random(len(deal_index)) < 0.3), rng.integers(7, 46, len(deal_index)), 0
+    )
+    pushed_so_far = np.cumsum(pushed_by)
+    pushed_in_all = pushed_so_far[starts + per_deal - 1]
+    history["close_day"] = close_day[deal_index] - (pushed_in_all[deal_index] - pushed_so_far)
     return {
         "org_unit": units,
         "user": users,
