@@ -226,8 +226,17 @@ def main() -> None:
     reuse = args.sqlite_db or args.postgres_url
     rescan = ("--later-days", str(args.rescan_days), "--measure")
 
-    def rescan_label(engine: str) -> str:
-        return f"{engine} re-scan" + (f" {args.rescan_days} d later" if args.rescan_days else "")
+    def scan_and_rescan(engine: str, url: str) -> None:
+        """The first scan, then the nightly case (every signal open), each in its own process;
+        the signals digested after each (after a re-scan days later they differ, and are not)."""
+        results.append((engine, *run_step("--measure", url)))
+        console.print(f"{engine} scanned ({_load_average()})")
+        digests[engine] = run_step("--digest", url)[0]
+        later = f" {args.rescan_days} d later" if args.rescan_days else ""
+        results.append((f"{engine} re-scan{later}", *run_step(*rescan, url)))
+        console.print(f"{engine} re-scanned ({_load_average()})")
+        if not args.rescan_days:
+            digests[f"{engine} re-scan"] = run_step("--digest", url)[0]
 
     try:
         tables: dict[str, Any] = {}
@@ -261,14 +270,7 @@ def main() -> None:
                 started = time.perf_counter()
                 load_sqlite(work / "gaps.db", tables)
                 console.print(f"SQLite loaded in {time.perf_counter() - started:.1f} s")
-            results.append(("SQLite", *run_step("--measure", sqlite_url)))
-            console.print(f"SQLite scanned ({_load_average()})")
-            digests["SQLite"] = run_step("--digest", sqlite_url)[0]
-            # The nightly case: every signal open, the same gaps found again.
-            results.append((rescan_label("SQLite"), *run_step(*rescan, sqlite_url)))
-            console.print(f"SQLite re-scanned ({_load_average()})")
-            if not args.rescan_days:
-                digests["SQLite re-scan"] = run_step("--digest", sqlite_url)[0]
+            scan_and_rescan("SQLite", sqlite_url)
             gaps_duckdb.export_playbook(sqlite_url, parquet)
         if args.postgres_url and not args.skip_postgres:
             _truncate_signals(args.postgres_url)
@@ -282,13 +284,7 @@ def main() -> None:
                     started = time.perf_counter()
                     load_postgres(postgres_url, tables)
                     console.print(f"PostgreSQL loaded in {time.perf_counter() - started:.1f} s")
-                results.append(("PostgreSQL", *run_step("--measure", postgres_url)))
-                console.print(f"PostgreSQL scanned ({_load_average()})")
-                digests["PostgreSQL"] = run_step("--digest", postgres_url)[0]
-                results.append((rescan_label("PostgreSQL"), *run_step(*rescan, postgres_url)))
-                console.print(f"PostgreSQL re-scanned ({_load_average()})")
-                if not args.rescan_days:
-                    digests["PostgreSQL re-scan"] = run_step("--digest", postgres_url)[0]
+                scan_and_rescan("PostgreSQL", postgres_url)
                 if not (parquet / gaps_duckdb.CONFIG).exists():
                     gaps_duckdb.export_playbook(postgres_url, parquet)
             finally:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from bridgehead.deals.stakeholders import ENGAGEMENT_WINDOW_DAYS
@@ -192,14 +193,10 @@ def _moment(value: Any) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
-def _whole_days(since: dt.datetime, as_of: dt.datetime) -> int:
-    """Whole days from ``since`` to ``as_of``, truncated (as the detectors' ``sqltools.elapsed``)."""
-    return int((as_of - since).total_seconds() // 86400)
-
-
-def _whole_hours(since: dt.datetime, as_of: dt.datetime) -> int:
-    """Whole hours from ``since`` to ``as_of``, truncated."""
-    return int((as_of - since).total_seconds() // 3600)
+def _whole(unit_seconds: int, since: dt.datetime, as_of: dt.datetime) -> int:
+    """Whole units (days: 86400, hours: 3600) from ``since`` to ``as_of``, truncated, as
+    ``sqltools.elapsed`` counts them in SQL."""
+    return int((as_of - since).total_seconds() // unit_seconds)
 
 
 def _calendar_days(since: dt.datetime, as_of: dt.datetime) -> int:
@@ -209,8 +206,8 @@ def _calendar_days(since: dt.datetime, as_of: dt.datetime) -> int:
 
 # Per kind: the span shown (its evidence key), the evidence key it counts from, and how.
 _GROWING: dict[str, tuple[str, str, Callable[[dt.datetime, dt.datetime], int]]] = {
-    "stale_deal": ("idle_days", "idle_since", _whole_days),
-    "slow_follow_up": ("hours_waiting", "first_inbound_at", _whole_hours),
+    "stale_deal": ("idle_days", "idle_since", partial(_whole, 86400)),
+    "slow_follow_up": ("hours_waiting", "first_inbound_at", partial(_whole, 3600)),
     "close_date_past": ("days_past", "close_date", _calendar_days),
 }
 
