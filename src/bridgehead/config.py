@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Salesforce export (gigabytes) fits; archives may expand to the second figure at most.
     max_upload_mib: int = Field(default=2048, ge=1, le=1_048_576)
     max_extracted_mib: int = Field(default=8192, ge=1, le=4_194_304)
+    # How old a three-gap board's snapshot may be before a view reads it afresh (0: never keep
+    # one). Imports refresh the company board, and the page offers a refresh at any time.
+    board_snapshot_minutes: int = Field(default=1440, ge=0, le=525_600)
 
 
 @lru_cache(maxsize=1)

@@ -283,6 +283,29 @@ def _detach_scratch_databases(dbapi_connection: Any, record: ConnectionPoolEntry
                 os.remove(path)
 
 
+@contextmanager
+def no_lock_wait(session: Session) -> Iterator[None]:
+    """Inside the block a write fails at once, rather than after ``database_lock_wait_ms``, when
+    another transaction holds what it needs (SQLite's write lock during a long import; a row lock
+    on PostgreSQL): for writes the caller may skip, such as storing a cache from a page view."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        previous = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0)
+        connection.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={previous}")
+        return
+    setting = connection.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar()
+    # 1 ms: PostgreSQL reads 0 as "wait for ever".
+    connection.exec_driver_sql("SELECT set_config('lock_timeout', '1ms', true)")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("SELECT set_config('lock_timeout', %(value)s, true)", {"value": setting})
+
+
 # PostgreSQL's SQLSTATEs for a write that lost to another transaction: deadlock detected,
 # serialization failure, lock not available (a lock timeout).
 _POSTGRES_CONFLICTS = frozenset({"40P01", "40001", "55P03"})

@@ -38,7 +38,7 @@ from bridgehead.governance.models import (
     Milestone,
     ValueConfirmation,
 )
-from bridgehead.intelligence.board.models import PriorityPlan
+from bridgehead.intelligence.board.models import BoardSnapshot, PriorityPlan
 from bridgehead.intelligence.gaps.models import GapRule, GapSignal
 from bridgehead.planning.models import Quota
 from bridgehead.strategy.models import (
@@ -68,6 +68,7 @@ __all__ = [
     "BackBrief",
     "BackBriefEvent",
     "Base",
+    "BoardSnapshot",
     "Contact",
     "ContactRole",
     "ExitCriterionCheck",

@@ -179,3 +179,36 @@ def test_an_empty_organisation_gets_a_next_step_not_an_error(client: TestClient,
     assert page.status_code == 200
     assert 'data-testid="board-no-units"' in page.text
     assert 'href="/admin/users"' in page.text  # the navigation is there
+
+
+def test_the_board_answers_from_its_snapshot_and_refreshes_on_request(
+    client: TestClient, db_session: Session, world: World, executive: User
+) -> None:
+    headers = _headers(db_session, executive)
+    sign_in(client, db_session, executive)
+    params = {"period": PERIOD, "org_unit_id": world.company.id}
+    first = client.get("/api/v1/board", params=params, headers=headers).json()
+    assert first["from_snapshot"] is False
+    second = client.get("/api/v1/board", params=params, headers=headers).json()
+    assert second["from_snapshot"] is True
+    assert second["as_of"] == first["as_of"]
+    assert second["rows"] == first["rows"]
+    refreshed = client.get("/api/v1/board", params={**params, "refresh": "true"}, headers=headers).json()
+    assert refreshed["from_snapshot"] is False
+    assert refreshed["as_of"] > first["as_of"]
+
+    page = client.get("/board", params=params)
+    assert 'data-testid="board-as-of" data-snapshot="yes"' in page.text
+    assert "kept from an earlier reading" in page.text
+    query = f"org_unit_id={world.company.id}&amp;period={PERIOD}"
+    assert f'href="/board?{query}&amp;refresh=true"' in page.text
+    again = client.get("/board", params={**params, "refresh": "true"}, follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/board?period={PERIOD}&org_unit_id={world.company.id}"
+    drill_url = f"/board/{world.priority.id}/effects"
+    drill = client.get(drill_url, params=params)
+    assert 'data-testid="board-as-of" data-snapshot="yes"' in drill.text
+    assert f'href="{drill_url}?{query}&amp;refresh=true"' in drill.text
+    drill_again = client.get(drill_url, params={**params, "refresh": "true"}, follow_redirects=False)
+    assert drill_again.status_code == 303
+    assert drill_again.headers["location"] == f"{drill_url}?period={PERIOD}&org_unit_id={world.company.id}"

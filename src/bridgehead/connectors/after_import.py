@@ -4,7 +4,7 @@ Segments, ICP fit and deal checks derive from CRM records, so an import refreshe
 commits; otherwise a page would show segments computed from yesterday's accounts. The domains
 above the CRM records own these steps; connectors only calls them, in the order of the chain.
 
-The last step, the gap scan, may run in a transaction of its own once the records are committed
+The gap scan may run in a transaction of its own once the records are committed
 (the command line does so; imports from the web and the API run every step in the request's
 transaction). On SQLite a large import is one transaction whose pages spill into the write-ahead
 log, and every page the scan reads is then looked up in the log's index, which grows with the log;
@@ -14,6 +14,9 @@ rows): the scan took 36.7 s inside the import's transaction and 21.3 s after its
 one large commit became two that took about as long together as the one. Signals are derived data
 the scan can always recompute, so an import whose scan failed is still whole: ``bridgehead gaps
 scan`` finishes the job.
+
+After the scan the company's three-gap board is read afresh and kept as its snapshot, so the
+executive's landing page shows the imported records without reading every deal on the first view.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def run_after_import(session: Session, report: ImportReport, *, scan_gaps: bool 
 
     if scan_gaps:
         gaps_after_import(session, report)
+        refresh_board(session)
     else:
         store_defaults(session)
     session.flush()
@@ -70,4 +74,14 @@ def scan_after_import(session: Session, report: ImportReport, *, helper_engine: 
     helper process); the caller commits."""
     from bridgehead.intelligence.gaps.scan import after_import as gaps_after_import
 
-    return gaps_after_import(session, report, helper_engine=helper_engine)
+    result = gaps_after_import(session, report, helper_engine=helper_engine)
+    refresh_board(session)
+    return result
+
+
+def refresh_board(session: Session) -> None:
+    """The last step: the company's three-gap board read afresh from the imported records and kept
+    as its snapshot (the executive's landing page then answers at once)."""
+    from bridgehead.intelligence.board.service import refresh_company_board
+
+    refresh_company_board(session)

@@ -45,6 +45,7 @@ from bridgehead.demo.strategy import build_strategy
 from bridgehead.demo.writer import BulkWriter, ProgressCallback
 from bridgehead.errors import Conflict, ValidationFailed
 from bridgehead.intelligence.board.demo import build_plan_figures
+from bridgehead.intelligence.board.service import refresh_company_board
 
 # Public on purpose: printed by `bridgehead demo` and shown on the sign-in page of a demo install.
 DEMO_PASSWORD: str = "bridgehead-demo"  # noqa: S105
@@ -188,6 +189,8 @@ def load_demo(
         after={"scale": scale, "seed": seed, "as_of": as_of, **counts},
         source="demo",
     )
+    # The executive's landing page, read once now rather than on the first view.
+    refresh_company_board(session)
     session.flush()
     return summary
 

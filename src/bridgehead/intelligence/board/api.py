@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from bridgehead.common.types import MAX_ID
 from bridgehead.intelligence import tables
-from bridgehead.intelligence.board import plan, service
+from bridgehead.intelligence.board import plan, service, snapshot
 from bridgehead.intelligence.board.schemas import (
     Board,
     BoardQuery,
@@ -19,7 +19,7 @@ from bridgehead.intelligence.board.schemas import (
     PlanWrite,
 )
 from bridgehead.intelligence.schemas import OutputFormat
-from bridgehead.web.deps import ApiUser, SessionDep
+from bridgehead.web.deps import ApiUser, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/board", tags=["board"])
 _CSV: dict[str, Any] = {"text/csv": {}}
@@ -76,10 +76,19 @@ def drill_table(result: GapDrill) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 @router.get("", response_model=Board, responses={200: {"content": _CSV}})
-def get_board(query: Annotated[BoardQuery, Query()], user: ApiUser, session: SessionDep) -> Any:
+def get_board(
+    query: Annotated[BoardQuery, Query()], user: ApiUser, session: SessionDep, settings: SettingsDep
+) -> Any:
     """Every active priority x the alignment, effects and knowledge gaps (0-100, higher is worse)
-    at an org unit, with the trend over the period and the three before it."""
-    result = service.board(session, viewer=user, period=query.period, org_unit_id=query.org_unit_id)
+    at an org unit, with the trend over the period and the three before it. ``as_of`` is the moment
+    the figures describe (a snapshot's when ``from_snapshot``); ``refresh=true`` reads them afresh."""
+    result = service.board(
+        session,
+        viewer=user,
+        period=query.period,
+        org_unit_id=query.org_unit_id,
+        freshness=snapshot.freshness_for(settings.board_snapshot_minutes, refresh=query.refresh),
+    )
     if query.format == OutputFormat.CSV:
         return _csv(*board_table(result), f"gap-board-{result.period}")
     return result
@@ -105,9 +114,11 @@ def get_drill_down(
     query: Annotated[BoardQuery, Query()],
     user: ApiUser,
     session: SessionDep,
+    settings: SettingsDep,
 ) -> Any:
     """A gap of a priority at a unit: its parts, the units and reps ranked by contribution, the
-    deals that cause it, and links to the gap inbox filtered the same way."""
+    deals that cause it, and links to the gap inbox filtered the same way (figures from the
+    board's snapshot, as ``get_board``)."""
     result = service.drill_down(
         session,
         viewer=user,
@@ -115,6 +126,7 @@ def get_drill_down(
         gap=gap,
         period=query.period,
         org_unit_id=query.org_unit_id,
+        freshness=snapshot.freshness_for(settings.board_snapshot_minutes, refresh=query.refresh),
     )
     if query.format == OutputFormat.CSV:
         return _csv(*drill_table(result), f"gap-{gap.value}-{priority_id}-{result.period}")

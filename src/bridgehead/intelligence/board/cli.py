@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
 from bridgehead.auth.service import get_user_by_email
-from bridgehead.intelligence.board import service
+from bridgehead.intelligence.board import service, snapshot
 from bridgehead.intelligence.board.describe import format_gap
 from bridgehead.intelligence.board.schemas import GAP_TITLES, Board
 
@@ -38,6 +38,15 @@ def board_table(board: Board) -> Table:
     return table
 
 
+def as_of_line(board: Board) -> str:
+    """When the figures were read, and whether they are a kept snapshot with changes recorded since."""
+    line = f"Figures as of {board.as_of:%Y-%m-%d %H:%M} UTC"
+    if board.from_snapshot:
+        line += " (kept from an earlier reading"
+        line += "; data changed since: --refresh reads afresh)" if board.changed_since else ")"
+    return line
+
+
 def _viewer(session: Session, email: str | None) -> User | None:
     return get_user_by_email(session, email) if email else None
 
@@ -53,14 +62,25 @@ def board_command(
         str | None,
         typer.Option("--as", help="E-mail of the user whose view to use (default: sees everything)."),
     ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Read the figures afresh and keep them as the board's snapshot.")
+    ] = False,
 ) -> None:
     """Print the three-gap board: alignment, effects and knowledge gap of every active priority."""
     from bridgehead.cli import _clean_failures, _session
     from bridgehead.config import get_settings
 
-    with _clean_failures(), _session(get_settings()) as session:
-        result = service.board(session, viewer=_viewer(session, as_email), period=period, org_unit_id=unit)
+    settings = get_settings()
+    with _clean_failures(), _session(settings) as session:
+        result = service.board(
+            session,
+            viewer=_viewer(session, as_email),
+            period=period,
+            org_unit_id=unit,
+            freshness=snapshot.freshness_for(settings.board_snapshot_minutes, refresh=refresh),
+        )
         console.print(board_table(result))
+        console.print(as_of_line(result), highlight=False)
         for row in result.rows:
             if row.quotas_against:
                 console.print(

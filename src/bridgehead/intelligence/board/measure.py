@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, select
@@ -101,6 +101,21 @@ class Inputs:
     evidence: dict[str, dict[Owner, compute.Evidence]]
     forecast: dict[str, queries.ForecastDeals]
     initiatives: dict[str, dict[Owner, tuple[int, int]]]
+    # The whole unit's forecast spread per period label, simulated once (and kept by snapshots).
+    unit_spreads: dict[str, compute.Spread | None] = field(default_factory=dict)
+
+    def spread(self, label: str, owners: Collection[int] | None) -> compute.Spread | None:
+        """The forecast spread of the deals of ``owners`` (None: the whole unit) closing in the period."""
+        if owners is None and label in self.unit_spreads:
+            return self.unit_spreads[label]
+        deals = self.forecast[label]
+        keep = [owners is None or owner in owners for owner in deals.owners]
+        amounts = [cents for cents, kept in zip(deals.cents, keep, strict=True) if kept]
+        probabilities = [p for p, kept in zip(deals.probabilities, keep, strict=True) if kept]
+        result = compute.forecast_spreads(amounts, probabilities, [0] * len(amounts), 1)[0]
+        if owners is None:
+            self.unit_spreads[label] = result
+        return result
 
     def owners(self) -> set[int]:
         """Every owner with a row in any input."""
@@ -221,11 +236,7 @@ def gaps_for(
         for owner, (total, missing) in inputs.initiatives.get(label, {}).items():
             if owners is None or owner in owners:
                 implemented, unconfirmed = implemented + total, unconfirmed + missing
-        deals = inputs.forecast[label]
-        keep = [owners is None or owner in owners for owner in deals.owners]
-        amounts = [cents for cents, kept in zip(deals.cents, keep, strict=True) if kept]
-        probabilities = [p for p, kept in zip(deals.probabilities, keep, strict=True) if kept]
-        spread = compute.forecast_spreads(amounts, probabilities, [0] * len(amounts), 1)[0]
+        spread = inputs.spread(label, owners)
         result[label] = GapSet(
             alignment=compute.alignment(effort, context.planned_share),
             effects=compute.effects(

@@ -33,13 +33,15 @@ GAP_SUBTITLES = {
 
 
 class BoardQuery(BaseModel):
-    """``?period=&org_unit_id=&format=`` of the board."""
+    """``?period=&org_unit_id=&format=&refresh=`` of the board."""
 
     model_config = ConfigDict(extra="ignore")
 
     period: str | None = Field(default=None, max_length=20)
     org_unit_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     format: OutputFormat = OutputFormat.JSON
+    # Read the figures afresh (and keep them as the snapshot) instead of answering from a snapshot.
+    refresh: bool = False
 
 
 class GapPoint(BaseModel):
@@ -95,6 +97,11 @@ class Board(BaseModel):
     units: list[UnitOption]
     rows: list[PriorityRow]
     definitions: dict[str, str]
+    # The moment the figures describe; from a snapshot when ``from_snapshot`` (see README, Three-gap
+    # board), and ``changed_since`` when recorded data changed after it.
+    as_of: dt.datetime
+    from_snapshot: bool = False
+    changed_since: bool = False
 
 
 class MemberRow(BaseModel):
@@ -156,6 +163,11 @@ class GapDrill(BaseModel):
     deals: list[DealCause]
     inbox: list[InboxLink]
     plan: PlanRead
+    # The moment the figures describe; from a snapshot when ``from_snapshot`` (see README, Three-gap
+    # board), and ``changed_since`` when recorded data changed after it.
+    as_of: dt.datetime
+    from_snapshot: bool = False
+    changed_since: bool = False
 
 
 class PlanRead(BaseModel):

@@ -21,14 +21,13 @@ from bridgehead.auth.models import Role, User
 from bridgehead.common.types import Period
 from bridgehead.crm.models import OrgUnit
 from bridgehead.errors import NotFound, PermissionDenied
-from bridgehead.intelligence.board import compute, queries
+from bridgehead.intelligence.board import compute, queries, snapshot
 from bridgehead.intelligence.board.describe import DEFINITIONS, deal_reasons, parts_of, summary_of
 from bridgehead.intelligence.board.measure import (
     GapSet,
     Inputs,
     gaps_for,
     moment_of,
-    read_inputs,
     scopes_for,
     stale_days,
 )
@@ -180,9 +179,11 @@ def board(
     period: str | None = None,
     org_unit_id: int | None = None,
     now: dt.datetime | None = None,
+    freshness: snapshot.Freshness | None = None,
 ) -> Board:
     """The board at ``org_unit_id`` (default: the viewer's top unit) for ``period`` (default: this
-    quarter) and the three periods before it."""
+    quarter) and the three periods before it; read from a snapshot when ``freshness`` allows one
+    (see ``board.snapshot``), else afresh."""
     require_board(viewer)
     now = now or dt.datetime.now(dt.UTC)
     selected, periods, baseline = _periods(period, now.date())
@@ -197,12 +198,15 @@ def board(
         else select(User.id).where(User.org_unit_id.in_(sorted(tree.subtree(unit_id))))
     )
     against = planning.quotas_against_priorities(session, owner_ids=members, period=selected)
+    reading = snapshot.Reading([], now, False, False)
     if contexts:
         # The unit's scope does not depend on the priority; every query reads all priorities at once.
         scopes = scopes_for(session, viewer, contexts[0], selected)
-        all_inputs = read_inputs(session, contexts, scopes, periods, baseline, now=now)
-        for context, inputs in zip(contexts, all_inputs, strict=True):
-            gaps = gaps_for(inputs, context, None, today=now.date())
+        reading = snapshot.read(
+            session, contexts, scopes, periods, baseline, viewer=viewer, now=now, freshness=freshness
+        )
+        for context, inputs in zip(contexts, reading.inputs, strict=True):
+            gaps = gaps_for(inputs, context, None, today=reading.as_of.date())
             rows.append(
                 PriorityRow(
                     priority_id=context.priority.id,
@@ -224,7 +228,26 @@ def board(
         units=tree.options(root),
         rows=rows,
         definitions={name.value: DEFINITIONS[name] for name in GapName},
+        as_of=reading.as_of,
+        from_snapshot=reading.from_snapshot,
+        changed_since=reading.changed_since,
     )
+
+
+def refresh_company_board(session: Session, *, now: dt.datetime | None = None) -> bool:
+    """Read the company board (every record, this quarter) afresh and keep it as the snapshot, so
+    that the first executive to look after an import sees the new records at once; False when
+    there is no org unit or no active priority to read."""
+    try:
+        result = board(
+            session,
+            viewer=None,
+            now=now,
+            freshness=snapshot.Freshness(dt.timedelta(0), refresh=True),
+        )
+    except NotFound:
+        return False
+    return bool(result.rows)
 
 
 def _weight(name: GapName, member: GapSet, whole: GapSet) -> tuple[float, float]:
@@ -302,9 +325,13 @@ def drill_down(
     period: str | None = None,
     org_unit_id: int | None = None,
     now: dt.datetime | None = None,
+    freshness: snapshot.Freshness | None = None,
 ) -> GapDrill:
     """One gap of one priority at a unit: its parts and trend, the units and reps below ranked by
-    their contribution, the deals that cause it, and the gap inbox filtered the same way."""
+    their contribution, the deals that cause it, and the gap inbox filtered the same way.
+
+    The figures come from the board's snapshot of the priority when ``freshness`` allows one, so
+    they match the board's; the deals, the inbox counts and the plan are read as they are now."""
     require_board(viewer)
     now = now or dt.datetime.now(dt.UTC)
     selected, periods, baseline = _periods(period, now.date())
@@ -313,8 +340,11 @@ def drill_down(
     priority = get_priority(session, priority_id)
     context = plan_for(session, priority, unit_id)
     scopes = scopes_for(session, viewer, context, selected)
-    inputs = read_inputs(session, [context], scopes, periods, baseline, now=now)[0]
-    gaps = gaps_for(inputs, context, None, today=now.date())
+    reading = snapshot.read(
+        session, [context], scopes, periods, baseline, viewer=viewer, now=now, freshness=freshness
+    )
+    inputs, today = reading.inputs[0], reading.as_of.date()
+    gaps = gaps_for(inputs, context, None, today=today)
     latest = gaps[selected.label]
     # Count what the linked inbox will list: off-strategy signals are on deals outside the priority's
     # pipeline, so they are filtered by unit only; the others by unit and the priority, as the inbox does.
@@ -362,7 +392,7 @@ def drill_down(
         definition=DEFINITIONS[gap],
         parts=parts_of(gap, latest, context),
         trend=[GapPoint(period=p.label, value=gaps[p.label].value(gap.value)) for p in periods],
-        members=_members(gap, inputs, context, tree, unit_id, selected.label, by_owner, session, now.date()),
+        members=_members(gap, inputs, context, tree, unit_id, selected.label, by_owner, session, today),
         deals=[
             DealCause(
                 id=row.id,
@@ -379,4 +409,7 @@ def drill_down(
         ],
         inbox=_inbox(gap, priority.id, unit_id, by_kind),
         plan=plan_read(session, priority.id),
+        as_of=reading.as_of,
+        from_snapshot=reading.from_snapshot,
+        changed_since=reading.changed_since,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse
@@ -13,11 +14,12 @@ from starlette.responses import Response
 
 from bridgehead.auth.models import User
 from bridgehead.common.types import MAX_ID
+from bridgehead.config import Settings
 from bridgehead.errors import NotFound, ValidationFailed
-from bridgehead.intelligence.board import charts, plan, service
+from bridgehead.intelligence.board import charts, plan, service, snapshot
 from bridgehead.intelligence.board.describe import format_gap
 from bridgehead.intelligence.board.schemas import GAP_SUBTITLES, GAP_TITLES, BoardQuery, GapName, PlanWrite
-from bridgehead.web.deps import CsrfProtected, PageUser, SessionDep
+from bridgehead.web.deps import CsrfProtected, PageUser, SessionDep, SettingsDep
 from bridgehead.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -44,12 +46,27 @@ def _base_context(query: BoardQuery) -> dict[str, Any]:
     }
 
 
+def _without_refresh(request: Request) -> RedirectResponse:
+    """After a refresh, the same page without ``refresh`` (reloading it must not read afresh again)."""
+    params = [(key, value) for key, value in request.query_params.multi_items() if key != "refresh"]
+    return RedirectResponse(request.url.path + ("?" + urlencode(params) if params else ""), status_code=303)
+
+
 @router.get("/board")
-def board_page(request: Request, query: PageQuery, user: PageUser, session: SessionDep) -> Response:
-    """Priorities x the three gaps at a unit, each with its number, severity and trend."""
+def board_page(
+    request: Request, query: PageQuery, user: PageUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Priorities x the three gaps at a unit, each with its number, severity and trend; ``refresh``
+    reads the figures afresh and shows the page again."""
     context = _base_context(query)
     try:
-        result = service.board(session, viewer=user, period=query.period, org_unit_id=query.org_unit_id)
+        result = service.board(
+            session,
+            viewer=user,
+            period=query.period,
+            org_unit_id=query.org_unit_id,
+            freshness=snapshot.freshness_for(settings.board_snapshot_minutes, refresh=query.refresh),
+        )
     except ValidationFailed as exc:
         context["error"] = _error_text(exc)
         return render(request, "board/board.html", {**context, "board": None}, status_code=422)
@@ -58,6 +75,8 @@ def board_page(request: Request, query: PageQuery, user: PageUser, session: Sess
             raise
         # No unit to show yet (an empty organisation, or a manager without a unit): say what to do.
         return render(request, "board/board.html", {**context, "board": None, "no_units": True})
+    if query.refresh:
+        return _without_refresh(request)
     sparks = {
         f"spark-{row.priority_id}-{cell.gap.value}": _spec_json(
             charts.sparkline(cell.trend, f"{GAP_TITLES[cell.gap]} of {row.title}")
@@ -76,9 +95,10 @@ def drill_page(
     query: PageQuery,
     user: PageUser,
     session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """A gap of a priority at a unit: parts, trend, units and reps by contribution, deals, gap inbox."""
-    return _drill(request, priority_id, gap, query, user, session)
+    return _drill(request, priority_id, gap, query, user, session, settings)
 
 
 def _drill(
@@ -88,6 +108,7 @@ def _drill(
     query: BoardQuery,
     user: User,
     session: SessionDep,
+    settings: Settings,
     *,
     form_error: str | None = None,
 ) -> Response:
@@ -100,10 +121,13 @@ def _drill(
             gap=gap,
             period=query.period,
             org_unit_id=query.org_unit_id,
+            freshness=snapshot.freshness_for(settings.board_snapshot_minutes, refresh=query.refresh),
         )
     except ValidationFailed as exc:
         context["error"] = _error_text(exc)
         return render(request, "board/drill.html", {**context, "drill": None}, status_code=422)
+    if query.refresh and form_error is None:
+        return _without_refresh(request)
     context.update(
         {
             "drill": result,
@@ -130,6 +154,7 @@ def save_plan(
     priority_id: PriorityId,
     user: PageUser,
     session: SessionDep,
+    settings: SettingsDep,
     gap: Annotated[GapName, Form()] = GapName.ALIGNMENT,
     org_unit_id: Annotated[str, Form(max_length=20)] = "",
     period: Annotated[str, Form(max_length=20)] = "",
@@ -154,12 +179,12 @@ def save_plan(
         )
         plan.set_plan(session, actor=user, priority_id=priority_id, data=data)
     except ValidationFailed as exc:
-        return _drill(request, priority_id, gap, query, user, session, form_error=_error_text(exc))
+        return _drill(request, priority_id, gap, query, user, session, settings, form_error=_error_text(exc))
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         message = f"{first['msg']} ({field}: {first.get('input')})"
-        return _drill(request, priority_id, gap, query, user, session, form_error=message)
+        return _drill(request, priority_id, gap, query, user, session, settings, form_error=message)
     target = f"/board/{priority_id}/{gap.value}"
     params = [
         f"{key}={value}"
