@@ -495,8 +495,10 @@ def _drop_caches_sqlite(path: Path) -> None:
     del path
 
 
-def page_latency(requests: int, demo_db: Path | None = None) -> tuple[float, float] | None:
-    """p50/p95 (ms) of GET /insights/metrics at demo --scale 10 (SQLite), signed in as the executive.
+def page_latency(
+    requests: int, demo_db: Path | None = None, path: str = "/insights/metrics"
+) -> tuple[float, float] | None:
+    """p50/p95 (ms) of GET ``path`` at demo --scale 10 (SQLite), signed in as the executive.
 
     ``demo_db``: a SQLite file holding ``bridgehead demo --scale 10`` (kept, migrated to the
     current schema), or a path where none exists yet, which is loaded once and kept for later
@@ -539,11 +541,11 @@ def page_latency(requests: int, demo_db: Path | None = None) -> tuple[float, flo
                     raise SystemExit("server did not start")
                 time.sleep(0.2)
             for _ in range(3):
-                assert client.get("/insights/metrics").status_code == 200
+                assert client.get(path).status_code == 200
             timings = []
             for _ in range(requests):
                 start = time.perf_counter()
-                response = client.get("/insights/metrics")
+                response = client.get(path)
                 timings.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200
     finally:

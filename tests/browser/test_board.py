@@ -37,6 +37,14 @@ def test_executive_drills_from_the_board_to_a_deal(page: Page, live_server: Live
         "segment this priority deprioritises"
     )
     screenshot(page, "board")
+    # The figures say when they were read; a refresh reads them again and comes back to the board.
+    stamp = page.get_by_test_id("board-as-of").locator("time")
+    expect(page.get_by_test_id("board-as-of")).to_contain_text("Figures as of")
+    before = stamp.get_attribute("datetime")
+    page.get_by_test_id("board-refresh").click()
+    expect(page).to_have_url(re.compile(r"/board\?org_unit_id=\d+&period=\d{4}-Q\d$"))
+    expect(stamp).not_to_have_attribute("datetime", before or "")
+    assert (stamp.get_attribute("datetime") or "") > (before or "")
 
     row = grid.locator("tbody tr", has_text=ENTERPRISE)
     row.get_by_role("link", name=re.compile(r"^Alignment gap of")).click()

@@ -8,10 +8,12 @@ and the drill-down therefore share every number.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
@@ -99,20 +101,33 @@ class Inputs:
     effort: dict[str, dict[Owner, compute.Effort]]
     outcomes: dict[str, dict[Owner, compute.Outcomes]]
     evidence: dict[str, dict[Owner, compute.Evidence]]
-    forecast: dict[str, queries.ForecastDeals]
+    # A mapping rather than a dict: a snapshot decodes the deals only when a group's spread needs them.
+    forecast: Mapping[str, queries.ForecastDeals]
     initiatives: dict[str, dict[Owner, tuple[int, int]]]
     # The whole unit's forecast spread per period label, simulated once (and kept by snapshots).
     unit_spreads: dict[str, compute.Spread | None] = field(default_factory=dict)
+    # Per period label: the forecast deals' owners (-1 for none), cents and probabilities as arrays.
+    _deal_arrays: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = (
+        field(default_factory=dict, repr=False, compare=False)
+    )
 
     def spread(self, label: str, owners: Collection[int] | None) -> compute.Spread | None:
-        """The forecast spread of the deals of ``owners`` (None: the whole unit) closing in the period."""
+        """The forecast spread of the deals of ``owners`` (None: the whole unit) closing in the period;
+        the deals keep their order, so a group draws the same numbers however it is selected."""
         if owners is None and label in self.unit_spreads:
             return self.unit_spreads[label]
-        deals = self.forecast[label]
-        keep = [owners is None or owner in owners for owner in deals.owners]
-        amounts = [cents for cents, kept in zip(deals.cents, keep, strict=True) if kept]
-        probabilities = [p for p, kept in zip(deals.probabilities, keep, strict=True) if kept]
-        result = compute.forecast_spreads(amounts, probabilities, [0] * len(amounts), 1)[0]
+        if label not in self._deal_arrays:
+            deals = self.forecast[label]
+            self._deal_arrays[label] = (
+                np.array([-1 if owner is None else owner for owner in deals.owners], dtype=np.int64),
+                np.array(deals.cents, dtype=np.int64),
+                np.array(deals.probabilities, dtype=np.int64),
+            )
+        owner_ids, cents, probabilities = self._deal_arrays[label]
+        if owners is not None:
+            keep = np.isin(owner_ids, np.fromiter(owners, dtype=np.int64, count=len(owners)))
+            cents, probabilities = cents[keep], probabilities[keep]
+        result = compute.forecast_spreads(cents, probabilities, np.zeros(cents.size, dtype=np.int64), 1)[0]
         if owners is None:
             self.unit_spreads[label] = result
         return result
@@ -222,13 +237,22 @@ class GapSet:
 
 
 def gaps_for(
-    inputs: Inputs, context: PlanContext, owners: Collection[int] | None, *, today: dt.date
+    inputs: Inputs,
+    context: PlanContext,
+    owners: Collection[int] | None,
+    *,
+    today: dt.date,
+    labels: Collection[str] | None = None,
 ) -> dict[str, GapSet]:
-    """The three gaps per measured period for the deals and activities of ``owners`` (None: all)."""
+    """The three gaps per measured period (only those of ``labels`` when given) for the deals and
+    activities of ``owners`` (None: all)."""
     result: dict[str, GapSet] = {}
     previous = inputs.baseline
     for period in inputs.periods:
         label = period.label
+        if labels is not None and label not in labels:
+            previous = period
+            continue
         effort = _total(inputs.effort.get(label, {}), owners, compute.Effort())
         actual = _outcomes(inputs.outcomes.get(label, {}), owners)
         baseline = _outcomes(inputs.outcomes.get(previous.label, {}), owners)

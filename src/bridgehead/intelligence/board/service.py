@@ -275,7 +275,7 @@ def _members(
     session: Session,
     today: dt.date,
 ) -> list[MemberRow]:
-    whole = gaps_for(inputs, context, None, today=today)[label]
+    whole = gaps_for(inputs, context, None, today=today, labels={label})[label]
     owners = queries.owner_units(session, sorted(inputs.owners()))
     groups: list[tuple[str, int, str, set[int]]] = []
     for child in tree.children.get(unit_id, []):
@@ -285,7 +285,7 @@ def _members(
     groups.extend(("rep", owner, name_, {owner}) for owner, (name_, _) in owners.items())
     rows = []
     for kind, key, title, members in groups:
-        gap_set = gaps_for(inputs, context, members, today=today)[label]
+        gap_set = gaps_for(inputs, context, members, today=today, labels={label})[label]
         weight, total = _weight(name, gap_set, whole)
         value = gap_set.value(name.value)
         rows.append(
