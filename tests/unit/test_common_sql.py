@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from bridgehead.common.sql import distinct_by_seeks, integer_rows
+from bridgehead.common.sql import Unindexed, distinct_by_seeks, integer_rows
 from bridgehead.crm.models import Opportunity
 from tests.factories import make_opportunity, make_user
 
@@ -58,3 +58,21 @@ def test_integer_rows_refuses_what_it_cannot_render_safely(
 def test_integer_rows_renders_values_as_integers_only() -> None:
     with pytest.raises(ValueError, match="invalid literal for int"):
         integer_rows("listed_owner", ["owner_id"], [("1); DROP TABLE user; --",)])  # type: ignore[list-item]
+
+
+def test_an_unindexed_column_selects_the_same_rows_read_in_table_order(db_session: Session) -> None:
+    owners = [make_user(db_session) for _ in range(3)]
+    for index in range(9):
+        make_opportunity(db_session, owner_id=owners[index % 3].id, amount=Decimal(index))
+    kept = [owners[0].id, owners[2].id]
+    plain = select(Opportunity.id).where(Opportunity.owner_id.in_(kept)).order_by(Opportunity.id)
+    unindexed = select(Opportunity.id).where(Unindexed(Opportunity.owner_id.expression).in_(kept))
+    assert db_session.scalars(unindexed.order_by(Opportunity.id)).all() == db_session.scalars(plain).all()
+    rendered = str(unindexed.compile(db_session.get_bind(), compile_kwargs={"literal_binds": True}))
+    if db_session.get_bind().dialect.name == "sqlite":
+        assert "+opportunity.owner_id IN" in rendered
+        plan = " ".join(str(row[-1]) for row in db_session.execute(text("EXPLAIN QUERY PLAN " + rendered)))
+        assert "SCAN opportunity" in plan
+    else:
+        assert "+" not in rendered
+        assert "opportunity.owner_id IN" in rendered

@@ -11,6 +11,7 @@ from sqlalchemy import CTE, ColumnElement, Integer, Select, column, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import Join
+from sqlalchemy.sql.visitors import InternalTraversal
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -76,3 +77,29 @@ def _outer_first_join_sqlite(element: OuterFirstJoin, compiler: SQLCompiler, **k
     right = element.right._compiler_dispatch(compiler, asfrom=True, **kw)
     onclause = element.onclause._compiler_dispatch(compiler, **kw) if element.onclause is not None else "1"
     return f"{left} CROSS JOIN {right} ON {onclause}"
+
+
+class Unindexed(ColumnElement[Any]):
+    """A column SQLite may not search through an index (``+column``); the column itself elsewhere.
+
+    For a filter that keeps nearly every row: SQLite would walk the index and fetch each row from
+    a random page, where reading the table in order is faster (the board's priority masks over a
+    whole organisation: 1.85 s through the owner index, 1.2 s in table order, 250,000 deals).
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _unindexed(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(element.column._compiler_dispatch(compiler, **kw))
+
+
+@compiles(Unindexed, "sqlite")
+def _unindexed_sqlite(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + str(element.column._compiler_dispatch(compiler, **kw))

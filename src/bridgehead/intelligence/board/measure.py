@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bridgehead.auth.models import User
 from bridgehead.auth.service import everything_visible, visibility_for
 from bridgehead.common.types import Period
+from bridgehead.crm.models import OrgUnit
 from bridgehead.governance.models import Initiative
 from bridgehead.intelligence.board import compute, queries, scratch
 from bridgehead.intelligence.board.plan import PlanContext, expectations
@@ -67,6 +68,8 @@ class Scopes:
     everything: Scope
     priority: Scope
     owner_condition: Callable[[Any], ColumnElement[bool]]
+    # The unit is the top of the org tree: its scope keeps (nearly) every deal.
+    whole_organisation: bool = False
 
 
 def scopes_for(session: Session, viewer: User | None, context: PlanContext, period: Period) -> Scopes:
@@ -82,10 +85,12 @@ def scopes_for(session: Session, viewer: User | None, context: PlanContext, peri
     def owner_condition(column: Any) -> ColumnElement[bool]:
         return and_(visibility.owned_by_visible(column), column.in_(members))
 
+    unit = session.get(OrgUnit, context.unit_id)
     return Scopes(
         everything=scope(None),
         priority=scope(context.counts_toward),
         owner_condition=owner_condition,
+        whole_organisation=unit is not None and unit.parent_id is None,
     )
 
 
@@ -176,7 +181,10 @@ def read_inputs(
             )
         ]
     moments = {period.label: moment_of(period, now) for period in periods}
-    with scratch.flagged(session, scopes.everything, [effort_conditions(c) for c in contexts]) as masks:
+    conditions = [effort_conditions(c) for c in contexts]
+    with scratch.flagged(
+        session, scopes.everything, conditions, most_deals=scopes.whole_organisation
+    ) as masks:
         efforts = queries.effort(session, scopes.everything, periods, masks)
         outcomes = queries.outcomes(session, scopes.everything, [baseline, *periods], masks)
         evidence = queries.evidence(session, scopes.everything, moments, stale_days(session), masks)

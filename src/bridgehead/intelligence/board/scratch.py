@@ -25,11 +25,11 @@ from sqlalchemy import (
     delete,
     insert,
     literal,
-    not_,
     select,
 )
 from sqlalchemy.orm import Session
 
+from bridgehead.common.sql import Unindexed
 from bridgehead.common.types import PrimaryKey
 from bridgehead.crm.models import Opportunity
 from bridgehead.db import analyze_scratch
@@ -102,11 +102,17 @@ class Masks:
 
 
 def _bits(conditions: Sequence[EffortConditions]) -> Any:
-    terms: list[Any] = []
-    for slot, item in enumerate(conditions):
-        terms.append(case((item.priority, literal(on_bit(slot), BigInteger)), else_=literal(0, BigInteger)))
-        off = item.off_strategy & not_(item.priority)
-        terms.append(case((off, literal(off_bit(slot), BigInteger)), else_=literal(0, BigInteger)))
+    # One CASE per priority: its "off" bit is tested only when its own condition failed, so that
+    # condition (with a correlated EXISTS for "existing business") is evaluated once per deal, not
+    # again inside "off-strategy and not counting toward it".
+    terms: list[Any] = [
+        case(
+            (item.priority, literal(on_bit(slot), BigInteger)),
+            (item.off_strategy, literal(off_bit(slot), BigInteger)),
+            else_=literal(0, BigInteger),
+        )
+        for slot, item in enumerate(conditions)
+    ]
     total = terms[0]
     for term in terms[1:]:
         total = total + term
@@ -114,16 +120,24 @@ def _bits(conditions: Sequence[EffortConditions]) -> Any:
 
 
 @contextmanager
-def flagged(session: Session, everything: Scope, conditions: Sequence[EffortConditions]) -> Iterator[Masks]:
+def flagged(
+    session: Session, everything: Scope, conditions: Sequence[EffortConditions], *, most_deals: bool = False
+) -> Iterator[Masks]:
     """Evaluate every priority's conditions once over the deals in ``everything`` into the scratch
-    table (at most ``MAX_SLOTS`` priorities); yield how to read its masks, and empty it afterwards."""
+    table (at most ``MAX_SLOTS`` priorities); yield how to read its masks, and empty it afterwards.
+
+    ``most_deals``: the scope keeps (nearly) every deal, as the whole organisation's does; the deals
+    are then read in table order rather than through the owner index."""
     if not 0 < len(conditions) <= MAX_SLOTS:
         raise ValueError(f"between 1 and {MAX_SLOTS} priorities per pass, not {len(conditions)}")
     deal_mask.create(session.connection(), checkfirst=True)
     session.execute(delete(deal_mask))
     # Every deal in scope gets a row, a mask of 0 too: filtering on the mask would evaluate every
     # condition twice (SQLite substitutes the expression into the WHERE clause).
-    computed = select(Opportunity.id, _bits(conditions)).where(*everything.opportunity)
+    where = everything.opportunity
+    if most_deals and everything.owner_only is not None:
+        where = everything.owner_only(Unindexed(Opportunity.owner_id.expression))
+    computed = select(Opportunity.id, _bits(conditions)).where(*where)
     session.execute(insert(deal_mask).from_select(["opportunity_id", "mask"], computed))
     analyze_scratch(session, deal_mask)  # the grouped queries join it
     try:
