@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -212,3 +213,43 @@ def test_the_board_answers_from_its_snapshot_and_refreshes_on_request(
     drill_again = client.get(drill_url, params={**params, "refresh": "true"}, follow_redirects=False)
     assert drill_again.status_code == 303
     assert drill_again.headers["location"] == f"{drill_url}?period={PERIOD}&org_unit_id={world.company.id}"
+
+
+def test_the_drill_down_trend_as_image_spec_and_csv(
+    client: TestClient, db_session: Session, world: World, executive: User
+) -> None:
+    headers = _headers(db_session, executive)
+    params = {"period": PERIOD, "org_unit_id": world.north.id}
+    base = f"/api/v1/board/{world.priority.id}/effects"
+    drill = client.get(base, params=params, headers=headers).json()
+    expected = [(point["period"], point["value"]) for point in drill["trend"]]
+
+    table = client.get(f"{base}/trend.csv", params=params, headers=headers)
+    assert table.status_code == 200
+    assert table.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [row["period"] for row in rows] == [period for period, _ in expected]
+    assert {row["org_unit"] for row in rows} == {"North"}
+    for row, (_, value) in zip(rows, expected, strict=True):
+        assert (float(row["value"]) if row["value"] else None) == pytest.approx(value, abs=0.005)
+
+    spec = client.get(f"{base}/trend.json", params=params, headers=headers).json()
+    values = spec["layer"][0]["data"]["values"] if "data" not in spec else spec["data"]["values"]
+    assert [item["period"] for item in values] == [period for period, _ in expected]
+    assert "North" in json.dumps(spec)  # the title names the unit
+
+    png = client.get(f"{base}/trend.png", params=params, headers=headers)
+    assert png.status_code == 200
+    assert png.content.startswith(b"\x89PNG")
+    svg = client.get(f"{base}/trend.svg", params=params, headers=headers)
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in svg.text
+
+    assert client.get(f"{base}/trend.gif", params=params, headers=headers).status_code in (404, 422)
+    assert client.get("/api/v1/board/999999/effects/trend.csv", headers=headers).status_code == 404
+    rep = _headers(db_session, world.reps["ann"])
+    assert client.get(f"{base}/trend.csv", headers=rep).status_code == 403
+
+    sign_in(client, db_session, executive)
+    page = client.get(f"/board/{world.priority.id}/effects", params=params)
+    assert f'href="{base}/trend.png?org_unit_id={world.north.id}&amp;period={PERIOD}"' in page.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -9,8 +10,9 @@ from starlette.responses import Response
 
 from bridgehead.common.types import MAX_ID
 from bridgehead.intelligence import tables
-from bridgehead.intelligence.board import plan, service, snapshot
+from bridgehead.intelligence.board import charts, plan, service, snapshot
 from bridgehead.intelligence.board.schemas import (
+    GAP_TITLES,
     Board,
     BoardQuery,
     GapDrill,
@@ -18,6 +20,7 @@ from bridgehead.intelligence.board.schemas import (
     PlanRead,
     PlanWrite,
 )
+from bridgehead.intelligence.charts import render_image
 from bridgehead.intelligence.schemas import OutputFormat
 from bridgehead.web.deps import ApiUser, SessionDep, SettingsDep
 
@@ -105,6 +108,64 @@ def get_plan(priority_id: PriorityId, user: ApiUser, session: SessionDep) -> Pla
 def put_plan(priority_id: PriorityId, data: PlanWrite, user: ApiUser, session: SessionDep) -> PlanRead:
     """Store the plan figures for a priority (admins, executives, planners)."""
     return plan.set_plan(session, actor=user, priority_id=priority_id, data=data)
+
+
+_IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+@router.get(
+    "/{priority_id}/{gap}/trend.{extension}",
+    responses={
+        200: {"content": {"application/json": {}, "image/png": {}, "image/svg+xml": {}, "text/csv": {}}}
+    },
+)
+def get_trend_chart(
+    priority_id: PriorityId,
+    gap: GapName,
+    extension: Annotated[str, Path(pattern="^(json|png|svg|csv)$")],
+    query: Annotated[BoardQuery, Query()],
+    user: ApiUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The drill-down's trend chart of a gap: its Vega-Lite spec (json), drawn on the server (png,
+    svg), or its points (csv); figures from the board's snapshot, as ``get_board``."""
+    result = service.trend(
+        session,
+        viewer=user,
+        priority_id=priority_id,
+        gap=gap,
+        period=query.period,
+        org_unit_id=query.org_unit_id,
+        freshness=snapshot.freshness_for(settings.board_snapshot_minutes, refresh=query.refresh),
+    )
+    filename = f"gap-{gap.value}-{priority_id}-{result.org_unit_id}-{result.period}-trend.{extension}"
+    if extension == "csv":
+        rows = [
+            {
+                "org_unit_id": result.org_unit_id,
+                "org_unit": result.org_unit_name,
+                "priority_id": result.priority_id,
+                "priority": result.title,
+                "gap": gap.value,
+                "period": point.period,
+                "value": None if point.value is None else round(point.value, 2),
+            }
+            for point in result.points
+        ]
+        columns = ["org_unit_id", "org_unit", "priority_id", "priority", "gap", "period", "value"]
+        return _csv(columns, rows, filename.removesuffix(".csv"))
+    spec = charts.trend_chart(
+        result.points,
+        f"{GAP_TITLES[gap]} of {result.title} · {result.org_unit_name} (as of {result.as_of:%Y-%m-%d})",
+    )
+    if extension == "json":
+        return Response(json.dumps(spec), media_type="application/json")
+    return Response(
+        render_image(spec, extension),
+        media_type=_IMAGE_TYPES[extension],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/{priority_id}/{gap}", response_model=GapDrill, responses={200: {"content": _CSV}})

@@ -170,6 +170,19 @@ class GapDrill(BaseModel):
     changed_since: bool = False
 
 
+class GapTrend(BaseModel):
+    """One gap of a priority at a unit over the chosen period and the three before it."""
+
+    priority_id: int
+    title: str
+    gap: GapName
+    org_unit_id: int
+    org_unit_name: str
+    period: str
+    points: list[GapPoint]
+    as_of: dt.datetime
+
+
 class PlanRead(BaseModel):
     """The plan figures the board uses for a priority, and where each comes from."""
 

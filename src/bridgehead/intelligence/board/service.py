@@ -26,6 +26,7 @@ from bridgehead.intelligence.board.describe import DEFINITIONS, deal_reasons, pa
 from bridgehead.intelligence.board.measure import (
     GapSet,
     Inputs,
+    Scopes,
     gaps_for,
     moment_of,
     scopes_for,
@@ -45,6 +46,7 @@ from bridgehead.intelligence.board.schemas import (
     GapDrill,
     GapName,
     GapPoint,
+    GapTrend,
     InboxLink,
     MemberRow,
     PriorityRow,
@@ -55,6 +57,7 @@ from bridgehead.intelligence.metrics.periods import current_quarter, grain_of, p
 from bridgehead.intelligence.metrics.queries import cycle_days
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
 from bridgehead.planning import service as planning
+from bridgehead.strategy.models import Priority
 
 TREND_PERIODS = 4
 DEAL_LIMIT = 50
@@ -316,6 +319,74 @@ def _inbox(name: GapName, priority_id: int, unit_id: int, counts: dict[GapKind, 
     return links
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """One priority measured at a unit: what the drill-down and the trend chart start from."""
+
+    selected: Period
+    periods: list[Period]
+    tree: OrgTree
+    unit_id: int
+    priority: Priority
+    context: PlanContext
+    scopes: Scopes
+    reading: snapshot.Reading
+    gaps: dict[str, GapSet]
+
+
+def _measure_priority(
+    session: Session,
+    viewer: User | None,
+    priority_id: int,
+    period: str | None,
+    org_unit_id: int | None,
+    now: dt.datetime,
+    freshness: snapshot.Freshness | None,
+) -> _Measured:
+    require_board(viewer)
+    selected, periods, baseline = _periods(period, now.date())
+    tree = org_tree(session)
+    _root_id, unit_id = resolve_unit(tree, viewer, org_unit_id)
+    priority = get_priority(session, priority_id)
+    context = plan_for(session, priority, unit_id)
+    scopes = scopes_for(session, viewer, context, selected)
+    reading = snapshot.read(
+        session, [context], scopes, periods, baseline, viewer=viewer, now=now, freshness=freshness
+    )
+    gaps = gaps_for(reading.inputs[0], context, None, today=reading.as_of.date())
+    return _Measured(selected, periods, tree, unit_id, priority, context, scopes, reading, gaps)
+
+
+def trend(
+    session: Session,
+    *,
+    viewer: User | None,
+    priority_id: int,
+    gap: GapName,
+    period: str | None = None,
+    org_unit_id: int | None = None,
+    now: dt.datetime | None = None,
+    freshness: snapshot.Freshness | None = None,
+) -> GapTrend:
+    """One gap of one priority at a unit over the period and the three before it: the drill-down's
+    chart, without the members and deals (read from the same snapshot)."""
+    measured = _measure_priority(
+        session, viewer, priority_id, period, org_unit_id, now or dt.datetime.now(dt.UTC), freshness
+    )
+    return GapTrend(
+        priority_id=measured.priority.id,
+        title=measured.priority.title,
+        gap=gap,
+        org_unit_id=measured.unit_id,
+        org_unit_name=measured.tree.units[measured.unit_id].name,
+        period=measured.selected.label,
+        points=[
+            GapPoint(period=p.label, value=measured.gaps[p.label].value(gap.value)) for p in measured.periods
+        ],
+        as_of=measured.reading.as_of,
+    )
+
+
 def drill_down(
     session: Session,
     *,
@@ -332,19 +403,17 @@ def drill_down(
 
     The figures come from the board's snapshot of the priority when ``freshness`` allows one, so
     they match the board's; the deals, the inbox counts and the plan are read as they are now."""
-    require_board(viewer)
     now = now or dt.datetime.now(dt.UTC)
-    selected, periods, baseline = _periods(period, now.date())
-    tree = org_tree(session)
-    _root_id, unit_id = resolve_unit(tree, viewer, org_unit_id)
-    priority = get_priority(session, priority_id)
-    context = plan_for(session, priority, unit_id)
-    scopes = scopes_for(session, viewer, context, selected)
-    reading = snapshot.read(
-        session, [context], scopes, periods, baseline, viewer=viewer, now=now, freshness=freshness
+    measured = _measure_priority(session, viewer, priority_id, period, org_unit_id, now, freshness)
+    selected, periods, tree, unit_id = measured.selected, measured.periods, measured.tree, measured.unit_id
+    priority, context, scopes, reading = (
+        measured.priority,
+        measured.context,
+        measured.scopes,
+        measured.reading,
     )
     inputs, today = reading.inputs[0], reading.as_of.date()
-    gaps = gaps_for(inputs, context, None, today=today)
+    gaps = measured.gaps
     latest = gaps[selected.label]
     # Count what the linked inbox will list: off-strategy signals are on deals outside the priority's
     # pipeline, so they are filtered by unit only; the others by unit and the priority, as the inbox does.
