@@ -181,7 +181,12 @@ def test_the_period_and_the_unit_have_snapshots_of_their_own(db_session: Session
     assert _snapshots(db_session) == 3
 
 
-def test_an_import_refreshes_the_company_board(db_session: Session, world: World) -> None:
+def test_an_import_refreshes_the_company_board_and_forgets_the_others(
+    db_session: Session, world: World
+) -> None:
+    _board(db_session, DAY, org_unit_id=world.north.id)
+    _board(db_session, DAY, viewer=world.manager)
+    assert _snapshots(db_session) == 2
     run_after_import(
         db_session, ImportReport(source="test", location="test", policy="all_or_nothing", dry_run=False)
     )

@@ -238,9 +238,11 @@ def board(
 
 
 def refresh_company_board(session: Session, *, now: dt.datetime | None = None) -> bool:
-    """Read the company board (every record, this quarter) afresh and keep it as the snapshot, so
-    that the first executive to look after an import sees the new records at once; False when
-    there is no org unit or no active priority to read."""
+    """After an import: forget every board's snapshot (the import replaced what they read; a slow
+    board would otherwise be shown as it stood before, marked "data changed since"), then read the
+    company board (every record, this quarter) afresh and keep it, so that the first executive to
+    look sees the new records at once. False when there is no org unit or no active priority."""
+    snapshot.forget_all(session)
     try:
         result = board(
             session,

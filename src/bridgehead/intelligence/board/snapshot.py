@@ -290,6 +290,11 @@ def _store(
     return True
 
 
+def forget_all(session: Session) -> None:
+    """Delete every snapshot: every board is read afresh at its next view."""
+    session.execute(delete(BoardSnapshot))
+
+
 def read(
     session: Session,
     contexts: Sequence[PlanContext],
