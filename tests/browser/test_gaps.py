@@ -23,6 +23,24 @@ def test_manager_snoozes_a_team_signal_and_it_leaves_the_inbox(page: Page, live_
     rows = page.get_by_test_id("signal-row")
     expect(rows.first).to_be_visible()
     screenshot(page, "gap-inbox-team")
+    # Each filter's default choice shows in full: its select is wider than the text plus its padding
+    # (which holds the chevron) and the dozen pixels Chromium keeps free inside a select.
+    for select_id in ("f-state", "f-owner", "f-unit"):
+        select = page.locator(f"#{select_id}")
+        fits = select.evaluate(
+            """element => {
+                const probe = document.createElement("span");
+                probe.style.font = getComputedStyle(element).font;
+                probe.style.whiteSpace = "pre";
+                probe.textContent = element.options[element.selectedIndex].text;
+                document.body.append(probe);
+                const style = getComputedStyle(element);
+                const needed = probe.offsetWidth + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+                probe.remove();
+                return element.clientWidth >= needed + 12;
+            }"""
+        )
+        assert fits, select_id
     first = rows.first
     row_id = first.get_attribute("id")
     assert row_id is not None
