@@ -53,3 +53,16 @@ def test_board_as_a_manager_and_refusals(emails: dict[str, str]) -> None:
     assert bad.exit_code == 2
     assert "period" in bad.stderr
     assert "Traceback" not in bad.output
+
+
+def test_board_says_as_of_when_and_refreshes(emails: dict[str, str]) -> None:
+    first = runner.invoke(app, ["board", "--period", PERIOD])
+    assert first.exit_code == 0, first.output
+    assert "Figures as of " in first.output
+    assert "kept from an earlier reading" not in first.output
+    kept = runner.invoke(app, ["board", "--period", PERIOD])
+    assert "kept from an earlier reading" in kept.output
+    refreshed = runner.invoke(app, ["board", "--period", PERIOD, "--refresh"])
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "kept from an earlier reading" not in refreshed.output
+    assert "50.0" in refreshed.output
