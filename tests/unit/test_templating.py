@@ -10,6 +10,7 @@ import pytest
 from bridgehead.auth.models import Role
 from bridgehead.web.nav import navigation_for
 from bridgehead.web.templating import (
+    format_age,
     format_date,
     format_datetime,
     format_money,
@@ -103,3 +104,13 @@ def test_navigation_shows_admin_pages_to_admins_only() -> None:
     assert "Deals" in rep_areas
     assert "Admin" not in rep_areas
     assert "Data" not in rep_areas
+
+
+def test_format_age_names_the_largest_whole_unit() -> None:
+    now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+    assert format_age(now - dt.timedelta(seconds=59), now) == "just now"
+    assert format_age(now + dt.timedelta(minutes=5), now) == "just now"
+    assert format_age(now - dt.timedelta(minutes=12, seconds=30), now) == "12 min ago"
+    assert format_age(now - dt.timedelta(hours=3, minutes=59), now) == "3 h ago"
+    assert format_age(now - dt.timedelta(days=1, hours=2), now) == "1 day ago"
+    assert format_age(now - dt.timedelta(days=9), now) == "9 days ago"

@@ -51,6 +51,20 @@ def format_datetime(value: dt.datetime | None) -> str:
     return "—" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def format_age(value: dt.datetime, now: dt.datetime | None = None) -> str:
+    """How long ago ``value`` was, in the largest whole unit: ``just now``, ``12 min ago``,
+    ``3 h ago``, ``2 days ago`` (a moment in the future reads ``just now``)."""
+    seconds = ((now or dt.datetime.now(dt.UTC)) - value).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
 def quarter_choices(today: dt.date | None = None, back: int = 8, ahead: int = 3) -> list[str]:
     """Quarter labels from ``back`` quarters ago to ``ahead`` quarters ahead, newest first."""
     current = Period.containing(today or dt.date.today())
@@ -84,6 +98,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["number"] = format_number
     env.filters["date"] = format_date
     env.filters["datetime"] = format_datetime
+    env.filters["age"] = format_age
     env.globals["query_with"] = _query_with
     env.globals["csrf_field_name"] = CSRF_FIELD
     env.globals["quarter_choices"] = quarter_choices
