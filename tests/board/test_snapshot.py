@@ -124,6 +124,21 @@ def test_a_cheap_board_is_read_afresh_after_a_recorded_change(db_session: Sessio
     assert _figures(after) != _figures(before)
 
 
+def test_an_acknowledged_gap_signal_is_not_a_change_the_board_reads(
+    db_session: Session, world: World
+) -> None:
+    _board(db_session, DAY)
+    record_change(
+        db_session, actor_id=None, action="acknowledge", object_type="gap_signal", object_id=1,
+        before={"acknowledged_at": None}, after={"acknowledged_at": "2025-07-15"},
+    )  # fmt: skip
+    kept = _board(db_session, DAY, now=NOW + dt.timedelta(minutes=1))
+    assert kept.from_snapshot
+    assert not kept.changed_since
+    _record(db_session, "a deal changed")
+    assert not _board(db_session, DAY, now=NOW + dt.timedelta(minutes=2)).from_snapshot
+
+
 def test_a_slow_board_is_kept_says_data_changed_and_refreshes_on_request(
     db_session: Session, world: World
 ) -> None:

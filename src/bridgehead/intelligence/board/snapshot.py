@@ -88,9 +88,16 @@ def viewer_class(viewer: User | None) -> str:
     return f"user:{viewer.id}"
 
 
+# Recorded changes that touch nothing the board reads: a gap signal acknowledged or snoozed (people
+# do that all day), an API token issued or revoked.
+UNREAD_CHANGES = ("gap_signal", "api_token")
+
+
 def data_stamp(session: Session) -> int:
-    """The newest audit entry's id (0 for none): it grows with every recorded change."""
-    return int(session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0)
+    """The newest audit entry's id (0 for none) among the changes the board may read: it grows with
+    every such change, an import included."""
+    newest = select(func.max(AuditEntry.id)).where(AuditEntry.object_type.not_in(UNREAD_CHANGES))
+    return int(session.scalar(newest) or 0)
 
 
 def _condition_text(session: Session, condition: ColumnElement[bool]) -> str:
