@@ -143,18 +143,7 @@ def main() -> None:
     if not demo_db.exists() or demo_db.stat().st_size < 1_000_000:
         console.print("loading demo --scale 10 …")
         subprocess.run([BRIDGEHEAD, "demo", "--scale", "10"], env=env, check=True, stdout=subprocess.DEVNULL)
-    table = Table(title="Three-gap board at demo --scale 10 (SQLite), the executive's company board")
-    for column in ("reading", "runs", "median s", "min s", "max s"):
-        table.add_column(column, justify="left" if column == "reading" else "right")
-    for name, seconds in in_process(url):
-        table.add_row(
-            name,
-            str(len(seconds)),
-            f"{statistics.median(seconds):.3f}",
-            f"{min(seconds):.3f}",
-            f"{max(seconds):.3f}",
-        )
-    console.print(table)
+    _report(in_process(url), "SQLite")
     latency = page_latency(args.requests, demo_db, path="/board")
     if latency:
         console.print(
