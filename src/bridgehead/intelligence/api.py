@@ -119,32 +119,42 @@ def options(user: ApiUser, session: SessionDep) -> FilterOptions:
     return analysis.filter_options(session, viewer=user)
 
 
-@router.get(
-    "/charts/{name}.{extension}",
-    responses={
-        200: {"content": {"application/json": {}, "image/png": {}, "image/svg+xml": {}, "text/csv": {}}}
-    },
-)
+# The downloads of a chart: its spec, an image drawn on the server, or its data.
+CHART_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "image/png": {}, "image/svg+xml": {}, "text/csv": {}}}
+}
+ChartExtension = Annotated[str, Path(pattern="^(json|png|svg|csv)$")]
+
+
+def chart_file(
+    spec: dict[str, Any], columns: list[str], rows: list[dict[str, Any]], name: str, extension: str
+) -> Response:
+    """A chart as its Vega-Lite spec (json), an image drawn on the server (png, svg), or its data
+    (csv), downloaded as ``name.extension``."""
+    filename = f"{name}.{extension}"
+    if extension == "json":
+        return Response(json.dumps(spec), media_type="application/json")
+    if extension == "csv":
+        return Response(
+            tables.to_csv(columns, rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return Response(
+        charts.render_image(spec, extension),
+        media_type=_IMAGE_TYPES[extension],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/charts/{name}.{extension}", responses=CHART_RESPONSES)
 def chart(
     name: Annotated[charts.ChartName, Path()],
-    extension: Annotated[str, Path(pattern="^(json|png|svg|csv)$")],
+    extension: ChartExtension,
     query: Annotated[ChartQuery, Query()],
     user: ApiUser,
     session: SessionDep,
 ) -> Response:
     """A chart as its Vega-Lite spec (json), an image drawn on the server (png, svg), or its data (csv)."""
     data = charts.build_chart(session, viewer=user, name=name, query=query)
-    filename = f"{name.value}.{extension}"
-    if extension == "json":
-        return Response(json.dumps(data.spec), media_type="application/json")
-    if extension == "csv":
-        return Response(
-            tables.to_csv(data.columns, data.rows),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
-    return Response(
-        charts.render_image(data.spec, extension),
-        media_type=_IMAGE_TYPES[extension],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return chart_file(data.spec, data.columns, data.rows, name.value, extension)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -10,6 +9,7 @@ from starlette.responses import Response
 
 from bridgehead.common.types import MAX_ID
 from bridgehead.intelligence import tables
+from bridgehead.intelligence.api import CHART_RESPONSES, ChartExtension, chart_file
 from bridgehead.intelligence.board import charts, plan, service, snapshot
 from bridgehead.intelligence.board.schemas import (
     GAP_TITLES,
@@ -20,7 +20,6 @@ from bridgehead.intelligence.board.schemas import (
     PlanRead,
     PlanWrite,
 )
-from bridgehead.intelligence.charts import render_image
 from bridgehead.intelligence.schemas import OutputFormat
 from bridgehead.web.deps import ApiUser, SessionDep, SettingsDep
 
@@ -110,19 +109,11 @@ def put_plan(priority_id: PriorityId, data: PlanWrite, user: ApiUser, session: S
     return plan.set_plan(session, actor=user, priority_id=priority_id, data=data)
 
 
-_IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
-
-
-@router.get(
-    "/{priority_id}/{gap}/trend.{extension}",
-    responses={
-        200: {"content": {"application/json": {}, "image/png": {}, "image/svg+xml": {}, "text/csv": {}}}
-    },
-)
+@router.get("/{priority_id}/{gap}/trend.{extension}", responses=CHART_RESPONSES)
 def get_trend_chart(
     priority_id: PriorityId,
     gap: GapName,
-    extension: Annotated[str, Path(pattern="^(json|png|svg|csv)$")],
+    extension: ChartExtension,
     query: Annotated[BoardQuery, Query()],
     user: ApiUser,
     session: SessionDep,
@@ -139,33 +130,25 @@ def get_trend_chart(
         org_unit_id=query.org_unit_id,
         freshness=snapshot.freshness_for(settings.board_snapshot_minutes, refresh=query.refresh),
     )
-    filename = f"gap-{gap.value}-{priority_id}-{result.org_unit_id}-{result.period}-trend.{extension}"
-    if extension == "csv":
-        rows = [
-            {
-                "org_unit_id": result.org_unit_id,
-                "org_unit": result.org_unit_name,
-                "priority_id": result.priority_id,
-                "priority": result.title,
-                "gap": gap.value,
-                "period": point.period,
-                "value": None if point.value is None else round(point.value, 2),
-            }
-            for point in result.points
-        ]
-        columns = ["org_unit_id", "org_unit", "priority_id", "priority", "gap", "period", "value"]
-        return _csv(columns, rows, filename.removesuffix(".csv"))
+    rows = [
+        {
+            "org_unit_id": result.org_unit_id,
+            "org_unit": result.org_unit_name,
+            "priority_id": result.priority_id,
+            "priority": result.title,
+            "gap": gap.value,
+            "period": point.period,
+            "value": None if point.value is None else round(point.value, 2),
+        }
+        for point in result.points
+    ]
     spec = charts.trend_chart(
         result.points,
         f"{GAP_TITLES[gap]} of {result.title} · {result.org_unit_name} (as of {result.as_of:%Y-%m-%d})",
     )
-    if extension == "json":
-        return Response(json.dumps(spec), media_type="application/json")
-    return Response(
-        render_image(spec, extension),
-        media_type=_IMAGE_TYPES[extension],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    name = f"gap-{gap.value}-{priority_id}-{result.org_unit_id}-{result.period}-trend"
+    columns = ["org_unit_id", "org_unit", "priority_id", "priority", "gap", "period", "value"]
+    return chart_file(spec, columns, rows, name, extension)
 
 
 @router.get("/{priority_id}/{gap}", response_model=GapDrill, responses={200: {"content": _CSV}})
