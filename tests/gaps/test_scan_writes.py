@@ -6,14 +6,17 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, inspect, select, text
+from sqlalchemy import delete, inspect, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridgehead.auth.models import User
 from bridgehead.crm.models import Account, Opportunity
+from bridgehead.deals.process import processes
+from bridgehead.intelligence.gaps import scratch
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
-from bridgehead.intelligence.gaps.scan import ScanScope, scan
+from bridgehead.intelligence.gaps.rules import effective_rules
+from bridgehead.intelligence.gaps.scan import ScanScope, detected_rows, fill_matched, scan
 from bridgehead.intelligence.gaps.service import full_scan_times, get_signal, last_seen
 from tests.factories import make_account, make_activity
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows, open_signals, run
@@ -126,6 +129,54 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
     cleared = run(db_session, GapKind.CLOSE_DATE_PAST, now=NOW + dt.timedelta(minutes=10))
     assert cleared.resolved == 1
     assert past.id not in open_signals(db_session, GapKind.CLOSE_DATE_PAST)
+
+
+@pytest.mark.parametrize("keep_unchanged", [False, True], ids=["full scan", "scoped scan"])
+def test_matching_writes_the_new_changed_and_gone_and_the_unchanged_only_when_asked(
+    db_session: Session, org: Org, keep_unchanged: bool
+) -> None:
+    unchanged = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    moved = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    gone = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
+    assert run(db_session, GapKind.STALE_DEAL).raised == 3
+    signals = open_signals(db_session, GapKind.STALE_DEAL)
+    new = deal(db_session, org, created_at=NOW - dt.timedelta(days=40))
+    moved.owner_id = org.other_rep.id
+    make_activity(db_session, opportunity_id=gone.id, occurred_at=NOW - dt.timedelta(days=1))
+    db_session.flush()
+
+    rule = effective_rules(db_session)[GapKind.STALE_DEAL]
+    contexts = processes(db_session)
+    scratch.prepare(db_session, contexts, true())
+    rows = detected_rows(db_session, GapKind.STALE_DEAL, rule, contexts, NOW)
+    hits = scratch.hits
+    fill_matched(
+        db_session, hits, rows, GapKind.STALE_DEAL, rule.severity, None, keep_unchanged=keep_unchanged
+    )
+    written = {
+        (row.subject_key, row.signal_id, bool(row.changed))
+        for row in db_session.execute(select(hits.c.subject_key, hits.c.signal_id, hits.c.changed))
+    }
+    scratch.clear(db_session)
+
+    # On SQLite every hit is written first, then the signals no hit found; the rows that count
+    # are those the scan reads: new (no signal), changed, gone (no subject), and unchanged if kept.
+    expected = {
+        (f"opportunity:{new.id}", None, False),
+        (f"opportunity:{moved.id}", signals[moved.id].id, True),
+        (None, signals[gone.id].id, False),
+    }
+    kept = (f"opportunity:{unchanged.id}", signals[unchanged.id].id, False)
+    if keep_unchanged or db_session.get_bind().dialect.name == "sqlite":
+        expected.add(kept)
+    assert written == expected
+    # And the scan writes from them: one raised, one refreshed, one resolved, two found again.
+    result = run(db_session, GapKind.STALE_DEAL)
+    assert (result.raised, result.still_open, result.resolved) == (1, 2, 1)
+    after = open_signals(db_session, GapKind.STALE_DEAL)
+    assert set(after) == {unchanged.id, moved.id, new.id}
+    assert after[moved.id].owner_id == org.other_rep.id
+    assert after[unchanged.id].id == signals[unchanged.id].id
 
 
 def _account_signal(org: Org, **people: Any) -> GapSignal:

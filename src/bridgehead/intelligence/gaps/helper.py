@@ -13,6 +13,12 @@ for two in two threads, 2.21 s in two processes). A new interpreter (``python -m
 multiprocessing: its spawn re-imports the calling program's main module, and a fork would inherit
 this process's open SQLite connections. The shared queue is a counter in a file under an flock.
 
+In a re-scan the helper also matches its hits to the open signals (``scan.fill_matched``, reading
+``gap_signal`` as committed before the scan: the scan's connection leaves the helper's kinds alone
+until it takes them in) and writes only what must be written: the new and the changed hits, and
+the ids of the open signals no hit found again. The scan's connection then writes those few rows;
+before, it matched every hit of the helper's kinds itself, after the helper had finished.
+
 The helper sees committed rows only, so the scan uses it only when its caller says the transaction
 has written nothing the detectors read, and only after the scan's connection has taken the write
 lock (no other writer can then commit before the helper reads).
@@ -33,6 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     Integer,
     MetaData,
@@ -41,12 +49,13 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Select
+from sqlalchemy.sql.expression import Select, Subquery
 
 from bridgehead.db import attach_scratch_database
 from bridgehead.intelligence.gaps.models import GapKind, Severity
@@ -65,6 +74,11 @@ helper_hits = Table(
     Column("kind", String(40), nullable=False),
     # The evidence as the JSON text the detector built (copied as it is into the signal).
     *hit_columns(evidence_type=String),
+    # A re-scan's helper matched the hit: the open signal it found again (null: a new gap) and
+    # whether that signal's contents changed. Only what the scan must write is written then: new
+    # and changed hits, and (subject key null) the open signals no hit found again.
+    Column("signal_id", BigInteger),
+    Column("changed", Boolean),
     schema=HELPER_SCHEMA,
 )
 
@@ -84,11 +98,16 @@ class HelperFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class HelperKind:
-    """A kind the helper ran, and the ids of its hits (``first_id`` > ``last_id`` when none)."""
+    """A kind the helper ran, and the ids of its hits (``first_id`` > ``last_id`` when none).
+
+    ``matched``: the helper matched the hits to the open signals (a re-scan); its rows are then
+    what ``scan.fill_matched`` writes, without the signals found again unchanged.
+    """
 
     kind: GapKind
     first_id: int
     last_id: int
+    matched: bool = False
 
 
 class KindQueue:
@@ -161,19 +180,22 @@ class Helper:
             ) from None
         if message.get("status") != "ok":
             raise HelperFailed(f"the gap scan's helper process failed: {message.get('message')}")
-        return [HelperKind(GapKind(kind), first, last) for kind, first, last in message["done"]]
+        return [
+            HelperKind(GapKind(kind), first, last, matched) for kind, first, last, matched in message["done"]
+        ]
 
-    def collect(self, session: Session) -> list[tuple[GapKind, Select[Any]]]:
+    def collect(self, session: Session) -> list[HelperKind]:
         """Wait for the helper and attach its scratch file to ``session``'s connection (until the
-        connection goes back to the pool, which deletes it); each kind it ran with its hits as a SELECT.
-        Raises ``HelperFailed`` (the file deleted) if the helper failed."""
+        connection goes back to the pool, which deletes it); the kinds it ran (their hits:
+        ``helper_rows``, ``matched_rows``). Raises ``HelperFailed`` (the file deleted) if the
+        helper failed."""
         try:
             done = self.finish()
         except HelperFailed:
             _remove(self.path)
             raise
         attach_scratch_database(session, self.path, HELPER_SCHEMA)
-        return [(item.kind, helper_rows(item)) for item in done]
+        return done
 
     def abandon(self) -> None:
         """The scan failed: hand out no more kinds, wait for the helper's current one to end, and
@@ -195,12 +217,18 @@ def _remove(path: str) -> None:
 
 
 def start_helper(
-    url: str, kinds: Sequence[GapKind], now: dt.datetime, rules: dict[GapKind, EffectiveRule]
+    url: str,
+    kinds: Sequence[GapKind],
+    now: dt.datetime,
+    rules: dict[GapKind, EffectiveRule],
+    *,
+    match: bool = False,
 ) -> Helper:
     """Start a helper process on the SQLite database at ``url``, writing its hits into a new scratch file.
 
     ``rules`` are the scan's; the helper reads the processes itself (the scan makes sure they are
-    stored already, so reading them writes nothing).
+    stored already, so reading them writes nothing). ``match``: a re-scan, whose helper matches
+    its hits to the open signals itself.
     """
     handle, path = tempfile.mkstemp(prefix="bridgehead-gap-helper-", suffix=".db")
     os.close(handle)
@@ -213,6 +241,7 @@ def start_helper(
         "counter_path": counter_path,
         "kinds": [kind.value for kind in kinds],
         "now": now.isoformat(),
+        "match": match,
         "rules": {
             kind.value: {
                 "enabled": rule.enabled,
@@ -261,12 +290,13 @@ def _helper_main() -> None:
         first = queue.take()
         engine = make_engine(Settings(), url=job["url"])
         try:
-            done = _detect(engine, job["path"], queue, first, dt.datetime.fromisoformat(job["now"]), rules)
+            now = dt.datetime.fromisoformat(job["now"])
+            done = _detect(engine, job["path"], queue, first, now, rules, match=bool(job.get("match")))
         finally:
             engine.dispose()
         result: dict[str, Any] = {
             "status": "ok",
-            "done": [(item.kind.value, item.first_id, item.last_id) for item in done],
+            "done": [(item.kind.value, item.first_id, item.last_id, item.matched) for item in done],
         }
     except Exception as error:  # reported to the scan, which raises it there
         result = {"status": "error", "message": f"{type(error).__name__}: {error}"}
@@ -280,6 +310,8 @@ def _detect(
     first: GapKind | None,
     now: dt.datetime,
     rules: dict[GapKind, EffectiveRule],
+    *,
+    match: bool,
 ) -> list[HelperKind]:
     import bridgehead.models  # noqa: F401  (every table mapped before the first query)
     from bridgehead.db import sqlite_page_cache
@@ -298,16 +330,22 @@ def _detect(
                 scratch.prepare(session, contexts, true())
                 kind = first
                 while kind is not None:
-                    rows = detected_rows(session, kind, rules[kind], contexts, now).subquery()
+                    rows = detected_rows(session, kind, rules[kind], contexts, now)
                     first_id = (session.scalar(select(func.max(helper_hits.c.id))) or 0) + 1
-                    session.execute(
-                        insert(helper_hits).from_select(
-                            ["kind", *HIT_COLUMNS],
-                            select(literal(kind.value, String()), *[rows.c[name] for name in HIT_COLUMNS]),
+                    if match:
+                        _write_matched(session, kind, rows, rules[kind].severity)
+                    else:
+                        hits = rows.subquery()
+                        session.execute(
+                            insert(helper_hits).from_select(
+                                ["kind", *HIT_COLUMNS],
+                                select(
+                                    literal(kind.value, String()), *[hits.c[name] for name in HIT_COLUMNS]
+                                ),
+                            )
                         )
-                    )
                     last = session.scalar(select(func.max(helper_hits.c.id))) or 0
-                    done.append(HelperKind(kind, first_id, last))
+                    done.append(HelperKind(kind, first_id, last, match))
                     kind = queue.take()
                 scratch.clear(session)
                 session.commit()
@@ -317,10 +355,40 @@ def _detect(
     return done
 
 
+def _write_matched(session: Session, kind: GapKind, rows: Select[Any], severity: Severity) -> None:
+    """A re-scan's kind: match the hits to the open signals in this connection's scratch hit table
+    (``scan.fill_matched``), then write what the scan must write into the helper's file: all but the
+    signals found again unchanged."""
+    from bridgehead.intelligence.gaps import scratch
+    from bridgehead.intelligence.gaps.scan import fill_matched
+
+    hits = scratch.hits
+    scratch.empty(session, hits)
+    fill_matched(session, hits, rows, kind, severity, None, keep_unchanged=False)
+    columns = (*HIT_COLUMNS, "signal_id", "changed")
+    session.execute(
+        insert(helper_hits).from_select(
+            ["kind", *columns],
+            select(literal(kind.value, String()), *[hits.c[name] for name in columns]).where(
+                or_(hits.c.signal_id.is_(None), hits.c.changed.is_(True), hits.c.subject_key.is_(None))
+            ),
+        )
+    )
+
+
 def helper_rows(done: HelperKind) -> Select[Any]:
     """The helper's hits of one kind as a detector's SELECT (``HIT_COLUMNS``): one range of ids."""
     return select(*[helper_hits.c[name] for name in HIT_COLUMNS]).where(
         helper_hits.c.id.between(done.first_id, done.last_id)
+    )
+
+
+def matched_rows(done: HelperKind) -> Subquery:
+    """A kind the helper matched (a re-scan): its rows as ``scan.fill_matched`` writes them."""
+    return (
+        select(*[helper_hits.c[name] for name in (*HIT_COLUMNS, "signal_id", "changed")])
+        .where(helper_hits.c.id.between(done.first_id, done.last_id))
+        .subquery()
     )
 
 

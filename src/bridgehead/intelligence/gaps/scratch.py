@@ -45,9 +45,13 @@ _metadata = MetaData()
 
 
 def hit_columns(*, evidence_type: Any = JSON) -> list[Column[Any]]:
-    """New column objects for a table of detector hits (``sqltools.HIT_COLUMNS``, in that order)."""
+    """New column objects for a table of detector hits (``sqltools.HIT_COLUMNS``, in that order).
+
+    The subject key is null in a matched hit table's rows that name an open signal no hit found
+    again (``scan.fill_matched``).
+    """
     return [
-        Column("subject_key", String(120), nullable=False),
+        Column("subject_key", String(120)),
         Column("opportunity_id", BigInteger),
         Column("account_id", BigInteger),
         Column("owner_id", BigInteger),
