@@ -131,9 +131,9 @@ def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
     assert past.id not in open_signals(db_session, GapKind.CLOSE_DATE_PAST)
 
 
-@pytest.mark.parametrize("keep_unchanged", [False, True], ids=["full scan", "scoped scan"])
-def test_matching_writes_the_new_changed_and_gone_and_the_unchanged_only_when_asked(
-    db_session: Session, org: Org, keep_unchanged: bool
+@pytest.mark.parametrize("scoped", [False, True], ids=["full scan", "scoped scan"])
+def test_matching_writes_the_new_changed_and_gone_and_the_unchanged_where_they_are_read(
+    db_session: Session, org: Org, scoped: bool
 ) -> None:
     unchanged = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
     moved = deal(db_session, org, created_at=NOW - dt.timedelta(days=60))
@@ -148,30 +148,30 @@ def test_matching_writes_the_new_changed_and_gone_and_the_unchanged_only_when_as
     rule = effective_rules(db_session)[GapKind.STALE_DEAL]
     contexts = processes(db_session)
     scratch.prepare(db_session, contexts, true())
-    rows = detected_rows(db_session, GapKind.STALE_DEAL, rule, contexts, NOW)
+    scope = ScanScope(deals=Opportunity.account_id == org.account.id) if scoped else None
+    rows = detected_rows(db_session, GapKind.STALE_DEAL, rule, contexts, NOW, scope)
     hits = scratch.hits
-    fill_matched(
-        db_session, hits, rows, GapKind.STALE_DEAL, rule.severity, None, keep_unchanged=keep_unchanged
-    )
+    fill_matched(db_session, hits, rows, GapKind.STALE_DEAL, rule.severity, scope)
     written = {
         (row.subject_key, row.signal_id, bool(row.changed))
         for row in db_session.execute(select(hits.c.subject_key, hits.c.signal_id, hits.c.changed))
     }
     scratch.clear(db_session)
 
-    # On SQLite every hit is written first, then the signals no hit found; the rows that count
-    # are those the scan reads: new (no signal), changed, gone (no subject), and unchanged if kept.
+    # Always the new (no signal), the changed and the gone (no subject). A full scan on PostgreSQL
+    # leaves out the unchanged (one FULL JOIN); SQLite writes every hit, then the signals no hit
+    # found, and a scoped scan keeps the unchanged to stamp them as seen.
     expected = {
         (f"opportunity:{new.id}", None, False),
         (f"opportunity:{moved.id}", signals[moved.id].id, True),
         (None, signals[gone.id].id, False),
     }
     kept = (f"opportunity:{unchanged.id}", signals[unchanged.id].id, False)
-    if keep_unchanged or db_session.get_bind().dialect.name == "sqlite":
+    if scoped or db_session.get_bind().dialect.name == "sqlite":
         expected.add(kept)
     assert written == expected
     # And the scan writes from them: one raised, one refreshed, one resolved, two found again.
-    result = run(db_session, GapKind.STALE_DEAL)
+    result = run(db_session, GapKind.STALE_DEAL, scope=scope)
     assert (result.raised, result.still_open, result.resolved) == (1, 2, 1)
     after = open_signals(db_session, GapKind.STALE_DEAL)
     assert set(after) == {unchanged.id, moved.id, new.id}

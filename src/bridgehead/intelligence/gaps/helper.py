@@ -364,7 +364,7 @@ def _write_matched(session: Session, kind: GapKind, rows: Select[Any], severity:
 
     hits = scratch.hits
     scratch.empty(session, hits)
-    fill_matched(session, hits, rows, kind, severity, None, keep_unchanged=False)
+    fill_matched(session, hits, rows, kind, severity, None)
     columns = (*HIT_COLUMNS, "signal_id", "changed")
     session.execute(
         insert(helper_hits).from_select(

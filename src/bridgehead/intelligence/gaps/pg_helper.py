@@ -265,7 +265,7 @@ def matched_changes_of(rows: Select[Any], kind: GapKind, rule: EffectiveRule) ->
     columns, each number as its BIGINT (COPY's binary format converts nothing)."""
     from bridgehead.intelligence.gaps.scan import matched_changes
 
-    changes = matched_changes(rows, kind, rule.severity, None, keep_unchanged=False).subquery()
+    changes = matched_changes(rows, kind, rule.severity).subquery()
     return select(
         *[
             cast(changes.c[name], BigInteger) if name in _BIGINT_HITS else changes.c[name]

@@ -249,8 +249,8 @@ def _apply(
 ) -> KindResult:
     """Raise, refresh and resolve one kind's signals from its detector's ``rows``.
 
-    ``open_before``: how many of the kind's signals are open in scope, when the caller counted
-    them already (``_open_counts``).
+    ``open_before``: how many of the kind's signals are open, counted by the caller for a full
+    re-scan (``_open_counts``); a scoped scan counts those it finds again among its hits.
     """
     open_in_scope = and_(GapSignal.kind == kind, GapSignal.resolved_at.is_(None), _in_scope(scope))
     # In the open-signal index's order: planned as a sequential scan stopping at the first match,
@@ -258,10 +258,8 @@ def _apply(
     anything_open = select(literal(1)).where(open_in_scope).order_by(GapSignal.subject_key).limit(1)
     if nothing_open or session.scalar(anything_open) is None:
         return _raise_all(session, kind, rows, severity, now)
-    if open_before is None:
-        open_before = session.scalar(select(func.count()).select_from(GapSignal).where(open_in_scope)) or 0
     scratch.empty(session, _hits)
-    fill_matched(session, _hits, rows, kind, severity, scope, keep_unchanged=scope is not None)
+    fill_matched(session, _hits, rows, kind, severity, scope)
     return _write_matched(session, kind, _hits, severity, scope, now, open_before, seen_by_full_scan)
 
 
@@ -283,15 +281,20 @@ def _write_matched(
     severity: Any,
     scope: ScanScope | None,
     now: dt.datetime,
-    open_before: int,
+    open_before: int | None,
     seen_by_full_scan: dt.datetime | None,
 ) -> KindResult:
     """Write a kind's matched hits (``fill_matched``): resolve the open signals no hit found again,
     rewrite the matched ones whose contents changed, raise the hits that matched nothing.
-    ``open_before``: how many of the kind's signals were open in scope before.
+    ``open_before``: how many of the kind's signals were open before, or None when ``hits`` holds
+    every signal found again (they are counted there).
     """
     matched, gone = hits.c.signal_id, hits.c.subject_key.is_(None)
-    raised = session.scalar(select(func.count()).select_from(hits).where(matched.is_(None))) or 0
+    raised, found = session.execute(
+        select(
+            func.count().filter(matched.is_(None)), func.count().filter(matched.is_not(None), ~gone)
+        ).select_from(hits)
+    ).one()
     # Resolved first: a signal inserted below matches no hit and would be resolved at once.
     resolved = _resolve(session, kind, GapSignal.id.in_(select(matched).where(gone)), now, seen_by_full_scan)
     if scope is not None:
@@ -315,7 +318,8 @@ def _write_matched(
         )
     )
     session.execute(_insert_new_signals(_as_new_signals(hits, kind, severity, now).where(matched.is_(None))))
-    return KindResult(kind=kind, raised=int(raised), still_open=open_before - resolved, resolved=resolved)
+    found_again = found if open_before is None else open_before - resolved
+    return KindResult(kind=kind, raised=int(raised), still_open=int(found_again), resolved=resolved)
 
 
 def _raised_since(session: Session, kind: GapKind, before: int) -> int:
@@ -337,24 +341,22 @@ def fill_matched(
     kind: GapKind,
     severity: Any,
     scope: ScanScope | None,
-    *,
-    keep_unchanged: bool,
 ) -> None:
     """Fill ``hits`` (empty, ``HIT_COLUMNS`` + ``signal_id`` + ``changed``) with a kind's hits matched
-    to its open signals in scope: the new gaps (``signal_id`` null), the signals found again whose
-    owner, money, severity or evidence ``changed``, and, with ``subject_key`` null, the ids of the
-    open signals no hit found again. With ``keep_unchanged`` (a scoped scan stamps them) also the
-    signals found again unchanged.
+    to its open signals in scope: the new gaps (``signal_id`` null), the signals found again, each
+    with whether its owner, money, severity or evidence ``changed``, and, with ``subject_key`` null,
+    the ids of the open signals no hit found again.
 
-    PostgreSQL: one FULL JOIN of the hits and the open signals (``matched_changes``). SQLite cannot
-    join a subquery both ways without a nested scan (a FULL JOIN of two materialized subqueries,
-    each hit against every signal): there every hit is written with the open signal it found (one
-    outer join on the open-signal index per hit, ``matched_hits``), then the signals no hit found.
+    A full scan on PostgreSQL leaves out the signals found again unchanged: one FULL JOIN of the
+    hits and the kind's open signals (``matched_changes``). Otherwise every hit is written with the
+    open signal it found (one outer join on the open-signal index per hit, ``matched_hits``), then
+    the signals in scope no hit found. (SQLite plans a FULL JOIN of two subqueries as a nested
+    scan of one for every row of the other; a scoped scan stamps the signals it finds again, and
+    its few deals are looked up faster one by one than by reading every open signal of the kind.)
     """
     columns = [*HIT_COLUMNS, "signal_id", "changed"]
-    if session.get_bind().dialect.name == "postgresql":
-        changes = matched_changes(rows, kind, severity, scope, keep_unchanged=keep_unchanged)
-        session.execute(insert(hits).from_select(columns, changes))
+    if scope is None and session.get_bind().dialect.name == "postgresql":
+        session.execute(insert(hits).from_select(columns, matched_changes(rows, kind, severity)))
         analyze_scratch(session, hits)
         return
     session.execute(insert(hits).from_select(columns, matched_hits(rows, kind, severity)))
@@ -369,6 +371,7 @@ def fill_matched(
             ),
         )
     )
+    analyze_scratch(session, hits)
 
 
 def matched_hits(rows: Select[Any], kind: GapKind, severity: Any) -> Select[Any]:
@@ -393,11 +396,9 @@ def matched_hits(rows: Select[Any], kind: GapKind, severity: Any) -> Select[Any]
     ).select_from(detected.outerjoin(_signals, open_signal))
 
 
-def matched_changes(
-    rows: Select[Any], kind: GapKind, severity: Any, scope: ScanScope | None, *, keep_unchanged: bool
-) -> Select[Any]:
-    """PostgreSQL: what ``fill_matched`` writes, as one SELECT (a FULL JOIN of the detector's hits and
-    the kind's open signals in scope on the subject key).
+def matched_changes(rows: Select[Any], kind: GapKind, severity: Any) -> Select[Any]:
+    """PostgreSQL, a full scan: what ``fill_matched`` writes, as one SELECT (a FULL JOIN of the
+    detector's hits and the kind's open signals on the subject key).
 
     Hashing the open signals once replaces a lookup of the open-signal index per hit, and the
     signals found again unchanged (in a nightly re-scan nearly all of them) are never written:
@@ -414,7 +415,7 @@ def matched_changes(
             GapSignal.amount_at_risk,
             GapSignal.evidence,
         )
-        .where(GapSignal.kind == kind, GapSignal.resolved_at.is_(None), _in_scope(scope))
+        .where(GapSignal.kind == kind, GapSignal.resolved_at.is_(None))
         .subquery()
     )
     found = and_(open_signals.c.id.is_not(None), detected.c.subject_key.is_not(None))
@@ -426,7 +427,7 @@ def matched_changes(
     ).select_from(
         detected.join(open_signals, open_signals.c.subject_key == detected.c.subject_key, full=True)
     )
-    return statement if keep_unchanged else statement.where(or_(~found, changed))
+    return statement.where(or_(~found, changed))
 
 
 def _differs(signal: Any, hit: Any, severity: Any) -> ColumnElement[bool]:
