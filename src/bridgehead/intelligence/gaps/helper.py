@@ -60,7 +60,7 @@ from sqlalchemy.sql.expression import Select, Subquery
 from bridgehead.db import attach_scratch_database
 from bridgehead.intelligence.gaps.models import GapKind, Severity
 from bridgehead.intelligence.gaps.rules import EffectiveRule
-from bridgehead.intelligence.gaps.scratch import hit_columns
+from bridgehead.intelligence.gaps.scratch import MATCHED_COLUMNS, hit_columns
 from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS
 
 # The schema name the helper's scratch file is attached under (on both connections).
@@ -365,11 +365,10 @@ def _write_matched(session: Session, kind: GapKind, rows: Select[Any], severity:
     hits = scratch.hits
     scratch.empty(session, hits)
     fill_matched(session, hits, rows, kind, severity, None)
-    columns = (*HIT_COLUMNS, "signal_id", "changed")
     session.execute(
         insert(helper_hits).from_select(
-            ["kind", *columns],
-            select(literal(kind.value, String()), *[hits.c[name] for name in columns]).where(
+            ["kind", *scratch.MATCHED_COLUMNS],
+            select(literal(kind.value, String()), *hits.c).where(
                 or_(hits.c.signal_id.is_(None), hits.c.changed.is_(True), hits.c.subject_key.is_(None))
             ),
         )
@@ -386,7 +385,7 @@ def helper_rows(done: HelperKind) -> Select[Any]:
 def matched_rows(done: HelperKind) -> Subquery:
     """A kind the helper matched (a re-scan): its rows as ``scan.fill_matched`` writes them."""
     return (
-        select(*[helper_hits.c[name] for name in (*HIT_COLUMNS, "signal_id", "changed")])
+        select(*[helper_hits.c[name] for name in MATCHED_COLUMNS])
         .where(helper_hits.c.id.between(done.first_id, done.last_id))
         .subquery()
     )

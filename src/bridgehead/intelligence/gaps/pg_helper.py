@@ -89,17 +89,13 @@ class HelperHits:
     In a first scan they are new signals (``SIGNAL_COLUMNS``). In a re-scan the helper
     ``matched`` them: the rows are what ``scan.fill_matched`` writes (the new and changed hits, and
     the ids of the open signals no hit found again), in the scratch hit table's columns
-    (``MATCHED_COLUMNS``).
+    (``scratch.MATCHED_COLUMNS``).
     """
 
     kind: GapKind
     rows: int
     spool: IO[bytes]
     matched: bool = False
-
-
-# The scratch hit table's columns, as a re-scan's helper copies its new and changed hits out.
-MATCHED_COLUMNS = tuple(column.name for column in scratch.hits.columns)
 
 
 def tagged_hits(rows: Select[Any], kind: GapKind, rule: EffectiveRule, now: dt.datetime) -> Select[Any]:
@@ -269,7 +265,7 @@ def matched_changes_of(rows: Select[Any], kind: GapKind, rule: EffectiveRule) ->
     return select(
         *[
             cast(changes.c[name], BigInteger) if name in _BIGINT_HITS else changes.c[name]
-            for name in MATCHED_COLUMNS
+            for name in scratch.MATCHED_COLUMNS
         ]
     )
 

@@ -65,7 +65,6 @@ from bridgehead.intelligence.gaps.helper import (
 )
 from bridgehead.intelligence.gaps.models import GapKind, GapKindScan, GapRule, GapSignal
 from bridgehead.intelligence.gaps.pg_helper import (
-    MATCHED_COLUMNS,
     SIGNAL_COLUMNS,
     HelperHits,
     PostgresHelper,
@@ -354,23 +353,18 @@ def fill_matched(
     scan of one for every row of the other; a scoped scan stamps the signals it finds again, and
     its few deals are looked up faster one by one than by reading every open signal of the kind.)
     """
-    columns = [*HIT_COLUMNS, "signal_id", "changed"]
+    columns = list(scratch.MATCHED_COLUMNS)
     if scope is None and session.get_bind().dialect.name == "postgresql":
         session.execute(insert(hits).from_select(columns, matched_changes(rows, kind, severity)))
-        analyze_scratch(session, hits)
-        return
-    session.execute(insert(hits).from_select(columns, matched_hits(rows, kind, severity)))
-    session.execute(
-        insert(hits).from_select(
-            ["signal_id", "changed"],
-            select(GapSignal.id, false()).where(
-                GapSignal.kind == kind,
-                GapSignal.resolved_at.is_(None),
-                _in_scope(scope),
-                ~exists().where(hits.c.signal_id == GapSignal.id),
-            ),
+    else:
+        session.execute(insert(hits).from_select(columns, matched_hits(rows, kind, severity)))
+        not_found = select(GapSignal.id, false()).where(
+            GapSignal.kind == kind,
+            GapSignal.resolved_at.is_(None),
+            _in_scope(scope),
+            ~exists().where(hits.c.signal_id == GapSignal.id),
         )
-    )
+        session.execute(insert(hits).from_select(["signal_id", "changed"], not_found))
     analyze_scratch(session, hits)
 
 
@@ -553,7 +547,8 @@ def scan(
     finished: dict[GapKind, KindResult] = {}
     bulk = scope is None and _nothing_open(session)
     full_scans = full_scan_times(session)
-    # A full re-scan counts every kind's open signals at once; a scoped one counts those in scope.
+    # A full re-scan counts every kind's open signals at once; a scoped one counts those it finds
+    # again among its hits (``_write_matched``).
     open_counts = _open_counts(session) if scope is None and not bulk else None
 
     def finish(item: KindResult) -> None:
@@ -606,7 +601,7 @@ def scan(
 
             def copy_in_matched(hits: HelperHits) -> KindResult:
                 scratch.empty(session, _hits)
-                _copy_in(session, _hits.name, MATCHED_COLUMNS, hits.spool)
+                _copy_in(session, _hits.name, scratch.MATCHED_COLUMNS, hits.spool)
                 analyze_scratch(session, _hits)
                 return take_matched(hits.kind, _hits)
 

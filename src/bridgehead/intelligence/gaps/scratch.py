@@ -72,6 +72,8 @@ hits = Table(
     Index("ix_gap_scan_hit_signal_id", "signal_id"),
     prefixes=["TEMPORARY"],
 )
+# The matched hit table's columns in order: ``HIT_COLUMNS``, ``signal_id``, ``changed``.
+MATCHED_COLUMNS = tuple(column.name for column in hits.columns)
 
 # Each distinct (deal type, CRM stage) of the deals a scan covers, with the process stage it maps to.
 stage_pair = Table(
