@@ -28,6 +28,8 @@ from bridgehead.intelligence.gaps.rules import effective_rules
 from bridgehead.intelligence.gaps.scan import (
     COST_ORDER,
     DETECTORS,
+    HELPER_ORDER,
+    WRITER_ORDER,
     KindResult,
     detected_rows,
     scan,
@@ -171,7 +173,7 @@ def test_every_detector_copied_out_with_its_values_written_in_gives_the_rows_bou
     try:
         rules = effective_rules(session)
         contexts = processes(session)
-        scratch.prepare(session, contexts, true())
+        scratch.ScanScratch(session, contexts, true()).fill_stages()
         raw = session.connection().connection.driver_connection
         assert raw is not None
         found = 0
@@ -248,6 +250,12 @@ def test_the_shared_queue_hands_each_kind_out_once() -> None:
     assert stopped.take() == COST_ORDER[0]
     stopped.stop()
     assert stopped.take() is None
+    # Preferred kinds first, in the order preferred; then (unless only those) the first left.
+    shared = SharedKinds(COST_ORDER)
+    assert shared.take(prefer=WRITER_ORDER) == WRITER_ORDER[0]
+    assert shared.take(prefer=[GapKind.OFF_STRATEGY, GapKind.STALE_DEAL]) == GapKind.OFF_STRATEGY
+    assert shared.take(prefer=[GapKind.STALE_DEAL], only_preferred=True) is None
+    assert shared.take(prefer=[GapKind.STALE_DEAL]) == COST_ORDER[0]
 
 
 @pytest.mark.parametrize("with_helper", [False, True])
@@ -325,7 +333,7 @@ def test_a_helper_failing_after_a_kind_hands_over_that_kind_and_names_the_one_it
             raise RuntimeError("the helper's connection went away")
         return detected_rows(on, kind, rules[kind], contexts, NOW)
 
-    helper = PostgresHelper(database, SharedKinds([first, second]), rules, detect_rows, NOW)
+    helper = PostgresHelper(database, SharedKinds([first, second]), rules, detect_rows, NOW, HELPER_ORDER)
     helper.start()
     with pytest.raises(HelperFailed, match="went away"):
         helper.collect()

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, inspect, select, text, true
+from sqlalchemy import delete, func, inspect, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,14 @@ from bridgehead.deals.process import processes
 from bridgehead.intelligence.gaps import scratch
 from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
 from bridgehead.intelligence.gaps.rules import effective_rules
-from bridgehead.intelligence.gaps.scan import ScanScope, detected_rows, fill_matched, scan
+from bridgehead.intelligence.gaps.scan import (
+    DETECTORS,
+    STAGED_KINDS,
+    ScanScope,
+    detected_rows,
+    fill_matched,
+    scan,
+)
 from bridgehead.intelligence.gaps.service import full_scan_times, get_signal, last_seen
 from tests.factories import make_account, make_activity
 from tests.gaps.conftest import NOW, Org, deal, engage, open_signal_rows, open_signals, run
@@ -67,6 +74,45 @@ def test_a_first_full_scan_writes_what_a_scan_over_open_signals_writes(db_sessio
         db_session.add(duplicate)
         with pytest.raises(IntegrityError):
             db_session.flush()
+
+
+def test_only_the_staged_kinds_read_the_deal_stages_which_are_filled_once(
+    db_session: Session, org: Org
+) -> None:
+    """A connection fills the deal stages only when it runs a kind that reads them
+    (``STAGED_KINDS``): every other detector must find the same gaps without them."""
+    _trip_several_detectors(db_session, org)
+    rules, contexts = effective_rules(db_session), processes(db_session)
+    tables = scratch.ScanScratch(db_session, contexts, true())
+
+    def hits() -> dict[GapKind, set[str]]:
+        return {
+            kind: {
+                repr(row)
+                for row in db_session.execute(detected_rows(db_session, kind, rules[kind], contexts, NOW))
+            }
+            for kind in DETECTORS
+        }
+
+    def staged_deals() -> int:
+        return db_session.scalar(select(func.count()).select_from(scratch.deal_stage)) or 0
+
+    assert staged_deals() == 0
+    without = hits()
+    tables.fill_stages()
+    filled = staged_deals()
+    assert filled > 0
+    tables.fill_stages()  # once per scan: a second fill would break the table's primary key
+    assert staged_deals() == filled
+    with_stages = hits()
+    for kind in DETECTORS:
+        if kind not in STAGED_KINDS:
+            assert without[kind] == with_stages[kind], kind
+    assert without[GapKind.STALE_DEAL]
+    assert without[GapKind.CLOSE_DATE_PAST]
+    # The staged kinds do read them: without, the single-threaded deal went unseen.
+    assert not without[GapKind.SINGLE_THREADED]
+    assert with_stages[GapKind.SINGLE_THREADED]
 
 
 def test_a_rescan_rewrites_only_what_changed_and_keeps_acknowledgements(
@@ -147,7 +193,7 @@ def test_matching_writes_the_new_changed_and_gone_and_the_unchanged_where_they_a
 
     rule = effective_rules(db_session)[GapKind.STALE_DEAL]
     contexts = processes(db_session)
-    scratch.prepare(db_session, contexts, true())
+    scratch.ScanScratch(db_session, contexts, true())  # stale deals read no deal stages
     scope = ScanScope(deals=Opportunity.account_id == org.account.id) if scoped else None
     rows = detected_rows(db_session, GapKind.STALE_DEAL, rule, contexts, NOW, scope)
     hits = scratch.hits

@@ -317,7 +317,7 @@ def _detect(
     from bridgehead.db import sqlite_page_cache
     from bridgehead.deals.process import processes
     from bridgehead.intelligence.gaps import scratch
-    from bridgehead.intelligence.gaps.scan import detected_rows
+    from bridgehead.intelligence.gaps.scan import STAGED_KINDS, detected_rows
 
     done: list[HelperKind] = []
     with engine.connect() as connection:
@@ -327,9 +327,11 @@ def _detect(
             connection.commit()
             with Session(bind=connection) as session, sqlite_page_cache(session):
                 contexts = processes(session)
-                scratch.prepare(session, contexts, true())
+                tables = scratch.ScanScratch(session, contexts, true())
                 kind = first
                 while kind is not None:
+                    if kind in STAGED_KINDS:
+                        tables.fill_stages()
                     rows = detected_rows(session, kind, rules[kind], contexts, now)
                     first_id = (session.scalar(select(func.max(helper_hits.c.id))) or 0) + 1
                     if match:

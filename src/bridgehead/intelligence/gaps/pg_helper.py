@@ -60,23 +60,24 @@ class SharedKinds:
     """The detectors of a scan, handed out once each, most expensive first, to two threads."""
 
     def __init__(self, kinds: Sequence[GapKind]) -> None:
-        self._kinds = list(kinds)
-        self._next = 0
+        self._left = list(kinds)
         self._lock = threading.Lock()
 
-    def take(self) -> GapKind | None:
-        """The next kind nobody took yet, or None when all are taken (or the queue was stopped)."""
+    def take(self, prefer: Sequence[GapKind] = (), *, only_preferred: bool = False) -> GapKind | None:
+        """The first kind of ``prefer`` nobody took yet, else (unless ``only_preferred``) the first
+        of any left; None when there is none (or the queue was stopped)."""
         with self._lock:
-            if self._next >= len(self._kinds):
-                return None
-            kind = self._kinds[self._next]
-            self._next += 1
+            kind = next((kind for kind in prefer if kind in self._left), None)
+            if kind is None and not only_preferred:
+                kind = next(iter(self._left), None)
+            if kind is not None:
+                self._left.remove(kind)
             return kind
 
     def stop(self) -> None:
         """Hand out nothing more."""
         with self._lock:
-            self._next = len(self._kinds)
+            self._left = []
 
 
 _BIGINT_HITS = frozenset({"opportunity_id", "account_id", "owner_id", "amount_at_risk"})
@@ -149,10 +150,15 @@ class PostgresHelper:
         rules: dict[GapKind, EffectiveRule],
         detect_rows: DetectRows,
         now: dt.datetime,
+        staged: Sequence[GapKind],
         match: bool = False,
     ) -> None:
-        """``match``: a re-scan, whose helper matches its hits to the open signals itself."""
+        """``staged``: the kinds whose detectors read the deal stages; the helper takes those first,
+        in this order (the scan's own connection, which writes every signal, takes the others
+        first and then need not fill the stages at all). ``match``: a re-scan, whose helper matches its hits to
+        the open signals itself."""
         self._engine = engine
+        self._staged = staged
         self._match = match
         self._now = now
         self._kinds = kinds
@@ -176,8 +182,9 @@ class PostgresHelper:
     def wait_until_it_takes_part(self, timeout: float = HELPER_START_TIMEOUT) -> None:
         """Wait until the helper took its first kind, failed or ``timeout`` passed.
 
-        Both connections prepare their scratch tables at the same time; without the wait, on a
-        small database the scan's connection would run every detector before the helper is ready.
+        The scan's connection waits once it has run its own kinds (``scan.WRITER_ORDER``):
+        without the wait, on a small database it would run every detector before the helper is
+        connected.
         """
         self._took_part.wait(timeout)
 
@@ -238,12 +245,14 @@ class PostgresHelper:
     def _detect(self, connection: Connection) -> None:
         session = Session(bind=connection)
         contexts = processes(session)
-        scratch.prepare(session, contexts, true())
+        tables = scratch.ScanScratch(session, contexts, true())
         raw = connection.connection.driver_connection
         assert raw is not None
-        while not self._abandoned.is_set() and (kind := self._kinds.take()) is not None:
+        while not self._abandoned.is_set() and (kind := self._kinds.take(prefer=self._staged)) is not None:
             self._taken.append(kind)
             self._took_part.set()
+            if kind in self._staged:
+                tables.fill_stages()
             rows = self._detect_rows(session, contexts, kind)
             rule = self._rules[kind]
             if self._match:
