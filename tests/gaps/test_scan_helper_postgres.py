@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import String, cast, func, insert, literal, literal_column, select, text, true
+from sqlalchemy import String, cast, func, insert, literal, literal_column, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -173,7 +173,7 @@ def test_every_detector_copied_out_with_its_values_written_in_gives_the_rows_bou
     try:
         rules = effective_rules(session)
         contexts = processes(session)
-        scratch.ScanScratch(session, contexts, true()).fill_stages()
+        scratch.ScanScratch(session, contexts).fill_stages()
         raw = session.connection().connection.driver_connection
         assert raw is not None
         found = 0

@@ -17,7 +17,7 @@ from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal, Sev
 from bridgehead.intelligence.gaps.rules import ensure_rules
 from bridgehead.intelligence.metrics import service as metrics_service
 from bridgehead.intelligence.metrics.scope import MetricFilters, resolve_scope
-from tests.factories import make_user
+from tests.factories import make_activity, make_user
 from tests.gaps.conftest import NOW, Org, deal, open_signals, run
 
 PAST = NOW.date() - dt.timedelta(days=4)
@@ -59,6 +59,25 @@ def test_after_an_import_only_the_touched_deals_are_scanned(db_session: Session,
     assert set(signals) == {untouched.id, imported.id}
     db_session.expire_all()
     assert db_session.get(GapSignal, cleared_signal.id).resolved_at is not None  # type: ignore[union-attr]
+
+
+def test_after_an_import_unanswered_buyers_are_looked_for_on_the_touched_deals(
+    db_session: Session, org: Org
+) -> None:
+    """The scope reaches into the activities: only the touched deal's inbound activity is checked."""
+    org.account.updated_at = NOW - dt.timedelta(days=3)
+    untouched = deal(db_session, org, updated_at=NOW - dt.timedelta(days=3))
+    touched = deal(db_session, org, updated_at=NOW)
+    for waiting in (untouched, touched):
+        make_activity(
+            db_session, opportunity_id=waiting.id, occurred_at=NOW - dt.timedelta(days=3), direction="inbound"
+        )
+    db_session.flush()
+    report = _report(db_session, NOW - dt.timedelta(hours=2), opportunity=EntityCounts(updated=1))
+    run_after_import(db_session, report)
+    assert set(open_signals(db_session, GapKind.SLOW_FOLLOW_UP)) == {touched.id}
+    run(db_session, GapKind.SLOW_FOLLOW_UP)  # a full scan finds the other one too
+    assert set(open_signals(db_session, GapKind.SLOW_FOLLOW_UP)) == {untouched.id, touched.id}
 
 
 def test_an_import_of_activities_scans_every_deal(db_session: Session, org: Org) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, inspect, select, text, true
+from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,7 +83,7 @@ def test_only_the_staged_kinds_read_the_deal_stages_which_are_filled_once(
     (``STAGED_KINDS``): every other detector must find the same gaps without them."""
     _trip_several_detectors(db_session, org)
     rules, contexts = effective_rules(db_session), processes(db_session)
-    tables = scratch.ScanScratch(db_session, contexts, true())
+    tables = scratch.ScanScratch(db_session, contexts)
 
     def hits() -> dict[GapKind, set[str]]:
         return {
@@ -193,7 +193,7 @@ def test_matching_writes_the_new_changed_and_gone_and_the_unchanged_where_they_a
 
     rule = effective_rules(db_session)[GapKind.STALE_DEAL]
     contexts = processes(db_session)
-    scratch.ScanScratch(db_session, contexts, true())  # stale deals read no deal stages
+    scratch.ScanScratch(db_session, contexts)  # stale deals read no deal stages
     scope = ScanScope(deals=Opportunity.account_id == org.account.id) if scoped else None
     rows = detected_rows(db_session, GapKind.STALE_DEAL, rule, contexts, NOW, scope)
     hits = scratch.hits

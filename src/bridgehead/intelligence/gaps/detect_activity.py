@@ -29,6 +29,10 @@ def slow_follow_up(session: Session, context: DetectContext) -> Detection:
     hours = context.rule.number("follow_up_hours")
     since = context.moment(context.now - dt.timedelta(days=context.rule.number("lookback_days")))
     answer = aliased(Activity)
+    # A scoped scan's deals only, before the grouping: otherwise every inbound activity of the
+    # last ``lookback_days`` is grouped and checked for an answer (1,000 deals of 1,000,000:
+    # 0.6 s on PostgreSQL, 1.1 s on SQLite).
+    in_scope = Activity.opportunity_id.in_(context.scope_deal_ids()) if context.scoped else true()
     unanswered = (
         select(
             Activity.opportunity_id.label("opportunity_id"),
@@ -38,6 +42,7 @@ def slow_follow_up(session: Session, context: DetectContext) -> Detection:
         .where(
             Activity.direction == ActivityDirection.INBOUND,
             Activity.opportunity_id.is_not(None),
+            in_scope,
             Activity.occurred_at >= since,
             Activity.occurred_at <= context.moment(context.now),
             ~exists().where(

@@ -51,7 +51,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -327,7 +326,7 @@ def _detect(
             connection.commit()
             with Session(bind=connection) as session, sqlite_page_cache(session):
                 contexts = processes(session)
-                tables = scratch.ScanScratch(session, contexts, true())
+                tables = scratch.ScanScratch(session, contexts)
                 kind = first
                 while kind is not None:
                     if kind in STAGED_KINDS:

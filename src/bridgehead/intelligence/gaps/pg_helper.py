@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import BigInteger, String, cast, literal, select, true
+from sqlalchemy import BigInteger, String, cast, literal, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
@@ -245,7 +245,7 @@ class PostgresHelper:
     def _detect(self, connection: Connection) -> None:
         session = Session(bind=connection)
         contexts = processes(session)
-        tables = scratch.ScanScratch(session, contexts, true())
+        tables = scratch.ScanScratch(session, contexts)
         raw = connection.connection.driver_connection
         assert raw is not None
         while not self._abandoned.is_set() and (kind := self._kinds.take(prefer=self._staged)) is not None:

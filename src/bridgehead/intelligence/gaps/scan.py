@@ -122,6 +122,7 @@ def detected_rows(
         contexts=contexts,
         deal_scope=scope.deals if scope is not None else true(),
         account_scope=scope.accounts if scope is not None else None,
+        scoped=scope is not None,
     )
     return DETECTORS[kind](session, context).rows
 
@@ -581,7 +582,11 @@ def scan(
     # A full re-scan counts every kind's open signals at once; a scoped one counts those it finds
     # again among its hits (``_write_matched``).
     open_counts = _open_counts(session) if scope is None and not bulk else None
-    tables = scratch.ScanScratch(session, contexts, scope.deals if scope is not None else true())
+    if scope is None:
+        tables = scratch.ScanScratch(session, contexts)
+    else:  # the scope's ids, held once for every detector
+        tables = scratch.ScanScratch(session, contexts, scope.deals, scope.accounts)
+        scope = ScanScope(deals=tables.deal_scope, accounts=tables.account_scope)
 
     def rows_here(kind: GapKind) -> Select[Any]:
         """``kind``'s hits detected on this connection; the deal stages filled first if it reads them."""
