@@ -32,7 +32,8 @@ def slow_follow_up(session: Session, context: DetectContext) -> Detection:
     # A scoped scan's deals only, before the grouping: otherwise every inbound activity of the
     # last ``lookback_days`` is grouped and checked for an answer (1,000 deals of 1,000,000:
     # 0.6 s on PostgreSQL, 1.1 s on SQLite).
-    in_scope = Activity.opportunity_id.in_(context.scope_deal_ids()) if context.scoped else true()
+    scoped = context.scope_deal_ids
+    in_scope = Activity.opportunity_id.in_(scoped) if scoped is not None else true()
     unanswered = (
         select(
             Activity.opportunity_id.label("opportunity_id"),

@@ -122,7 +122,7 @@ def detected_rows(
         contexts=contexts,
         deal_scope=scope.deals if scope is not None else true(),
         account_scope=scope.accounts if scope is not None else None,
-        scoped=scope is not None,
+        scope_deal_ids=scope.deal_ids() if scope is not None else None,
     )
     return DETECTORS[kind](session, context).rows
 
@@ -183,6 +183,14 @@ class ScanScope:
 
     deals: ColumnElement[bool]
     accounts: Select[Any] | CompoundSelect[Any] | None = None
+    # The deal ids ``scan`` held in a scratch table for the scan (``scratch.ScanScratch``).
+    held_deal_ids: Select[Any] | None = None
+
+    def deal_ids(self) -> Select[Any]:
+        """The ids of the deals in scope: those held for the scan, else selected by ``deals``."""
+        return (
+            self.held_deal_ids if self.held_deal_ids is not None else select(Opportunity.id).where(self.deals)
+        )
 
 
 @dataclass
@@ -227,7 +235,7 @@ def _in_scope(scope: ScanScope | None) -> ColumnElement[bool]:
         return true()
     deal_signal = and_(
         GapSignal.opportunity_id.is_not(None),
-        GapSignal.opportunity_id.in_(select(Opportunity.id).where(scope.deals)),
+        GapSignal.opportunity_id.in_(scope.deal_ids()),
     )
     accounts = scope.accounts if scope.accounts is not None else select(Account.id)
     account_signal = and_(GapSignal.opportunity_id.is_(None), GapSignal.account_id.in_(accounts))
@@ -586,7 +594,7 @@ def scan(
         tables = scratch.ScanScratch(session, contexts)
     else:  # the scope's ids, held once for every detector
         tables = scratch.ScanScratch(session, contexts, scope.deals, scope.accounts)
-        scope = ScanScope(deals=tables.deal_scope, accounts=tables.account_scope)
+        scope = ScanScope(tables.deal_scope, tables.account_scope, tables.deal_ids)
 
     def rows_here(kind: GapKind) -> Select[Any]:
         """``kind``'s hits detected on this connection; the deal stages filled first if it reads them."""

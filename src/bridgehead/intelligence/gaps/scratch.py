@@ -189,7 +189,8 @@ class ScanScratch:
         accounts: Select[Any] | CompoundSelect[Any] | None = None,
     ) -> None:
         """Create this connection's scratch tables; with ``deals`` (a condition over ``Opportunity``:
-        a scoped scan) and ``accounts`` (a SELECT of account ids), hold their ids. The deal stages
+        a scoped scan) and ``accounts`` (a SELECT of account ids), hold their ids (``deal_ids``,
+        and the conditions ``deal_scope`` and ``account_scope`` naming them). The deal stages
         are not filled yet."""
         self._session = session
         self._contexts = contexts
@@ -200,12 +201,14 @@ class ScanScratch:
             empty(session, table)
         self.deal_scope: ColumnElement[bool] = true()
         self.account_scope: Select[Any] | None = None
+        self.deal_ids: Select[Any] | None = None
         if deals is None:
             return
         session.execute(
             insert(scope_deal).from_select(["opportunity_id"], select(Opportunity.id).where(deals))
         )
-        self.deal_scope = Opportunity.id.in_(select(scope_deal.c.opportunity_id))
+        self.deal_ids = select(scope_deal.c.opportunity_id)
+        self.deal_scope = Opportunity.id.in_(self.deal_ids)
         if accounts is not None:
             held = accounts.subquery()
             session.execute(

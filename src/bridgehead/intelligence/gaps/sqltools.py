@@ -29,7 +29,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
-    select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import operators
@@ -64,9 +63,9 @@ class DetectContext:
     """What every detector needs: the rule, the processes, the time of the scan and the scope.
 
     ``deal_scope`` is a condition over ``Opportunity``; ``account_scope`` a subquery of account
-    ids (``None``: every account). A full scan passes ``true()`` and ``None``. ``scoped``: the
-    scan covers some deals only (a detector reading activities or history may then narrow
-    those to ``scope_deal_ids`` before it groups them).
+    ids (``None``: every account). A full scan passes ``true()`` and ``None``.
+    ``scope_deal_ids``: a scoped scan's deal ids (a SELECT for ``IN``; ``None`` in a full scan),
+    for a detector to narrow activities or history to them before it groups them.
     """
 
     dialect: str
@@ -75,11 +74,7 @@ class DetectContext:
     contexts: Sequence[ProcessContext]
     deal_scope: ColumnElement[bool]
     account_scope: Select[Any] | CompoundSelect[Any] | None
-    scoped: bool = False
-
-    def scope_deal_ids(self) -> Select[Any]:
-        """The ids of the deals in scope, as a SELECT for ``IN``."""
-        return select(Opportunity.id).where(self.deal_scope)
+    scope_deal_ids: Select[Any] | None = None
 
     @property
     def today(self) -> dt.date:
