@@ -12,6 +12,7 @@ from bridgehead.common.types import Period
 from bridgehead.connectors.after_import import run_after_import
 from bridgehead.connectors.models import ImportRun
 from bridgehead.connectors.report import EntityCounts, ImportReport
+from bridgehead.intelligence.gaps import scan as scan_module
 from bridgehead.intelligence.gaps.measures import Agility, agility, strategy_adoption
 from bridgehead.intelligence.gaps.models import GapKind, GapRule, GapSignal, Severity
 from bridgehead.intelligence.gaps.rules import ensure_rules
@@ -78,6 +79,27 @@ def test_after_an_import_unanswered_buyers_are_looked_for_on_the_touched_deals(
     assert set(open_signals(db_session, GapKind.SLOW_FOLLOW_UP)) == {touched.id}
     run(db_session, GapKind.SLOW_FOLLOW_UP)  # a full scan finds the other one too
     assert set(open_signals(db_session, GapKind.SLOW_FOLLOW_UP)) == {untouched.id, touched.id}
+
+
+def test_an_import_that_wrote_most_deals_of_a_large_database_scans_every_deal(
+    db_session: Session, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a share of the deals a scoped scan costs more than a full one (and stamps each signal)."""
+    org.account.updated_at = NOW - dt.timedelta(days=3)
+    untouched = deal(db_session, org, close_date=PAST, updated_at=NOW - dt.timedelta(days=3))
+    for _ in range(3):
+        deal(db_session, org, updated_at=NOW)
+    db_session.flush()
+    report = _report(db_session, NOW - dt.timedelta(hours=2), opportunity=EntityCounts(created=3))
+    run_after_import(db_session, report)
+    assert untouched.id not in open_signals(db_session, GapKind.CLOSE_DATE_PAST)  # a small database
+    monkeypatch.setattr(scan_module, "SCOPED_SCAN_MIN_DEALS", 4)
+    assert scan_module.import_scan_scope(db_session, report) is None
+    run_after_import(db_session, report)
+    assert untouched.id in open_signals(db_session, GapKind.CLOSE_DATE_PAST)
+    # An import that wrote no deal keeps to its (empty) scope.
+    nothing = _report(db_session, NOW - dt.timedelta(hours=2), opportunity=EntityCounts(unchanged=4))
+    assert scan_module.import_scan_scope(db_session, nothing) is not None
 
 
 def test_an_import_of_activities_scans_every_deal(db_session: Session, org: Org) -> None:

@@ -32,16 +32,17 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union_all,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import CompoundSelect, Select, TableClause
 from sqlalchemy.sql.util import ClauseAdapter
 
-from bridgehead.crm.models import Opportunity
+from bridgehead.crm.models import Account, Opportunity
 from bridgehead.db import analyze_scratch
 from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext
 from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
-from bridgehead.intelligence.gaps.sqltools import stage_case
+from bridgehead.intelligence.gaps.sqltools import stage_case, subject_key
 
 _metadata = MetaData()
 
@@ -122,7 +123,17 @@ scope_deal = Table(
 scope_account = Table(
     "gap_scope_account", _metadata, Column("account_id", BigInteger, primary_key=True), prefixes=["TEMPORARY"]
 )
-_TABLES = (hits, stage_pair, deal_stage, stage_requirement, scope_deal, scope_account)
+# The subject keys of both, for matching the open signals in scope on the open-signal index (in
+# the signal table's collation on PostgreSQL).
+scope_subject = Table(
+    "gap_scope_subject",
+    _metadata,
+    Column(
+        "subject_key", String(120).with_variant(String(120, collation="C"), "postgresql"), primary_key=True
+    ),
+    prefixes=["TEMPORARY"],
+)
+_TABLES = (hits, stage_pair, deal_stage, stage_requirement, scope_deal, scope_account, scope_subject)
 
 
 def _requirement_rows(session: Session, contexts: Sequence[ProcessContext]) -> list[dict[str, Any]]:
@@ -190,9 +201,9 @@ class ScanScratch:
         accounts: Select[Any] | CompoundSelect[Any] | None = None,
     ) -> None:
         """Create this connection's scratch tables; with ``deals`` (a condition over ``Opportunity``:
-        a scoped scan) and ``accounts`` (a SELECT of account ids), hold their ids (``deal_ids``,
-        and the conditions ``deal_scope`` and ``account_scope`` naming them). The deal stages
-        are not filled yet."""
+        a scoped scan) and ``accounts`` (a SELECT of account ids; None: every account), hold their
+        ids (``deal_ids``, the conditions ``deal_scope`` and ``account_scope`` naming them, and
+        ``subject_keys``, the subjects of both). The deal stages are not filled yet."""
         self._session = session
         self._contexts = contexts
         self._stages_filled = False
@@ -203,6 +214,7 @@ class ScanScratch:
         self.deal_scope: ColumnElement[bool] = true()
         self.account_scope: Select[Any] | None = None
         self.deal_ids: Select[Any] | None = None
+        self.subject_keys: Select[Any] | None = None
         if deals is None:
             return
         session.execute(
@@ -218,7 +230,14 @@ class ScanScratch:
                 )
             )
             self.account_scope = select(scope_account.c.account_id)
-        analyze_scratch(session, scope_deal, scope_account)
+        account_ids = self.account_scope if self.account_scope is not None else select(Account.id)
+        subjects = union_all(
+            select(subject_key("opportunity", scope_deal.c.opportunity_id)),
+            select(subject_key("account", account_ids.subquery().c[0])),
+        )
+        session.execute(insert(scope_subject).from_select(["subject_key"], subjects))
+        self.subject_keys = select(scope_subject.c.subject_key)
+        analyze_scratch(session, scope_deal, scope_account, scope_subject)
 
     def fill_stages(self) -> None:
         """Fill the deal stages and stage requirements, once per scan on this connection."""
