@@ -3,7 +3,7 @@
 Each function returns one SELECT of hits (``sqltools.HIT_COLUMNS``). The stage a deal is in comes
 from the scan's ``gap_deal_stage`` scratch table (filled once per scan by ``scratch.ScanScratch`` the
 way ``deals.compliance`` maps deals to stages), joined to ``process_stage`` for the stage's
-requirements. All but ``handoff_not_accepted`` read it (``scan.STAGED_KINDS``).
+requirements. All but ``handoff_not_accepted`` read it (``scratch.STAGED_KINDS``).
 """
 
 from __future__ import annotations

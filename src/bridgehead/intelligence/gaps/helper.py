@@ -316,7 +316,7 @@ def _detect(
     from bridgehead.db import sqlite_page_cache
     from bridgehead.deals.process import processes
     from bridgehead.intelligence.gaps import scratch
-    from bridgehead.intelligence.gaps.scan import STAGED_KINDS, detected_rows
+    from bridgehead.intelligence.gaps.scan import detected_rows
 
     done: list[HelperKind] = []
     with engine.connect() as connection:
@@ -329,8 +329,7 @@ def _detect(
                 tables = scratch.ScanScratch(session, contexts)
                 kind = first
                 while kind is not None:
-                    if kind in STAGED_KINDS:
-                        tables.fill_stages()
+                    tables.prepare_for(kind)
                     rows = detected_rows(session, kind, rules[kind], contexts, now)
                     first_id = (session.scalar(select(func.max(helper_hits.c.id))) or 0) + 1
                     if match:

@@ -150,15 +150,15 @@ class PostgresHelper:
         rules: dict[GapKind, EffectiveRule],
         detect_rows: DetectRows,
         now: dt.datetime,
-        staged: Sequence[GapKind],
+        prefer: Sequence[GapKind],
         match: bool = False,
     ) -> None:
-        """``staged``: the kinds whose detectors read the deal stages; the helper takes those first,
-        in this order (the scan's own connection, which writes every signal, takes the others
-        first and then need not fill the stages at all). ``match``: a re-scan, whose helper matches its hits to
+        """``prefer``: the kinds the helper takes first, in this order (``scan.HELPER_ORDER``: those
+        whose detectors read the deal stages, so that the scan's own connection, which writes every
+        signal, need not fill them at all). ``match``: a re-scan, whose helper matches its hits to
         the open signals itself."""
         self._engine = engine
-        self._staged = staged
+        self._prefer = prefer
         self._match = match
         self._now = now
         self._kinds = kinds
@@ -248,11 +248,10 @@ class PostgresHelper:
         tables = scratch.ScanScratch(session, contexts)
         raw = connection.connection.driver_connection
         assert raw is not None
-        while not self._abandoned.is_set() and (kind := self._kinds.take(prefer=self._staged)) is not None:
+        while not self._abandoned.is_set() and (kind := self._kinds.take(prefer=self._prefer)) is not None:
             self._taken.append(kind)
             self._took_part.set()
-            if kind in self._staged:
-                tables.fill_stages()
+            tables.prepare_for(kind)
             rows = self._detect_rows(session, contexts, kind)
             rule = self._rules[kind]
             if self._match:

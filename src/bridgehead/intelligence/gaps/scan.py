@@ -38,7 +38,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -73,7 +72,7 @@ from bridgehead.intelligence.gaps.pg_helper import (
 )
 from bridgehead.intelligence.gaps.rules import EffectiveRule, effective_rules
 from bridgehead.intelligence.gaps.service import full_scan_times
-from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection, subject_key
+from bridgehead.intelligence.gaps.sqltools import HIT_COLUMNS, DetectContext, Detection, subject_keys_of
 
 Detector = Callable[[Session, DetectContext], Detection]
 
@@ -93,18 +92,8 @@ DETECTORS: dict[GapKind, Detector] = {
 }
 
 
-# The kinds whose detectors read the scan's deal stages and stage requirements (``scratch``): a
-# connection fills those tables the first time it runs one of these kinds (``ScanScratch``).
-STAGED_KINDS = frozenset(
-    {
-        GapKind.SINGLE_THREADED,
-        GapKind.NO_ECONOMIC_BUYER,
-        GapKind.QUALIFICATION_INCOMPLETE,
-        GapKind.MISSING_FIELDS,
-        GapKind.NO_ACTION_PLAN,
-        GapKind.ACTION_PLAN_OVERDUE,
-    }
-)
+# The kinds whose detectors read the scan's deal stages (``scratch.STAGED_KINDS``).
+STAGED_KINDS = scratch.STAGED_KINDS
 
 
 def detected_rows(
@@ -198,11 +187,7 @@ class ScanScope:
         """The subject keys of the deals and accounts in scope (every account's when ``accounts`` is None)."""
         if self.held_subject_keys is not None:
             return self.held_subject_keys
-        accounts = (self.accounts if self.accounts is not None else select(Account.id)).subquery()
-        return union_all(
-            select(subject_key("opportunity", Opportunity.__table__.c.id)).where(self.deals),
-            select(subject_key("account", accounts.c[0])),
-        )
+        return subject_keys_of(self.deal_ids(), self.accounts)
 
 
 @dataclass
@@ -608,8 +593,7 @@ def scan(
 
     def rows_here(kind: GapKind) -> Select[Any]:
         """``kind``'s hits detected on this connection; the deal stages filled first if it reads them."""
-        if kind in STAGED_KINDS:
-            tables.fill_stages()
+        tables.prepare_for(kind)
         return detected_rows(session, kind, rules[kind], contexts, now, scope)
 
     def finish(item: KindResult) -> None:

@@ -32,17 +32,17 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union_all,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import CompoundSelect, Select, TableClause
 from sqlalchemy.sql.util import ClauseAdapter
 
-from bridgehead.crm.models import Account, Opportunity
+from bridgehead.crm.models import Opportunity
 from bridgehead.db import analyze_scratch
 from bridgehead.deals.process import REQUIRED_FIELD_LABELS, ProcessContext
 from bridgehead.deals.qualification import STATUS_RANK, framework_dimensions
-from bridgehead.intelligence.gaps.sqltools import stage_case, subject_key
+from bridgehead.intelligence.gaps.models import GapKind
+from bridgehead.intelligence.gaps.sqltools import stage_case, subject_keys_of
 
 _metadata = MetaData()
 
@@ -113,6 +113,19 @@ stage_requirement = Table(
 )
 
 
+# The kinds whose detectors read ``gap_deal_stage`` and ``gap_stage_requirement`` (``detect_deals``;
+# all but the handoff): a connection fills them the first time it runs one (``ScanScratch``).
+STAGED_KINDS = frozenset(
+    {
+        GapKind.SINGLE_THREADED,
+        GapKind.NO_ECONOMIC_BUYER,
+        GapKind.QUALIFICATION_INCOMPLETE,
+        GapKind.MISSING_FIELDS,
+        GapKind.NO_ACTION_PLAN,
+        GapKind.ACTION_PLAN_OVERDUE,
+    }
+)
+
 # A scoped scan's deals and accounts (after an import: those it wrote), evaluated once per scan.
 scope_deal = Table(
     "gap_scope_deal",
@@ -180,13 +193,13 @@ class ScanScratch:
 
     Creating the tables costs nothing; filling the deal stages (``fill_stages``) maps every open
     or won deal to its process stage, about 0.5 s at 1,000,000 deals on either database. Only the
-    detectors that read those tables need it (``scan.STAGED_KINDS``): a connection that runs none
-    of them, such as a full scan's own connection while its helper takes the staged kinds, never
-    fills them.
+    detectors that read those tables need it (``STAGED_KINDS``, ``prepare_for``): a connection
+    that runs none of them, such as a full scan's own connection while its helper takes the
+    staged kinds, never fills them.
 
     A scoped scan's deals and accounts are evaluated once, into ``gap_scope_deal`` and
-    ``gap_scope_account``; ``deal_scope`` and ``account_scope`` then name them by id, for every
-    detector. (Passed on as conditions, each detector evaluated the scope again, and an import's
+    ``gap_scope_account`` (and their subject keys into ``gap_scope_subject``); ``deal_scope`` and
+    ``account_scope`` then name them by id, for every detector. (Passed on as conditions, each detector evaluated the scope again, and an import's
     "written since the run started" has no index: every detector read all the deals, and at
     1,000,000 deals PostgreSQL planned one of them as a loop over every inbound activity for each
     deal in scope: 5.3 of the 7.6 s a scan took after 1,000 deals were imported, 459 s after
@@ -230,14 +243,15 @@ class ScanScratch:
                 )
             )
             self.account_scope = select(scope_account.c.account_id)
-        account_ids = self.account_scope if self.account_scope is not None else select(Account.id)
-        subjects = union_all(
-            select(subject_key("opportunity", scope_deal.c.opportunity_id)),
-            select(subject_key("account", account_ids.subquery().c[0])),
-        )
+        subjects = subject_keys_of(self.deal_ids, self.account_scope)
         session.execute(insert(scope_subject).from_select(["subject_key"], subjects))
         self.subject_keys = select(scope_subject.c.subject_key)
         analyze_scratch(session, scope_deal, scope_account, scope_subject)
+
+    def prepare_for(self, kind: GapKind) -> None:
+        """Fill the deal stages before ``kind``'s detector runs here, if it reads them."""
+        if kind in STAGED_KINDS:
+            self.fill_stages()
 
     def fill_stages(self) -> None:
         """Fill the deal stages and stage requirements, once per scan on this connection."""

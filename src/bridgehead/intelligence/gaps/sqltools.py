@@ -29,13 +29,15 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import CompoundSelect, Select, UnaryExpression
 
 from bridgehead.common.types import UTCDateTime
-from bridgehead.crm.models import Opportunity
+from bridgehead.crm.models import Account, Opportunity
 from bridgehead.deals.compliance import process_condition
 from bridgehead.deals.models import ProcessStage
 from bridgehead.deals.process import ProcessContext, normalise_stage_name
@@ -111,6 +113,18 @@ def subject_key(subject: str, subject_id: ColumnElement[Any]) -> ColumnElement[s
     signal is read (``gaps.explain``).
     """
     return text_of(f"{subject}:") + text_of(subject_id)
+
+
+def subject_keys_of(
+    deal_ids: Select[Any], account_ids: Select[Any] | CompoundSelect[Any] | None
+) -> CompoundSelect[Any]:
+    """The subject keys of the deals ``deal_ids`` and the accounts ``account_ids`` (SELECTs of ids;
+    ``None``: every account), for matching signals on the open-signal index."""
+    deals = deal_ids.subquery()
+    accounts = (account_ids if account_ids is not None else select(Account.id)).subquery()
+    return union_all(
+        select(subject_key("opportunity", deals.c[0])), select(subject_key("account", accounts.c[0]))
+    )
 
 
 def json_value(value: Part | bool | None) -> ColumnElement[Any]:
