@@ -18,6 +18,11 @@ compared per kind: the count and a digest of (subject key, explanation) must agr
 explanation is written from the engine's evidence by the product's ``gaps.explain``, as the product
 does when a signal is read.
 
+Last, on each database, the first scan's signals are written again with no detector running
+(``measure_write_floor``): inserted into the emptied table and indexed as a first scan does,
+committed. That is the floor under any first scan on the engine, printed as a multiple of DuckDB's
+whole scan.
+
 Goal (issue 7): under 15 s each, peak under 4 GB, within 3x of DuckDB.
 
 Usage::
@@ -99,6 +104,45 @@ def measure_scan(url: str, later_days: int = 0) -> dict[str, Any]:
         "resolved": result.resolved,
         "detectors": detectors,
     }
+
+
+def measure_write_floor(url: str) -> dict[str, Any]:
+    """What a first scan must do whatever its detectors: write its signals and index them, committed.
+
+    On a database whose first scan committed its signals: they are copied aside (untimed) and the
+    signal table emptied in the same transaction, as a first scan finds it. Then, timed, the scan's
+    own bulk path (``scan.indexes_built_afterwards``: the secondary indexes dropped, then built and,
+    on PostgreSQL, the table analysed) around one ``INSERT … SELECT`` of the signals, and the
+    commit. No detector runs: this is the floor under any first scan on the engine, to hold
+    against DuckDB's whole scan.
+    """
+    from sqlalchemy import text
+
+    import bridgehead.models  # noqa: F401
+    from bridgehead.config import Settings
+    from bridgehead.db import make_engine, make_session_factory, sqlite_page_cache
+    from bridgehead.intelligence.gaps.pg_helper import SIGNAL_COLUMNS
+    from bridgehead.intelligence.gaps.scan import indexes_built_afterwards
+
+    engine = make_engine(Settings(), url=url)
+    columns = ", ".join(SIGNAL_COLUMNS)
+    postgres = engine.dialect.name == "postgresql"
+    with make_session_factory(engine)() as session:
+        session.execute(
+            text(f"CREATE TEMPORARY TABLE floor_signal AS SELECT {columns} FROM gap_signal")  # noqa: S608
+        )
+        rows = session.scalar(text("SELECT count(*) FROM floor_signal"))
+        session.execute(text("TRUNCATE gap_signal" if postgres else "DELETE FROM gap_signal"))
+        start = time.perf_counter()
+        with sqlite_page_cache(session), indexes_built_afterwards(session, True):
+            session.execute(
+                text(f"INSERT INTO gap_signal ({columns}) SELECT {columns} FROM floor_signal")  # noqa: S608
+            )
+        written = time.perf_counter() - start
+        session.commit()
+        seconds = time.perf_counter() - start
+    engine.dispose()
+    return {"seconds": seconds, "seconds_before_commit": written, "rows": rows}
 
 
 def _digest(rows: Any) -> dict[str, list[Any]]:
@@ -199,6 +243,7 @@ def main() -> None:
     parser.add_argument("--later-days", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--duckdb", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--digest", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps({**measure_scan(args.measure, args.later_days), "peak_mib": peak_mib()}))
@@ -213,10 +258,14 @@ def main() -> None:
     if args.digest:
         print(json.dumps(digest_signals(args.digest)))
         return
+    if args.floor:
+        print(json.dumps({**measure_write_floor(args.floor), "peak_mib": peak_mib()}))
+        return
     sizes = [int(value * args.scale) for value in (args.opportunities, args.history, args.activities)]
 
     work = Path(tempfile.mkdtemp(prefix="bh-bench-gaps-"))
     results: list[tuple[str, dict[str, Any], float, float]] = []
+    floors: dict[str, dict[str, Any]] = {}
     digests: dict[str, dict[str, list[Any]]] = {}
     parquet = work / "parquet"
     if args.parquet:
@@ -237,6 +286,8 @@ def main() -> None:
         console.print(f"{engine} re-scanned ({_load_average()})")
         if not args.rescan_days:
             digests[f"{engine} re-scan"] = run_step("--digest", url)[0]
+        # Last, as it writes the signals again (the same rows, new ids).
+        floors[engine] = run_step("--floor", url)[0]
 
     try:
         tables: dict[str, Any] = {}
@@ -342,6 +393,13 @@ def main() -> None:
             )
             + f"); {_load_average()}"
         )
+        for engine, floor in floors.items():
+            console.print(
+                f"{engine}, writing alone (the {floor['rows']:,} signals inserted into the emptied table "
+                f"and indexed as a first scan does, committed; no detector): {floor['seconds']:.2f} s, "
+                f"{floor['seconds'] / duck_seconds:.1f}x DuckDB's whole scan (commit "
+                f"{floor['seconds'] - floor['seconds_before_commit']:.2f} s of it)"
+            )
         reference = next(iter(digests.values()))
         for label, digest in digests.items():
             same = "identical" if digest == reference else "[red]DIFFERENT[/]"

@@ -513,7 +513,7 @@ def _nothing_open(session: Session) -> bool:
 
 
 @contextmanager
-def _indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
+def indexes_built_afterwards(session: Session, bulk: bool) -> Iterator[None]:
     """When ``bulk`` (a first full scan), drop ``gap_signal``'s secondary indexes and build them at the end.
 
     A first scan writes every signal (about 1.4 million at 1,000,000 deals); keeping the indexes
@@ -656,7 +656,7 @@ def scan(
         # default 2 MB cache the pages are evicted and re-read all the time (about 30 % of the scan at
         # 200,000 deals). The shared 256 MB counts toward the peak RSS; 1 GB was tried at 1,000,000
         # deals and was not faster (the ~600 MB a first scan writes spill either way).
-        with sqlite_page_cache(session), _indexes_built_afterwards(session, bulk):
+        with sqlite_page_cache(session), indexes_built_afterwards(session, bulk):
             if helper == "sqlite":
                 assert helper_engine is not None
 
@@ -742,7 +742,7 @@ class _PostgresTwoConnections:
 
     def first_scan(self, finish: Callable[[KindResult], None]) -> tuple[list[GapKind], str | None]:
         """A first full scan: the signal table's indexes are dropped first
-        (``_indexes_built_afterwards``); this connection inserts its hits straight into
+        (``indexes_built_afterwards``); this connection inserts its hits straight into
         ``gap_signal`` and copies each kind the helper finished straight in, so every signal is
         written once, by this transaction."""
         session, rules, now = self.session, self.rules, self.now
@@ -758,7 +758,7 @@ class _PostgresTwoConnections:
 
         # The helper starts once the indexes are gone: if dropping them fails (a reader's lock
         # outlasts the lock wait), nothing was started that would have to be stopped.
-        with _indexes_built_afterwards(session, True):
+        with indexes_built_afterwards(session, True):
             return self._detect(insert_here, copy_in)
 
     def rescan(
