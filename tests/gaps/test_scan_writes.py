@@ -18,7 +18,6 @@ from bridgehead.intelligence.gaps.models import GapKind, GapSignal, Severity
 from bridgehead.intelligence.gaps.rules import effective_rules
 from bridgehead.intelligence.gaps.scan import (
     DETECTORS,
-    STAGED_KINDS,
     ScanScope,
     detected_rows,
     fill_matched,
@@ -80,7 +79,7 @@ def test_only_the_staged_kinds_read_the_deal_stages_which_are_filled_once(
     db_session: Session, org: Org
 ) -> None:
     """A connection fills the deal stages only when it runs a kind that reads them
-    (``STAGED_KINDS``): every other detector must find the same gaps without them."""
+    (``scratch.STAGED_KINDS``): every other detector must find the same gaps without them."""
     _trip_several_detectors(db_session, org)
     rules, contexts = effective_rules(db_session), processes(db_session)
     tables = scratch.ScanScratch(db_session, contexts)
@@ -106,7 +105,7 @@ def test_only_the_staged_kinds_read_the_deal_stages_which_are_filled_once(
     assert staged_deals() == filled
     with_stages = hits()
     for kind in DETECTORS:
-        if kind not in STAGED_KINDS:
+        if kind not in scratch.STAGED_KINDS:
             assert without[kind] == with_stages[kind], kind
     assert without[GapKind.STALE_DEAL]
     assert without[GapKind.CLOSE_DATE_PAST]

@@ -92,10 +92,6 @@ DETECTORS: dict[GapKind, Detector] = {
 }
 
 
-# The kinds whose detectors read the scan's deal stages (``scratch.STAGED_KINDS``).
-STAGED_KINDS = scratch.STAGED_KINDS
-
-
 def detected_rows(
     session: Session,
     kind: GapKind,
@@ -155,7 +151,7 @@ WRITER_ORDER = (
     GapKind.CLOSE_DATE_PUSHED,
     GapKind.SLOW_FOLLOW_UP,
 )
-HELPER_ORDER = tuple(kind for kind in COST_ORDER if kind in STAGED_KINDS)
+HELPER_ORDER = tuple(kind for kind in COST_ORDER if kind in scratch.STAGED_KINDS)
 
 # Partial indexes a first scan's rows stay out of: nothing is resolved yet, and only account
 # subjects (a few thousand of 1.4 million signals at 1,000,000 deals) name an account. Rebuilding
@@ -910,9 +906,12 @@ def import_scan_scope(session: Session, report: ImportReport) -> ScanScope | Non
         for entity, counts in report.counts.items()
         if entity in ("opportunity", "account")
     )
-    every_deal = session.scalar(select(func.count()).select_from(Opportunity)) or 0
-    if every_deal >= SCOPED_SCAN_MIN_DEALS and written > SCOPED_SCAN_MAX_SHARE * every_deal:
-        return None
+    # Fewer rows than that share of the smallest database it applies to never qualify: most imports
+    # are spared counting every deal.
+    if written > SCOPED_SCAN_MAX_SHARE * SCOPED_SCAN_MIN_DEALS:
+        every_deal = session.scalar(select(func.count()).select_from(Opportunity)) or 0
+        if every_deal >= SCOPED_SCAN_MIN_DEALS and written > SCOPED_SCAN_MAX_SHARE * every_deal:
+            return None
     started = (
         session.scalar(select(ImportRun.started_at).where(ImportRun.id == report.run_id))
         if report.run_id
